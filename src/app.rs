@@ -1,0 +1,178 @@
+//! Router assembly, start-up and shutdown: the only place that knows every module.
+
+use std::{net::SocketAddr, sync::Arc, time::Instant};
+
+use anyhow::Context;
+use axum::Router;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::{
+    config::{self, Settings},
+    db::{self, embedded::LocalCluster},
+    health, http,
+    openapi::ApiDoc,
+    state::AppState,
+};
+
+/// Every documented route, with the base OpenAPI document.
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(health::router())
+}
+
+/// The OpenAPI document of the whole API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().split_for_parts().1
+}
+
+/// The complete router with middleware, Swagger UI at `/api/docs` and the spec at `/api-json`.
+pub fn router(state: AppState) -> Router {
+    let settings = state.settings.clone();
+    let (api, spec) = api_router().split_for_parts();
+    let router = api
+        .merge(SwaggerUi::new("/api/docs").url("/api-json", spec))
+        .fallback(http::problems::not_found)
+        .with_state(state);
+    http::apply_middleware(router, &settings)
+}
+
+/// A database pool, and the local cluster behind it when `DATABASE_URL` is unset.
+pub async fn open_database(settings: &Settings) -> anyhow::Result<(PgPool, Option<LocalCluster>)> {
+    match &settings.database_url {
+        Some(url) => Ok((
+            db::connect(url, settings.database_max_connections).await?,
+            None,
+        )),
+        None => {
+            let data_dir = settings.data_dir.clone();
+            let cluster = tokio::task::spawn_blocking(move || LocalCluster::start(&data_dir))
+                .await
+                .context("starting the local PostgreSQL panicked")??;
+            cluster.ensure_database().await?;
+            let pool =
+                db::connect(&cluster.database_url(), settings.database_max_connections).await?;
+            Ok((pool, Some(cluster)))
+        }
+    }
+}
+
+/// A built application, bound to its port and ready to run.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    cluster: Option<LocalCluster>,
+}
+
+impl Application {
+    /// Opens the database (starting the local cluster if needed), applies migrations and
+    /// binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let jwt_secret = config::resolve_jwt_secret(&settings)?;
+        let (db, cluster) = open_database(&settings).await?;
+        db::migrate(&db).await?;
+        let listener = TcpListener::bind((settings.host, settings.port))
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {}:{} (HOST/PORT)",
+                    settings.host, settings.port
+                )
+            })?;
+        let state = AppState {
+            db,
+            settings: Arc::new(settings),
+            jwt_secret: jwt_secret.into(),
+            instance_id: instance_id().into(),
+            metrics: health::metrics::install(),
+            started_at: Instant::now(),
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        };
+        let router = router(state.clone());
+        Ok(Application {
+            listener,
+            router,
+            state,
+            cluster,
+        })
+    }
+
+    /// The port actually bound (useful with `PORT=0`).
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The shared state (pool, settings) for callers that need it.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Cancelling this token starts a graceful shutdown.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.state.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token is cancelled, then stops accepting, lets in-flight
+    /// requests finish within `SHUTDOWN_GRACE_SECONDS`, waits for background work, closes
+    /// the pool and stops the local cluster.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Application {
+            listener,
+            router,
+            state,
+            cluster,
+        } = self;
+        let grace = state.settings.shutdown_grace;
+        let shutdown = state.shutdown.clone();
+        tracing::info!(address = %listener.local_addr()?, instance = %state.instance_id, "nocron listening");
+        let serve = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let mut server = tokio::spawn(serve.into_future());
+        tokio::select! {
+            result = &mut server => result.context("server task failed")?.context("server failed")?,
+            _ = shutdown.cancelled() => {
+                tracing::info!(grace_seconds = grace.as_secs(), "shutting down: finishing in-flight requests");
+                match tokio::time::timeout(grace, &mut server).await {
+                    Ok(result) => result.context("server task failed")?.context("server failed")?,
+                    Err(_) => {
+                        tracing::warn!("in-flight requests did not finish within the grace period; closing them");
+                        server.abort();
+                    }
+                }
+            }
+        }
+        shutdown.cancel();
+        state.tasks.close();
+        if tokio::time::timeout(grace, state.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("background work did not stop within the grace period");
+        }
+        state.db.close().await;
+        if let Some(mut cluster) = cluster {
+            tokio::task::spawn_blocking(move || cluster.stop())
+                .await
+                .context("stopping the local PostgreSQL panicked")??;
+        }
+        tracing::info!("nocron stopped");
+        Ok(())
+    }
+}
+
+/// `hostname-pid-random`: unique per process, readable in logs.
+fn instance_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "host".to_owned());
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..6];
+    format!("{host}-{}-{suffix}", std::process::id())
+}

@@ -1,0 +1,103 @@
+//! The command line: `nocron [serve]`, `nocron migrate`, `nocron openapi`.
+
+use clap::{Parser, Subcommand};
+
+use crate::{app, config::Settings, db, logging};
+
+/// Nocron: scheduled, triggered and chained tasks with history, live logs and alerts.
+#[derive(Debug, Parser)]
+#[command(name = "nocron", version, about)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document (JSON) to stdout and exit.
+    Openapi,
+}
+
+/// Parses arguments and runs the chosen command; returns the process exit code.
+pub async fn run() -> i32 {
+    let cli = Cli::parse();
+    if let Some(Command::Openapi) = cli.command {
+        return match serde_json::to_string_pretty(&app::openapi()) {
+            Ok(json) => {
+                println!("{json}");
+                0
+            }
+            Err(err) => {
+                eprintln!("nocron: cannot serialize the OpenAPI document: {err}");
+                1
+            }
+        };
+    }
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("nocron: {err}");
+            return 2;
+        }
+    };
+    logging::init(settings.log_format);
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => migrate(settings).await,
+        Command::Openapi => unreachable!("handled above"),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(err) => {
+            tracing::error!(error = format!("{err:#}"), "nocron stopped with an error");
+            eprintln!("nocron: {err:#}");
+            1
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let application = app::Application::build(settings).await?;
+    let shutdown = application.shutdown_token();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        shutdown.cancel();
+    });
+    application.run_until_stopped().await
+}
+
+async fn migrate(settings: Settings) -> anyhow::Result<()> {
+    let (pool, cluster) = app::open_database(&settings).await?;
+    db::migrate(&pool).await?;
+    tracing::info!("migrations applied");
+    pool.close().await;
+    drop(cluster);
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("SIGINT received"),
+        _ = terminate => tracing::info!("SIGTERM received"),
+    }
+}

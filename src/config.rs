@@ -1,0 +1,383 @@
+//! Typed settings read once at start-up from the environment (and `.env`).
+//!
+//! Every variable is parsed here; a bad or missing value stops start-up with one line that
+//! names the variable and says what was expected. Nothing else in the crate reads the
+//! environment.
+
+use std::{net::IpAddr, path::PathBuf, time::Duration};
+
+/// Where the process runs; production refuses development conveniences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    /// Local development: generated secrets are allowed (with a warning).
+    Development,
+    /// Automated tests.
+    Test,
+    /// Production: every secret must be configured explicitly.
+    Production,
+}
+
+impl Environment {
+    /// The lowercase name used in `NOCRON_ENV` and `/api/status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Development => "development",
+            Environment::Test => "test",
+            Environment::Production => "production",
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable, coloured when the output is a terminal.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Which browser origins may call the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// No cross-origin access (the default).
+    None,
+    /// Any origin, without credentials (`*`).
+    Any,
+    /// These exact origins, with credentials.
+    List(Vec<String>),
+}
+
+/// All runtime settings. Built by [`Settings::from_env`] or directly by tests.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `NOCRON_ENV`: development (default), test or production.
+    pub environment: Environment,
+    /// `HOST`: address to bind (default 127.0.0.1).
+    pub host: IpAddr,
+    /// `PORT`: port to bind (default 3000; 0 picks a free one).
+    pub port: u16,
+    /// `DATABASE_URL`: PostgreSQL URL; unset starts the embedded local cluster.
+    pub database_url: Option<String>,
+    /// `DATABASE_MAX_CONNECTIONS`: pool size (default 10).
+    pub database_max_connections: u32,
+    /// `DATA_DIR`: where the embedded cluster and generated secrets live (default `./data`).
+    pub data_dir: PathBuf,
+    /// `JWT_SECRET`: HMAC key for access tokens (≥ 32 bytes); generated in development.
+    pub jwt_secret: Option<String>,
+    /// `CORS_ORIGINS`: comma-separated origins, `*`, or empty for none.
+    pub cors_origins: CorsOrigins,
+    /// `LOG_FORMAT`: pretty (default) or json.
+    pub log_format: LogFormat,
+    /// `REQUEST_BODY_LIMIT_BYTES`: largest accepted request body (default 1 MiB).
+    pub request_body_limit: usize,
+    /// `REQUEST_TIMEOUT_SECONDS`: requests running longer get 408 (default 30).
+    pub request_timeout: Duration,
+    /// `SHUTDOWN_GRACE_SECONDS`: how long in-flight requests may finish after a stop signal (default 30).
+    pub shutdown_grace: Duration,
+    /// `PUBLIC_URL`: the externally visible base URL; `https://` turns on HSTS.
+    pub public_url: Option<String>,
+}
+
+/// A setting that could not be parsed; the message names the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {name}: {message}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub name: &'static str,
+    /// What was wrong and what is expected.
+    pub message: String,
+}
+
+impl Settings {
+    /// Reads `.env` (if present) and the environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        // A missing .env is normal; a malformed one is not.
+        if let Err(err) = dotenvy::dotenv()
+            && !err.not_found()
+        {
+            return Err(ConfigError {
+                name: ".env",
+                message: err.to_string(),
+            });
+        }
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds settings from any variable source; `from_env` uses the process environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let environment = match var("NOCRON_ENV").as_deref() {
+            None | Some("development") => Environment::Development,
+            Some("test") => Environment::Test,
+            Some("production") => Environment::Production,
+            Some(other) => {
+                return Err(invalid(
+                    "NOCRON_ENV",
+                    other,
+                    "development, test or production",
+                ));
+            }
+        };
+        let host = parse(
+            var("HOST"),
+            "HOST",
+            "an IP address such as 127.0.0.1 or 0.0.0.0",
+        )?
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        let port = parse(var("PORT"), "PORT", "a port number 0-65535")?.unwrap_or(3000);
+        let database_max_connections = parse::<u32>(
+            var("DATABASE_MAX_CONNECTIONS"),
+            "DATABASE_MAX_CONNECTIONS",
+            "a whole number from 1 to 1000",
+        )?
+        .unwrap_or(10);
+        if !(1..=1000).contains(&database_max_connections) {
+            return Err(invalid(
+                "DATABASE_MAX_CONNECTIONS",
+                &database_max_connections.to_string(),
+                "a whole number from 1 to 1000",
+            ));
+        }
+        let database_url = var("DATABASE_URL");
+        if let Some(url) = &database_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError {
+                name: "DATABASE_URL",
+                message: "expected a postgres:// or postgresql:// URL".into(),
+            });
+        }
+        let jwt_secret = var("JWT_SECRET");
+        match &jwt_secret {
+            Some(secret) if secret.len() < 32 => {
+                return Err(ConfigError {
+                    name: "JWT_SECRET",
+                    message: format!("must be at least 32 bytes, got {}", secret.len()),
+                });
+            }
+            None if environment == Environment::Production => {
+                return Err(ConfigError {
+                    name: "JWT_SECRET",
+                    message: "is required when NOCRON_ENV=production (at least 32 random bytes)"
+                        .into(),
+                });
+            }
+            _ => {}
+        }
+        let cors_origins = match var("CORS_ORIGINS").as_deref() {
+            None => CorsOrigins::None,
+            Some("*") => CorsOrigins::Any,
+            Some(list) => CorsOrigins::List(parse_origins(list)?),
+        };
+        let log_format = match var("LOG_FORMAT").as_deref() {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(invalid("LOG_FORMAT", other, "pretty or json")),
+        };
+        let request_body_limit = parse(
+            var("REQUEST_BODY_LIMIT_BYTES"),
+            "REQUEST_BODY_LIMIT_BYTES",
+            "a number of bytes",
+        )?
+        .unwrap_or(1024 * 1024);
+        let request_timeout = seconds(
+            var("REQUEST_TIMEOUT_SECONDS"),
+            "REQUEST_TIMEOUT_SECONDS",
+            30,
+        )?;
+        let shutdown_grace = seconds(var("SHUTDOWN_GRACE_SECONDS"), "SHUTDOWN_GRACE_SECONDS", 30)?;
+        let public_url = var("PUBLIC_URL");
+        if let Some(url) = &public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(invalid("PUBLIC_URL", url, "an http:// or https:// URL"));
+        }
+        Ok(Settings {
+            environment,
+            host,
+            port,
+            database_url,
+            database_max_connections,
+            data_dir: var("DATA_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("data")),
+            jwt_secret,
+            cors_origins,
+            log_format,
+            request_body_limit,
+            request_timeout,
+            shutdown_grace,
+            public_url,
+        })
+    }
+
+    /// Whether responses should carry `Strict-Transport-Security` regardless of the request.
+    pub fn always_hsts(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("https://"))
+    }
+}
+
+/// The JWT signing secret: `JWT_SECRET` when set; otherwise (never in production, which
+/// `from_lookup` refuses) a random secret generated once and kept in `DATA_DIR/jwt_secret`
+/// (mode 0600), so tokens survive restarts.
+pub fn resolve_jwt_secret(settings: &Settings) -> anyhow::Result<String> {
+    use anyhow::Context;
+    use std::{io::Write, os::unix::fs::OpenOptionsExt};
+    if let Some(secret) = &settings.jwt_secret {
+        return Ok(secret.clone());
+    }
+    let path = settings.data_dir.join("jwt_secret");
+    if let Ok(existing) = std::fs::read_to_string(&path)
+        && existing.trim().len() >= 32
+    {
+        return Ok(existing.trim().to_owned());
+    }
+    tracing::warn!(
+        path = %path.display(),
+        "JWT_SECRET is not set: using a generated development secret (set JWT_SECRET in production)"
+    );
+    let mut bytes = [0u8; 48];
+    rand::Rng::fill(&mut rand::rng(), &mut bytes[..]);
+    let secret = hex::encode(bytes);
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("cannot create DATA_DIR {}", settings.data_dir.display()))?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(secret.as_bytes())?;
+    Ok(secret)
+}
+
+fn invalid(name: &'static str, value: &str, expected: &str) -> ConfigError {
+    ConfigError {
+        name,
+        message: format!("got {value:?}, expected {expected}"),
+    }
+}
+
+fn parse<T: std::str::FromStr>(
+    value: Option<String>,
+    name: &'static str,
+    expected: &str,
+) -> Result<Option<T>, ConfigError> {
+    value
+        .map(|v| v.parse::<T>().map_err(|_| invalid(name, &v, expected)))
+        .transpose()
+}
+
+fn seconds(
+    value: Option<String>,
+    name: &'static str,
+    default: u64,
+) -> Result<Duration, ConfigError> {
+    let secs: u64 = parse(value, name, "a whole number of seconds")?.unwrap_or(default);
+    if secs == 0 {
+        return Err(invalid(name, "0", "a whole number of seconds above 0"));
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+fn parse_origins(list: &str) -> Result<Vec<String>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|origin| {
+            let ok = (origin.starts_with("http://") || origin.starts_with("https://"))
+                && !origin.ends_with('/')
+                && origin != "*";
+            if ok {
+                Ok(origin.to_owned())
+            } else {
+                Err(invalid(
+                    "CORS_ORIGINS",
+                    origin,
+                    "comma-separated origins like https://app.example.com (no path, no trailing slash), or *",
+                ))
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_are_local_and_safe() {
+        let s = settings(&[]).expect("defaults parse");
+        assert_eq!(s.host.to_string(), "127.0.0.1");
+        assert_eq!(s.port, 3000);
+        assert_eq!(s.cors_origins, CorsOrigins::None);
+        assert_eq!(s.request_body_limit, 1024 * 1024);
+        assert!(s.database_url.is_none());
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        for (name, value) in [
+            ("PORT", "70000"),
+            ("HOST", "nowhere"),
+            ("LOG_FORMAT", "xml"),
+            ("NOCRON_ENV", "staging"),
+            ("DATABASE_URL", "mysql://x"),
+            ("DATABASE_MAX_CONNECTIONS", "0"),
+            ("JWT_SECRET", "short"),
+            ("CORS_ORIGINS", "https://a.example/"),
+            ("REQUEST_TIMEOUT_SECONDS", "0"),
+        ] {
+            let err = settings(&[(name, value)]).expect_err(name);
+            assert_eq!(err.name, name);
+            assert!(err.to_string().contains(name));
+        }
+    }
+
+    #[test]
+    fn production_requires_a_jwt_secret() {
+        let err = settings(&[("NOCRON_ENV", "production")]).expect_err("no secret");
+        assert_eq!(err.name, "JWT_SECRET");
+        let ok = settings(&[
+            ("NOCRON_ENV", "production"),
+            ("JWT_SECRET", &"x".repeat(32)),
+        ]);
+        assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn cors_lists_are_parsed() {
+        let s = settings(&[("CORS_ORIGINS", "https://a.example, http://localhost:5173")])
+            .expect("parse");
+        assert_eq!(
+            s.cors_origins,
+            CorsOrigins::List(vec![
+                "https://a.example".into(),
+                "http://localhost:5173".into()
+            ])
+        );
+        assert_eq!(
+            settings(&[("CORS_ORIGINS", "*")])
+                .expect("any")
+                .cors_origins,
+            CorsOrigins::Any
+        );
+    }
+}

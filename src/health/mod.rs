@@ -1,0 +1,189 @@
+//! Liveness, readiness, status and Prometheus metrics.
+
+pub mod metrics;
+pub mod process;
+
+use std::time::Duration;
+
+use axum::{
+    extract::State,
+    http::{StatusCode, header},
+    response::IntoResponse,
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{db, http::AppJson, state::AppState};
+
+/// The crate version, as built.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The commit the binary was built from, when the build set `NOCRON_BUILD_COMMIT`.
+pub const BUILD_COMMIT: Option<&str> = option_env!("NOCRON_BUILD_COMMIT");
+
+/// Routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(liveness))
+        .routes(routes!(readiness))
+        .routes(routes!(status))
+        .routes(routes!(prometheus))
+}
+
+/// Liveness report.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Liveness {
+    /// Always `ok` while the process answers.
+    #[schema(example = "ok")]
+    pub status: &'static str,
+    /// The server version.
+    pub version: &'static str,
+    /// Seconds since start.
+    pub uptime_seconds: u64,
+    /// Resident memory of the process, in bytes.
+    pub memory_rss_bytes: u64,
+}
+
+/// One readiness check.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadinessCheck {
+    /// `database` or `migrations`.
+    pub name: &'static str,
+    /// Whether it passed.
+    pub ok: bool,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Readiness report, the same shape for 200 and 503.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready` or `unavailable`.
+    #[schema(example = "ready")]
+    pub status: &'static str,
+    /// Every check and its outcome.
+    pub checks: Vec<ReadinessCheck>,
+}
+
+/// Build and runtime facts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServerStatus {
+    /// Always `nocron`.
+    pub name: &'static str,
+    /// The server version.
+    pub version: &'static str,
+    /// The commit the binary was built from, when known.
+    pub commit: Option<&'static str>,
+    /// `development`, `test` or `production`.
+    pub environment: &'static str,
+    /// Seconds since start.
+    pub uptime_seconds: u64,
+    /// This instance's id.
+    pub instance_id: String,
+}
+
+/// Liveness: the process is up.
+#[utoipa::path(get, path = "/health", tag = "health",
+    responses((status = 200, description = "The process is alive", body = Liveness)))]
+async fn liveness(State(state): State<AppState>) -> AppJson<Liveness> {
+    AppJson(Liveness {
+        status: "ok",
+        version: VERSION,
+        uptime_seconds: state.started_at.elapsed().as_secs(),
+        memory_rss_bytes: process::snapshot().rss_bytes,
+    })
+}
+
+/// Readiness: the database is reachable and every migration is applied.
+#[utoipa::path(get, path = "/health/ready", tag = "health",
+    responses(
+        (status = 200, description = "Ready to serve", body = Readiness),
+        (status = 503, description = "A check failed; `checks` says which", body = Readiness),
+    ))]
+async fn readiness(State(state): State<AppState>) -> impl IntoResponse {
+    let outcome =
+        tokio::time::timeout(Duration::from_secs(5), db::migration_state(&state.db)).await;
+    let (database, migrations) = match outcome {
+        Ok(Ok(db::MigrationState::UpToDate)) => (Ok(()), Ok(())),
+        Ok(Ok(db::MigrationState::Pending(versions))) => {
+            (Ok(()), Err(format!("pending migrations: {versions:?}")))
+        }
+        Ok(Err(err)) if is_missing_table(&err) => {
+            (Ok(()), Err("migrations have not been applied".to_owned()))
+        }
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "readiness: database check failed");
+            (
+                Err(describe_db_error(&err)),
+                Err("unknown: database unreachable".to_owned()),
+            )
+        }
+        Err(_) => (
+            Err("timed out after 5 s".to_owned()),
+            Err("unknown: database unreachable".to_owned()),
+        ),
+    };
+    let checks = vec![check("database", database), check("migrations", migrations)];
+    let ready = checks.iter().all(|c| c.ok);
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = Readiness {
+        status: if ready { "ready" } else { "unavailable" },
+        checks,
+    };
+    (status, [(header::CACHE_CONTROL, "no-store")], AppJson(body))
+}
+
+fn check(name: &'static str, result: Result<(), String>) -> ReadinessCheck {
+    ReadinessCheck {
+        name,
+        ok: result.is_ok(),
+        error: result.err(),
+    }
+}
+
+fn is_missing_table(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some("42P01"))
+}
+
+/// A short, secret-free description of why the database is not usable.
+fn describe_db_error(err: &sqlx::Error) -> String {
+    match err {
+        sqlx::Error::PoolTimedOut => "no connection could be opened in time".to_owned(),
+        sqlx::Error::Io(_) => "connection refused or lost".to_owned(),
+        sqlx::Error::Database(db) => format!("database error {}", db.code().unwrap_or_default()),
+        _ => "unreachable".to_owned(),
+    }
+}
+
+/// Version, build commit, uptime and environment.
+#[utoipa::path(get, path = "/api/status", tag = "health",
+    responses((status = 200, description = "Server facts", body = ServerStatus)))]
+async fn status(State(state): State<AppState>) -> AppJson<ServerStatus> {
+    AppJson(ServerStatus {
+        name: "nocron",
+        version: VERSION,
+        commit: BUILD_COMMIT,
+        environment: state.settings.environment.as_str(),
+        uptime_seconds: state.started_at.elapsed().as_secs(),
+        instance_id: state.instance_id.to_string(),
+    })
+}
+
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
+async fn prometheus(State(state): State<AppState>) -> impl IntoResponse {
+    let body = metrics::render(&state.metrics, &state.db, state.started_at);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+}

@@ -1,0 +1,21 @@
+//! Nocron: a self-hostable automation backend. Tasks (an action plus triggers) run on time,
+//! exactly once, with every execution recorded and streamed live.
+//!
+//! The crate is one binary's library: [`app`] assembles the router and runs the server;
+//! each domain lives in its own module. See `docs/ARCHITECTURE.md`.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod health;
+pub mod http;
+pub mod logging;
+pub mod openapi;
+pub mod state;
+
+/// Installs the process-wide TLS crypto provider (ring). Call once at start; idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

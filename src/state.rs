@@ -1,0 +1,30 @@
+//! The state every handler can reach: the pool, the settings and process-wide handles.
+
+use std::{sync::Arc, time::Instant};
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use sqlx::PgPool;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use crate::config::Settings;
+
+/// Shared application state, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database pool.
+    pub db: PgPool,
+    /// Validated settings.
+    pub settings: Arc<Settings>,
+    /// The resolved JWT signing secret (configured, or generated for development).
+    pub jwt_secret: Arc<str>,
+    /// This process's id in logs, leases and metrics.
+    pub instance_id: Arc<str>,
+    /// The Prometheus recorder handle.
+    pub metrics: PrometheusHandle,
+    /// When the process started serving.
+    pub started_at: Instant,
+    /// Cancelled when the process begins shutting down; background work watches it.
+    pub shutdown: CancellationToken,
+    /// Background tasks to wait for on shutdown.
+    pub tasks: TaskTracker,
+}

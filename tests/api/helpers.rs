@@ -1,0 +1,305 @@
+//! Test harness: each test gets the real application on a free port, against a fresh
+//! database cloned from a migrated template, on the PostgreSQL named by `DATABASE_URL` or,
+//! when it is unset, on a local cluster started once from the system binaries.
+
+use std::{collections::HashMap, str::FromStr};
+
+use nocron::{
+    app::Application,
+    config::Settings,
+    db::{self, embedded::LocalCluster},
+};
+use sqlx::{
+    ConnectOptions, Connection, Executor, PgConnection, PgPool,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
+use tokio::sync::OnceCell;
+use tokio_util::sync::CancellationToken;
+
+/// A JWT secret only tests use.
+pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
+
+/// Where tests create their databases.
+struct Server {
+    admin: PgConnectOptions,
+    template: String,
+}
+
+static SERVER: OnceCell<Server> = OnceCell::const_new();
+
+async fn server() -> &'static Server {
+    SERVER
+        .get_or_init(|| async {
+            nocron::install_crypto_provider();
+            if std::env::var_os("TEST_LOG").is_some() {
+                nocron::logging::init(nocron::config::LogFormat::Pretty);
+            }
+            let admin_url = match std::env::var("DATABASE_URL") {
+                Ok(url) => url,
+                Err(_) => {
+                    // scripts/test names the directory (and stops the cluster afterwards).
+                    let root = std::env::var_os("NOCRON_TEST_PG_DIR")
+                        .map(std::path::PathBuf::from)
+                        .unwrap_or_else(|| std::env::temp_dir().join("nocron-test-pg"));
+                    let cluster = tokio::task::spawn_blocking(move || LocalCluster::start(&root))
+                        .await
+                        .expect("cluster start task")
+                        .expect("start the local test PostgreSQL (install the postgresql package or set DATABASE_URL)");
+                    let url = cluster.url_for("postgres");
+                    // Kept running after the process ends: the next run reuses it and the
+                    // test script stops it.
+                    std::mem::forget(cluster);
+                    url
+                }
+            };
+            let admin = PgConnectOptions::from_str(&admin_url)
+                .expect("DATABASE_URL parses")
+                .disable_statement_logging();
+            let template = ensure_template(&admin).await;
+            Server { admin, template }
+        })
+        .await
+}
+
+/// Creates (once per set of migrations, across processes) a migrated template database.
+async fn ensure_template(admin: &PgConnectOptions) -> String {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for migration in db::MIGRATOR.iter() {
+        std::hash::Hash::hash(&(migration.version, &*migration.checksum), &mut hasher);
+    }
+    let name = format!(
+        "nocron_template_{:016x}",
+        std::hash::Hasher::finish(&hasher)
+    );
+    let mut conn = PgConnection::connect_with(admin)
+        .await
+        .expect("connect to the test PostgreSQL");
+    conn.execute("SELECT pg_advisory_lock(74206931)")
+        .await
+        .expect("lock");
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut conn)
+            .await
+            .expect("query pg_database");
+    if !exists {
+        let building = format!("{name}_building");
+        conn.execute(format!("DROP DATABASE IF EXISTS {building}").as_str())
+            .await
+            .expect("drop");
+        conn.execute(format!("CREATE DATABASE {building}").as_str())
+            .await
+            .expect("create template");
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(admin.clone().database(&building))
+            .await
+            .expect("connect to template");
+        db::migrate(&pool).await.expect("migrate template");
+        pool.close().await;
+        conn.execute(format!("ALTER DATABASE {building} RENAME TO {name}").as_str())
+            .await
+            .expect("publish template");
+    }
+    conn.execute("SELECT pg_advisory_unlock(74206931)")
+        .await
+        .expect("unlock");
+    name
+}
+
+/// A fresh database cloned from the template; dropped when the returned guard drops.
+pub struct TestDatabase {
+    /// Its name.
+    pub name: String,
+    /// Options to connect to it.
+    pub options: PgConnectOptions,
+    admin: PgConnectOptions,
+}
+
+impl TestDatabase {
+    /// Creates a new database for one test.
+    pub async fn create() -> Self {
+        let server = server().await;
+        let name = format!("nocron_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = PgConnection::connect_with(&server.admin)
+            .await
+            .expect("connect admin");
+        let sql = format!("CREATE DATABASE {name} TEMPLATE {}", server.template);
+        let mut attempt = 0;
+        while let Err(err) = conn.execute(sql.as_str()).await {
+            // Two clones of one template at the same instant can collide; try again.
+            attempt += 1;
+            assert!(attempt < 20, "create test database: {err}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        conn.close().await.ok();
+        TestDatabase {
+            options: server.admin.clone().database(&name),
+            name,
+            admin: server.admin.clone(),
+        }
+    }
+
+    /// A URL for this database (what `DATABASE_URL` would be).
+    pub fn url(&self) -> String {
+        self.options.to_url_lossy().to_string()
+    }
+
+    /// A pool for assertions and direct manipulation.
+    pub async fn pool(&self) -> PgPool {
+        PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(self.options.clone())
+            .await
+            .expect("connect to test database")
+    }
+
+    /// A connection with administrative rights on the server (not on this database).
+    pub async fn admin_connection(&self) -> PgConnection {
+        PgConnection::connect_with(&self.admin)
+            .await
+            .expect("connect admin")
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let admin = self.admin.clone();
+        let name = self.name.clone();
+        // Drop runs outside async context rules; use a private runtime on a plain thread.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async move {
+                let mut conn = PgConnection::connect_with(&admin).await.ok()?;
+                conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// Settings for a test app: port 0, the test database, a fixed JWT secret, a private data dir.
+pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings {
+    let data_dir =
+        std::env::temp_dir().join(format!("nocron-test-{}", uuid::Uuid::new_v4().simple()));
+    let mut vars: HashMap<String, String> = [
+        ("NOCRON_ENV", "test"),
+        ("PORT", "0"),
+        ("DATABASE_URL", database_url),
+        ("JWT_SECRET", TEST_JWT_SECRET),
+        ("DATA_DIR", data_dir.to_str().unwrap_or("/tmp")),
+        ("SHUTDOWN_GRACE_SECONDS", "10"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    for (k, v) in overrides {
+        vars.insert((*k).to_owned(), (*v).to_owned());
+    }
+    Settings::from_lookup(|name| vars.get(name).cloned()).expect("test settings are valid")
+}
+
+/// A running application and what a test needs to talk to it.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    /// The bound port.
+    pub port: u16,
+    /// An HTTP client (no redirects followed, so tests see them).
+    pub client: reqwest::Client,
+    /// A pool on the app's database for assertions.
+    pub db: PgPool,
+    /// Cancelling it starts the app's graceful shutdown.
+    pub shutdown: CancellationToken,
+    /// The running server; resolves when it has stopped.
+    pub server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// The database (dropped last).
+    pub database: TestDatabase,
+}
+
+/// Starts the application with default test settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Starts the application with some settings overridden (`("CORS_ORIGINS", "...")`).
+pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    let database = TestDatabase::create().await;
+    let settings = test_settings(&database.url(), overrides);
+    let application = Application::build(settings)
+        .await
+        .expect("build the application");
+    let port = application.port();
+    let shutdown = application.shutdown_token();
+    let server = tokio::spawn(application.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        db: database.pool().await,
+        shutdown,
+        server: Some(server),
+        database,
+    }
+}
+
+impl TestApp {
+    /// The absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Starts a graceful shutdown and waits for the server to stop.
+    pub async fn stop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task")
+                .expect("server stopped cleanly");
+        }
+    }
+}
+
+/// Reads a response as a problem document, checking the content type.
+pub async fn problem(response: reqwest::Response) -> serde_json::Value {
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        content_type, "application/problem+json",
+        "error responses are problem documents"
+    );
+    response.json().await.expect("problem JSON")
+}
