@@ -16,6 +16,7 @@ use crate::{
     db::{self, embedded::LocalCluster},
     health, http,
     openapi::ApiDoc,
+    realtime::{self, RealtimeHooks},
     state::AppState,
 };
 
@@ -32,12 +33,28 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// The complete router with middleware, Swagger UI at `/api/docs` and the spec at `/api-json`.
 pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
+    http::apply_middleware(routes(state), &settings)
+}
+
+/// Every route, without middleware.
+fn routes(state: AppState) -> Router {
     let (api, spec) = api_router().split_for_parts();
-    let router = api
-        .merge(SwaggerUi::new("/api/docs").url("/api-json", spec))
+    api.merge(SwaggerUi::new("/api/docs").url("/api-json", spec))
         .fallback(http::problems::not_found)
-        .with_state(state);
-    http::apply_middleware(router, &settings)
+        .with_state(state)
+}
+
+/// [`router`] with the Socket.IO gateway mounted between the request layers and the outer
+/// ones (see `http::apply_request_layers`).
+async fn router_with_realtime(
+    state: &AppState,
+    hooks: RealtimeHooks,
+    queue: tokio::sync::mpsc::Receiver<realtime::Emit>,
+) -> anyhow::Result<Router> {
+    let settings = state.settings.clone();
+    let inner = http::apply_request_layers(routes(state.clone()), &settings);
+    let with_gateway = realtime::mount(inner, state, hooks, queue).await?;
+    Ok(http::apply_outer_layers(with_gateway, &settings))
 }
 
 /// A database pool, and the local cluster behind it when `DATABASE_URL` is unset.
@@ -71,7 +88,20 @@ pub struct Application {
 impl Application {
     /// Opens the database (starting the local cluster if needed), applies migrations and
     /// binds the listener.
+    ///
+    /// The realtime gateway needs an identity source to accept anyone; until the account
+    /// module provides one, this serves HTTP only and [`Application::build_with_realtime`]
+    /// mounts the gateway with the given hooks.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_realtime(settings, None).await
+    }
+
+    /// [`Application::build`], with the Socket.IO gateway at `/socket.io` when `hooks` are
+    /// given (they authenticate handshakes, find task owners and compute dashboard metrics).
+    pub async fn build_with_realtime(
+        settings: Settings,
+        hooks: Option<RealtimeHooks>,
+    ) -> anyhow::Result<Self> {
         let jwt_secret = config::resolve_jwt_secret(&settings)?;
         let (db, cluster) = open_database(&settings).await?;
         db::migrate(&db).await?;
@@ -83,6 +113,7 @@ impl Application {
                     settings.host, settings.port
                 )
             })?;
+        let (gateway, queue) = realtime::Gateway::channel(settings.realtime_queue_capacity);
         let state = AppState {
             db,
             settings: Arc::new(settings),
@@ -92,8 +123,15 @@ impl Application {
             started_at: Instant::now(),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            realtime: gateway,
         };
-        let router = router(state.clone());
+        let router = match hooks {
+            Some(hooks) => router_with_realtime(&state, hooks, queue).await?,
+            None => {
+                tracing::info!("realtime gateway not mounted: no identity source configured");
+                router(state.clone())
+            }
+        };
         Ok(Application {
             listener,
             router,

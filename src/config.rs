@@ -77,6 +77,19 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// `PUBLIC_URL`: the externally visible base URL; `https://` turns on HSTS.
     pub public_url: Option<String>,
+    /// `REDIS_URL`: when set, Socket.IO rooms span every instance through Redis pub/sub.
+    pub redis_url: Option<String>,
+    /// `REALTIME_REDIS_PREFIX`: channel prefix of the Socket.IO Redis adapter; instances
+    /// sharing rooms must use the same one (default `nocron-socket.io`).
+    pub realtime_redis_prefix: String,
+    /// `REALTIME_QUEUE_CAPACITY`: messages the gateway queue holds before new ones are
+    /// dropped (default 10000).
+    pub realtime_queue_capacity: usize,
+    /// `REALTIME_CLIENT_BUFFER`: packets buffered per socket before that socket misses
+    /// messages (default 256).
+    pub realtime_client_buffer: usize,
+    /// `REALTIME_METRICS_INTERVAL_SECONDS`: period of `dashboard.metrics` (default 5).
+    pub realtime_metrics_interval: Duration,
 }
 
 /// A setting that could not be parsed; the message names the variable.
@@ -197,6 +210,41 @@ impl Settings {
         {
             return Err(invalid("PUBLIC_URL", url, "an http:// or https:// URL"));
         }
+        let redis_url = var("REDIS_URL");
+        if let Some(url) = &redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return Err(ConfigError {
+                name: "REDIS_URL",
+                message: "expected a redis:// or rediss:// URL".into(),
+            });
+        }
+        let realtime_redis_prefix =
+            var("REALTIME_REDIS_PREFIX").unwrap_or_else(|| "nocron-socket.io".to_owned());
+        if realtime_redis_prefix.contains(['#', ' ']) {
+            return Err(invalid(
+                "REALTIME_REDIS_PREFIX",
+                &realtime_redis_prefix,
+                "a name without spaces or '#'",
+            ));
+        }
+        let realtime_queue_capacity = bounded(
+            var("REALTIME_QUEUE_CAPACITY"),
+            "REALTIME_QUEUE_CAPACITY",
+            (1, 10_000_000),
+            10_000,
+        )?;
+        let realtime_client_buffer = bounded(
+            var("REALTIME_CLIENT_BUFFER"),
+            "REALTIME_CLIENT_BUFFER",
+            (8, 1_000_000),
+            256,
+        )?;
+        let realtime_metrics_interval = seconds(
+            var("REALTIME_METRICS_INTERVAL_SECONDS"),
+            "REALTIME_METRICS_INTERVAL_SECONDS",
+            5,
+        )?;
         Ok(Settings {
             environment,
             host,
@@ -213,6 +261,11 @@ impl Settings {
             request_timeout,
             shutdown_grace,
             public_url,
+            redis_url,
+            realtime_redis_prefix,
+            realtime_queue_capacity,
+            realtime_client_buffer,
+            realtime_metrics_interval,
         })
     }
 
@@ -288,6 +341,21 @@ fn seconds(
     Ok(Duration::from_secs(secs))
 }
 
+/// A whole number within `min..=max`, or `default` when unset.
+fn bounded(
+    value: Option<String>,
+    name: &'static str,
+    (min, max): (usize, usize),
+    default: usize,
+) -> Result<usize, ConfigError> {
+    let expected = format!("a whole number from {min} to {max}");
+    let number = parse::<usize>(value, name, &expected)?.unwrap_or(default);
+    if !(min..=max).contains(&number) {
+        return Err(invalid(name, &number.to_string(), &expected));
+    }
+    Ok(number)
+}
+
 fn parse_origins(list: &str) -> Result<Vec<String>, ConfigError> {
     list.split(',')
         .map(str::trim)
@@ -344,6 +412,12 @@ mod tests {
             ("JWT_SECRET", "short"),
             ("CORS_ORIGINS", "https://a.example/"),
             ("REQUEST_TIMEOUT_SECONDS", "0"),
+            ("REDIS_URL", "http://127.0.0.1:6379"),
+            ("REALTIME_REDIS_PREFIX", "a#b"),
+            ("REALTIME_QUEUE_CAPACITY", "0"),
+            ("REALTIME_QUEUE_CAPACITY", "many"),
+            ("REALTIME_CLIENT_BUFFER", "2"),
+            ("REALTIME_METRICS_INTERVAL_SECONDS", "0"),
         ] {
             let err = settings(&[(name, value)]).expect_err(name);
             assert_eq!(err.name, name);
@@ -379,5 +453,28 @@ mod tests {
                 .cors_origins,
             CorsOrigins::Any
         );
+    }
+
+    #[test]
+    fn realtime_settings_have_defaults_and_overrides() {
+        let s = settings(&[]).expect("defaults");
+        assert_eq!(s.redis_url, None);
+        assert_eq!(s.realtime_redis_prefix, "nocron-socket.io");
+        assert_eq!(s.realtime_queue_capacity, 10_000);
+        assert_eq!(s.realtime_client_buffer, 256);
+        assert_eq!(s.realtime_metrics_interval, Duration::from_secs(5));
+        let s = settings(&[
+            ("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            ("REALTIME_REDIS_PREFIX", "blue"),
+            ("REALTIME_QUEUE_CAPACITY", "50"),
+            ("REALTIME_CLIENT_BUFFER", "1024"),
+            ("REALTIME_METRICS_INTERVAL_SECONDS", "2"),
+        ])
+        .expect("overrides");
+        assert_eq!(s.redis_url.as_deref(), Some("redis://127.0.0.1:6379/0"));
+        assert_eq!(s.realtime_redis_prefix, "blue");
+        assert_eq!(s.realtime_queue_capacity, 50);
+        assert_eq!(s.realtime_client_buffer, 1024);
+        assert_eq!(s.realtime_metrics_interval, Duration::from_secs(2));
     }
 }

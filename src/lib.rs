@@ -13,6 +13,7 @@ pub mod health;
 pub mod http;
 pub mod logging;
 pub mod openapi;
+pub mod realtime;
 pub mod scheduler;
 pub mod state;
 

@@ -6,7 +6,10 @@ use utoipa::{
     openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use crate::error::{ErrorCode, FieldError, Problem};
+use crate::{
+    error::{ErrorCode, FieldError, Problem},
+    realtime::events::EventSchemas,
+};
 
 /// The base document.
 #[derive(OpenApi)]
@@ -19,10 +22,12 @@ use crate::error::{ErrorCode, FieldError, Problem};
                        stable `code`; see the `Problem` schema.",
         license(name = "MIT", identifier = "MIT"),
     ),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &EventSchemas),
     components(schemas(Problem, FieldError, ErrorCode)),
     tags(
         (name = "health", description = "Liveness, readiness, status and metrics"),
+        (name = "realtime", description = "Socket.IO at `/socket.io`: no HTTP paths; the event \
+                                           payload schemas are in the components (see docs/REALTIME.md)"),
     )
 )]
 pub struct ApiDoc;

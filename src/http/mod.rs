@@ -1,8 +1,8 @@
 //! The HTTP middleware stack and the generic extractors. Nothing here knows who the caller is.
 //!
 //! Outermost first: request id → tracing span → metrics → panic catcher → CORS → security
-//! headers → compression → problem documents for bare error responses → request timeout →
-//! body limit.
+//! headers → (Socket.IO, when mounted) → compression → problem documents for bare error
+//! responses → request timeout → body limit.
 
 pub mod extract;
 pub mod problems;
@@ -36,6 +36,17 @@ pub fn apply_middleware<S: Clone + Send + Sync + 'static>(
     router: Router<S>,
     settings: &Settings,
 ) -> Router<S> {
+    apply_outer_layers(apply_request_layers(router, settings), settings)
+}
+
+/// The layers that only make sense for plain request/response exchanges: body limit, request
+/// timeout, problem documents for bare errors, compression. Socket.IO is mounted between
+/// these and the outer layers, so long-polling requests and WebSocket upgrades are never cut
+/// by the timeout nor buffered by the compressor.
+pub fn apply_request_layers<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    settings: &Settings,
+) -> Router<S> {
     // Router::layer wraps what is already there, so the innermost layer comes first.
     router
         .layer(DefaultBodyLimit::disable())
@@ -49,6 +60,15 @@ pub fn apply_middleware<S: Clone + Send + Sync + 'static>(
             problems::for_bare_errors,
         ))
         .layer(CompressionLayer::new())
+}
+
+/// The layers every request gets, Socket.IO transports included: security headers, CORS,
+/// the panic catcher, metrics, the tracing span and the request id.
+pub fn apply_outer_layers<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    settings: &Settings,
+) -> Router<S> {
+    router
         .layer(middleware::from_fn_with_state(
             settings.always_hsts(),
             security_headers::middleware,

@@ -219,6 +219,8 @@ pub struct TestApp {
     pub shutdown: CancellationToken,
     /// The running server; resolves when it has stopped.
     pub server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// The realtime gateway's input, to emit as domain code would.
+    pub realtime: nocron::realtime::Gateway,
     /// The database (dropped last).
     pub database: TestDatabase,
 }
@@ -235,24 +237,31 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     let application = Application::build(settings)
         .await
         .expect("build the application");
-    let port = application.port();
-    let shutdown = application.shutdown_token();
-    let server = tokio::spawn(application.run_until_stopped());
-    TestApp {
-        address: format!("http://127.0.0.1:{port}"),
-        port,
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client"),
-        db: database.pool().await,
-        shutdown,
-        server: Some(server),
-        database,
-    }
+    TestApp::start(application, database).await
 }
 
 impl TestApp {
+    /// Runs a built application in the background.
+    pub async fn start(application: Application, database: TestDatabase) -> TestApp {
+        let port = application.port();
+        let shutdown = application.shutdown_token();
+        let realtime = application.state().realtime.clone();
+        let server = tokio::spawn(application.run_until_stopped());
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            port,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            db: database.pool().await,
+            shutdown,
+            server: Some(server),
+            realtime,
+            database,
+        }
+    }
+
     /// The absolute URL of `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)

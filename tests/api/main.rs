@@ -9,4 +9,6 @@ mod health;
 mod helpers;
 mod middleware;
 mod openapi;
+mod realtime;
 mod shutdown;
+mod sockets;

@@ -1,0 +1,291 @@
+//! The Socket.IO side: the handshake middleware, the connect handler with its
+//! `subscribe`/`unsubscribe` events, the expiry watcher, the delivery task and the dashboard
+//! ticker. Generic over the adapter so the same code runs alone or on Redis.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::Utc;
+use serde::Deserialize;
+use socketioxide::{
+    SocketIo,
+    adapter::Adapter,
+    extract::{AckSender, Extension, SocketRef, TryData},
+    handler::ConnectHandler,
+};
+use socketioxide_core::adapter::{DefinedAdapter, errors::BroadcastError};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    Emit,
+    events::{PAYLOAD_VERSION, SessionExpired, SubscribeAck, SubscribeRequest, names},
+    identity::{RealtimeHooks, SocketIdentity},
+    rooms::{self, JoinRule, Room},
+};
+use crate::state::AppState;
+
+/// What every handler needs.
+pub(super) struct Context {
+    pub(super) state: AppState,
+    pub(super) hooks: RealtimeHooks,
+}
+
+impl Context {
+    pub(super) fn new(state: AppState, hooks: RealtimeHooks) -> Arc<Self> {
+        Arc::new(Context { state, hooks })
+    }
+}
+
+/// The handshake's `auth` object.
+#[derive(Debug, Deserialize)]
+struct HandshakeAuth {
+    token: String,
+}
+
+/// Cancelled when the socket disconnects, so its expiry watcher ends early.
+#[derive(Clone)]
+struct Disconnected(CancellationToken);
+
+/// Registers the default namespace. Its result must be awaited for remote adapters.
+pub(super) fn install<A: Adapter + DefinedAdapter>(
+    io: &SocketIo<A>,
+    context: Arc<Context>,
+) -> A::InitRes {
+    let for_auth = context.clone();
+    let middleware = move |socket: SocketRef<A>, TryData(auth): TryData<HandshakeAuth>| {
+        let context = for_auth.clone();
+        async move { authenticate_handshake(&context, &socket, auth.ok()).await }
+    };
+    let handler = move |socket: SocketRef<A>, Extension(identity): Extension<SocketIdentity>| {
+        let context = context.clone();
+        async move { on_connect(context, socket, identity) }
+    };
+    io.ns("/", handler.with(middleware))
+}
+
+/// Refuses the connection (the message reaches the client as `connect_error`) unless the
+/// token is accepted and not already expired.
+async fn authenticate_handshake<A: Adapter>(
+    context: &Context,
+    socket: &SocketRef<A>,
+    auth: Option<HandshakeAuth>,
+) -> Result<(), String> {
+    let Some(HandshakeAuth { token }) = auth else {
+        metrics::counter!("realtime_handshakes_total", "result" => "missing_token").increment(1);
+        return Err(
+            "authentication required: connect with auth: { token: \"<access token or API key>\" }"
+                .into(),
+        );
+    };
+    let token = token.trim().to_owned();
+    if token.is_empty() {
+        metrics::counter!("realtime_handshakes_total", "result" => "missing_token").increment(1);
+        return Err("authentication required: auth.token is empty".into());
+    }
+    let identity = match (context.hooks.authenticate)(context.state.clone(), token).await {
+        Ok(identity) => identity,
+        Err(reason) => {
+            metrics::counter!("realtime_handshakes_total", "result" => "refused").increment(1);
+            return Err(reason);
+        }
+    };
+    if identity.expires_at.is_some_and(|at| at <= Utc::now()) {
+        metrics::counter!("realtime_handshakes_total", "result" => "refused").increment(1);
+        return Err("token expired".into());
+    }
+    metrics::counter!("realtime_handshakes_total", "result" => "accepted").increment(1);
+    socket.extensions.insert(identity);
+    Ok(())
+}
+
+fn on_connect<A: Adapter>(context: Arc<Context>, socket: SocketRef<A>, identity: SocketIdentity) {
+    socket.join(Room::user(identity.user_id));
+    let disconnected = Disconnected(CancellationToken::new());
+    socket.extensions.insert(disconnected.clone());
+    metrics::gauge!("realtime_connected_sockets").increment(1.0);
+    tracing::debug!(sid = %socket.id, user_id = %identity.user_id, "socket connected");
+
+    let for_subscribe = context.clone();
+    socket.on(
+        "subscribe",
+        move |socket: SocketRef<A>,
+              TryData(request): TryData<SubscribeRequest>,
+              ack: AckSender<A>| {
+            let context = for_subscribe.clone();
+            async move {
+                let reply = match request {
+                    Ok(request) => subscribe(&context, &socket, request.room()).await,
+                    Err(_) => SubscribeAck::error(BAD_REQUEST),
+                };
+                let _ = ack.send(&reply);
+            }
+        },
+    );
+    socket.on(
+        "unsubscribe",
+        async |socket: SocketRef<A>,
+               TryData(request): TryData<SubscribeRequest>,
+               ack: AckSender<A>| {
+            let reply = match request {
+                Ok(request) => unsubscribe(&socket, request.room()),
+                Err(_) => SubscribeAck::error(BAD_REQUEST),
+            };
+            let _ = ack.send(&reply);
+        },
+    );
+    socket.on_disconnect(async |socket: SocketRef<A>| {
+        metrics::gauge!("realtime_connected_sockets").decrement(1.0);
+        if let Some(Disconnected(token)) = socket.extensions.get::<Disconnected>() {
+            token.cancel();
+        }
+    });
+    if let Some(expires_at) = identity.expires_at {
+        let shutdown = context.state.shutdown.clone();
+        context.state.tasks.spawn(disconnect_at_expiry(
+            socket,
+            expires_at,
+            disconnected.0,
+            shutdown,
+        ));
+    }
+}
+
+const BAD_REQUEST: &str = "expected a room name, as \"task:<id>\" or {\"room\": \"task:<id>\"}";
+
+async fn subscribe<A: Adapter>(
+    context: &Context,
+    socket: &SocketRef<A>,
+    name: &str,
+) -> SubscribeAck {
+    let Some(identity) = socket.extensions.get::<SocketIdentity>() else {
+        return SubscribeAck::error("not authenticated");
+    };
+    let room = match Room::parse(name) {
+        Ok(room) => room,
+        Err(message) => return SubscribeAck::error(message),
+    };
+    match rooms::join_rule(&identity, room) {
+        JoinRule::Allowed => {}
+        JoinRule::Refused(reason) => return SubscribeAck::error(reason),
+        JoinRule::OwnerOf(task_id) => {
+            match (context.hooks.task_owner)(context.state.clone(), task_id).await {
+                Ok(Some(owner)) if owner == identity.user_id => {}
+                Ok(_) => return SubscribeAck::error(rooms::task_not_found(task_id)),
+                Err(err) => {
+                    tracing::warn!(%task_id, error = %err, "task owner lookup failed");
+                    return SubscribeAck::error("temporarily unavailable, try again");
+                }
+            }
+        }
+    }
+    socket.join(room.to_string());
+    SubscribeAck::ok()
+}
+
+fn unsubscribe<A: Adapter>(socket: &SocketRef<A>, name: &str) -> SubscribeAck {
+    match Room::parse(name) {
+        Ok(Room::User(_)) => SubscribeAck::error("the user room cannot be left"),
+        Ok(room) => {
+            socket.leave(room.to_string());
+            SubscribeAck::ok()
+        }
+        Err(message) => SubscribeAck::error(message),
+    }
+}
+
+/// Tells the client and disconnects it when its credentials expire, unless it leaves first.
+async fn disconnect_at_expiry<A: Adapter>(
+    socket: SocketRef<A>,
+    expires_at: chrono::DateTime<Utc>,
+    disconnected: CancellationToken,
+    shutdown: CancellationToken,
+) {
+    let wait = (expires_at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => {
+            let notice = SessionExpired { v: PAYLOAD_VERSION, expired_at: expires_at };
+            let _ = socket.emit(names::SESSION_EXPIRED, &notice);
+            metrics::counter!("realtime_expired_disconnects_total").increment(1);
+            let _ = socket.disconnect();
+        }
+        _ = disconnected.cancelled() => {}
+        _ = shutdown.cancelled() => {}
+    }
+}
+
+/// Drains the gateway queue into room broadcasts until shutdown.
+pub(super) async fn deliver<A: Adapter>(
+    io: SocketIo<A>,
+    mut queue: mpsc::Receiver<Emit>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let emit = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            next = queue.recv() => match next {
+                Some(emit) => emit,
+                None => break,
+            },
+        };
+        broadcast_once(&io, &emit).await;
+    }
+}
+
+/// Sends `emit` to every socket in any of its rooms, once per socket. socketioxide's
+/// multi-room broadcast visits each room's members in turn and would send a socket that is
+/// in two of the rooms the message twice; so each room after the first excludes the rooms
+/// before it.
+async fn broadcast_once<A: Adapter>(io: &SocketIo<A>, emit: &Emit) {
+    for (index, room) in emit.rooms.iter().enumerate() {
+        let result = io
+            .to(room.clone())
+            .except(emit.rooms[..index].to_vec())
+            .emit(&*emit.event, &emit.payload)
+            .await;
+        match result {
+            Ok(()) => {}
+            Err(BroadcastError::Socket(failed)) => {
+                // Those clients' buffers are full: they miss this message, the rest got it.
+                metrics::counter!("realtime_client_drops_total").increment(failed.len() as u64);
+            }
+            Err(err) => {
+                metrics::counter!("realtime_emits_dropped_total", "reason" => "broadcast_failed")
+                    .increment(1);
+                tracing::warn!(event = %emit.event, %room, error = %err, "realtime broadcast failed");
+            }
+        }
+    }
+}
+
+/// Sends `dashboard.metrics` to this instance's sockets in the `dashboard` room every
+/// `every`. Each instance serves its own sockets (the numbers come from the shared database),
+/// so several instances never send one client duplicates.
+pub(super) async fn dashboard_ticker<A: Adapter>(
+    io: SocketIo<A>,
+    context: Arc<Context>,
+    every: Duration,
+) {
+    let shutdown = context.state.shutdown.clone();
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = interval.tick() => {}
+        }
+        if io.local().to(rooms::DASHBOARD).sockets().is_empty() {
+            continue;
+        }
+        match (context.hooks.metrics)(context.state.clone()).await {
+            Ok(metrics) => {
+                let _ = io
+                    .local()
+                    .to(rooms::DASHBOARD)
+                    .emit(names::DASHBOARD_METRICS, &metrics)
+                    .await;
+            }
+            Err(err) => tracing::warn!(error = %err, "dashboard metrics unavailable"),
+        }
+    }
+}

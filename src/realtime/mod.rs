@@ -1,0 +1,215 @@
+//! The realtime gateway: Socket.IO (socketioxide) on the HTTP port at `/socket.io`.
+//!
+//! It owns the connection lifecycle (handshake authentication, rooms, disconnect at token
+//! expiry), the event catalogue ([`events`]), the `dashboard.metrics` ticker, and the one
+//! input the rest of the application feeds: [`Gateway::emit`], a bounded queue drained by a
+//! single delivery task. With `REDIS_URL` set, rooms span instances through the socketioxide
+//! Redis adapter.
+//!
+//! Nothing here blocks a producer: a full queue drops the message (counted in
+//! `realtime_emits_dropped_total`), and a client whose own buffer is full misses that message
+//! (counted in `realtime_client_drops_total`) while every other client gets it. See
+//! `docs/REALTIME.md`.
+
+pub mod events;
+mod gateway;
+pub mod identity;
+pub mod rooms;
+
+use std::{borrow::Cow, time::Duration};
+
+use anyhow::Context;
+use axum::Router;
+use serde::Serialize;
+use serde_json::Value;
+use socketioxide::{SocketIo, SocketIoBuilder, adapter::Adapter};
+use socketioxide_redis::{RedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
+use tokio::sync::mpsc;
+
+pub use identity::{RealtimeHooks, SocketIdentity, SocketRole};
+pub use rooms::Room;
+
+use crate::{config::Settings, state::AppState};
+
+/// One message for the gateway: an event and its payload, for the sockets in `rooms`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Emit {
+    /// Rooms to deliver to (a socket in several of them receives the message once). An empty
+    /// list delivers to nobody: there is no "everyone".
+    pub rooms: Vec<String>,
+    /// The event name (see [`events::names`]).
+    pub event: Cow<'static, str>,
+    /// The JSON payload.
+    pub payload: Value,
+}
+
+impl Emit {
+    /// An emit of `payload` (serialized now, so the producer pays for its own encoding).
+    pub fn new(
+        event: &'static str,
+        payload: &impl Serialize,
+        rooms: Vec<String>,
+    ) -> Result<Self, serde_json::Error> {
+        Ok(Emit {
+            rooms,
+            event: Cow::Borrowed(event),
+            payload: serde_json::to_value(payload)?,
+        })
+    }
+}
+
+/// The producer side of the gateway, cheap to clone; lives in [`AppState`].
+#[derive(Clone, Debug)]
+pub struct Gateway {
+    tx: mpsc::Sender<Emit>,
+}
+
+impl Gateway {
+    /// A gateway handle and the receiving end of its queue of `capacity` messages.
+    pub fn channel(capacity: usize) -> (Gateway, mpsc::Receiver<Emit>) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        (Gateway { tx }, rx)
+    }
+
+    /// Queues `emit` without waiting. Returns `false` when it was dropped because the queue
+    /// is full (the delivery task is behind) or the gateway is not running.
+    pub fn emit(&self, emit: Emit) -> bool {
+        match self.tx.try_send(emit) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(dropped)) => {
+                metrics::counter!("realtime_emits_dropped_total", "reason" => "queue_full")
+                    .increment(1);
+                tracing::debug!(event = %dropped.event, "realtime queue full: message dropped");
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                metrics::counter!("realtime_emits_dropped_total", "reason" => "not_running")
+                    .increment(1);
+                false
+            }
+        }
+    }
+
+    /// Messages queued and not yet delivered.
+    pub fn backlog(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+}
+
+/// Mounts the gateway at `/socket.io` around `router`, and starts its delivery task, its
+/// dashboard ticker and its shutdown watcher on `state.tasks`.
+///
+/// `router` should already carry the per-request layers (timeout, compression, body limit)
+/// that must not apply to Socket.IO transports, and not yet the outer ones (tracing, CORS)
+/// that should.
+pub async fn mount(
+    router: Router,
+    state: &AppState,
+    hooks: RealtimeHooks,
+    queue: mpsc::Receiver<Emit>,
+) -> anyhow::Result<Router> {
+    let builder = socket_io_builder(&state.settings);
+    let context = gateway::Context::new(state.clone(), hooks);
+    match &state.settings.redis_url {
+        None => {
+            let (layer, io) = builder.build_layer();
+            gateway::install(&io, context.clone());
+            start_background(io, context, queue);
+            Ok(router.layer(layer))
+        }
+        Some(url) => {
+            let client =
+                socketioxide_redis::drivers::redis::redis_client::Client::open(resp3_url(url))
+                    .context("REDIS_URL is not a valid Redis URL")?;
+            let config =
+                RedisAdapterConfig::new().with_prefix(state.settings.realtime_redis_prefix.clone());
+            let adapter = RedisAdapterCtr::new_with_redis_config(&client, config)
+                .await
+                .context("cannot connect to Redis (REDIS_URL)")?;
+            let (layer, io) = builder
+                .with_adapter::<RedisAdapter<_>>(adapter)
+                .build_layer();
+            gateway::install(&io, context.clone())
+                .await
+                .map_err(|err| anyhow::anyhow!("cannot start the Redis adapter: {err}"))?;
+            start_background(io, context, queue);
+            Ok(router.layer(layer))
+        }
+    }
+}
+
+fn socket_io_builder(settings: &Settings) -> SocketIoBuilder {
+    SocketIo::builder()
+        .req_path("/socket.io")
+        .max_buffer_size(settings.realtime_client_buffer)
+        .max_payload(64 * 1024)
+        .connect_timeout(Duration::from_secs(10))
+}
+
+/// The adapter's driver needs RESP3 (Redis ≥ 6); say so in the URL unless the operator did.
+fn resp3_url(url: &str) -> String {
+    if url.contains("protocol=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&protocol=resp3")
+    } else {
+        format!("{url}?protocol=resp3")
+    }
+}
+
+fn start_background<A: Adapter>(
+    io: SocketIo<A>,
+    context: std::sync::Arc<gateway::Context>,
+    queue: mpsc::Receiver<Emit>,
+) {
+    let state = &context.state;
+    let shutdown = state.shutdown.clone();
+    state
+        .tasks
+        .spawn(gateway::deliver(io.clone(), queue, shutdown.clone()));
+    state.tasks.spawn(gateway::dashboard_ticker(
+        io.clone(),
+        context.clone(),
+        state.settings.realtime_metrics_interval,
+    ));
+    // Long-polling requests would otherwise hold the graceful shutdown for a ping interval.
+    state.tasks.spawn(async move {
+        shutdown.cancelled().await;
+        io.close().await;
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redis_urls_ask_for_resp3_once() {
+        assert_eq!(
+            resp3_url("redis://127.0.0.1:6379"),
+            "redis://127.0.0.1:6379?protocol=resp3"
+        );
+        assert_eq!(
+            resp3_url("redis://h/0?timeout=1"),
+            "redis://h/0?timeout=1&protocol=resp3"
+        );
+        assert_eq!(
+            resp3_url("redis://h?protocol=resp2"),
+            "redis://h?protocol=resp2"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_drops_instead_of_waiting() {
+        let (gateway, mut queue) = Gateway::channel(2);
+        let emit = || Emit::new("task.deleted", &serde_json::json!({}), vec!["admin".into()]);
+        assert!(gateway.emit(emit().expect("emit")));
+        assert!(gateway.emit(emit().expect("emit")));
+        assert!(!gateway.emit(emit().expect("emit")), "third is dropped");
+        assert_eq!(gateway.backlog(), 2);
+        assert!(queue.recv().await.is_some());
+        assert!(gateway.emit(emit().expect("emit")), "room again");
+        drop(queue);
+        assert!(!gateway.emit(emit().expect("emit")), "closed");
+    }
+}
