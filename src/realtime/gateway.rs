@@ -94,12 +94,14 @@ async fn authenticate_handshake<A: Adapter>(
         return Err("token expired".into());
     }
     metrics::counter!("realtime_handshakes_total", "result" => "accepted").increment(1);
+    // Joined here, before socketioxide sends CONNECT, so an event emitted the moment the
+    // client sees itself connected already reaches it.
+    socket.join(Room::user(identity.user_id));
     socket.extensions.insert(identity);
     Ok(())
 }
 
 fn on_connect<A: Adapter>(context: Arc<Context>, socket: SocketRef<A>, identity: SocketIdentity) {
-    socket.join(Room::user(identity.user_id));
     let disconnected = Disconnected(CancellationToken::new());
     socket.extensions.insert(disconnected.clone());
     metrics::gauge!("realtime_connected_sockets").increment(1.0);
