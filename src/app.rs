@@ -16,12 +16,15 @@ use crate::{
     db::{self, embedded::LocalCluster},
     health, http,
     openapi::ApiDoc,
+    scheduler,
     state::AppState,
 };
 
 /// Every documented route, with the base OpenAPI document.
 pub fn api_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(health::router())
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(health::router())
+        .merge(scheduler::explain::router())
 }
 
 /// The OpenAPI document of the whole API.

@@ -184,7 +184,13 @@ impl CronSchedule {
     /// Plain-English description ("At 09:00, on Monday, Tuesday, … (Europe/Berlin)").
     pub fn describe(&self) -> String {
         let text = self.cron.describe();
-        format!("{} ({})", text.trim_end_matches('.'), self.timezone.name())
+        let text = text.trim_end_matches('.');
+        // croner words steps as "At every 10 seconds".
+        let text = match text.strip_prefix("At every ") {
+            Some(rest) => format!("Every {rest}"),
+            None => text.to_owned(),
+        };
+        format!("{text} ({})", self.timezone.name())
     }
 
     /// The time zone.
@@ -206,6 +212,19 @@ impl CronSchedule {
     /// absolute time, rather than a wall-clock schedule subject to the DST policy.
     pub fn is_interval(&self) -> bool {
         self.interval
+    }
+
+    /// Wall-clock times in `[from, to)` the expression matches (at most 10,000), whether
+    /// or not they exist in the zone; explanations use it to find affected transitions.
+    pub fn wall_clock_matches(&self, from: NaiveDateTime, to: NaiveDateTime) -> Vec<NaiveDateTime> {
+        const LIMIT: usize = 10_000;
+        let mut found = Vec::new();
+        let mut cursor = self.next_wall_clock(from, true);
+        while let Some(at) = cursor.filter(|at| *at < to && found.len() < LIMIT) {
+            found.push(at);
+            cursor = self.next_wall_clock(at, false);
+        }
+        found
     }
 
     /// The first slot strictly after `after`.
