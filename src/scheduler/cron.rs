@@ -231,10 +231,13 @@ impl CronSchedule {
     pub fn next_slot_after(&self, after: DateTime<Utc>) -> Option<Slot> {
         // Start early enough to see a repeated hour's first pass when `after` lies in (or
         // just before) its second pass.
-        let earliest_offset = offset_seconds(self.timezone, after)
-            .min(offset_seconds(self.timezone, after + LOOK_BACK));
-        let mut search_from =
-            (after.naive_utc() + Duration::seconds(earliest_offset.into())).with_nanosecond(0)?;
+        let ahead = after.checked_add_signed(LOOK_BACK).unwrap_or(after);
+        let earliest_offset =
+            offset_seconds(self.timezone, after).min(offset_seconds(self.timezone, ahead));
+        let mut search_from = after
+            .naive_utc()
+            .checked_add_signed(Duration::seconds(earliest_offset.into()))?
+            .with_nanosecond(0)?;
         let mut inclusive = true;
         let mut best: Option<Slot> = None;
         loop {
@@ -404,7 +407,7 @@ pub fn transitions(tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Transi
     let mut left = from;
     let mut left_offset = offset_seconds(tz, left);
     while left < to {
-        let right = (left + step).min(to);
+        let right = left.checked_add_signed(step).unwrap_or(to).min(to);
         let right_offset = offset_seconds(tz, right);
         if right_offset != left_offset {
             // Bisect on whole seconds: zone rules change offsets on second boundaries.
