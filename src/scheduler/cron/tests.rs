@@ -501,3 +501,29 @@ fn far_future_instants_do_not_panic() {
     );
     assert_eq!(s.next_after(utc("6000-01-01T00:00:00Z")), None);
 }
+
+#[test]
+fn second_passes_of_times_already_passed_on_the_first_pass() {
+    // Asked at 01:45 EDT: 01:30 has passed once but comes round again at 01:30 EST.
+    let twice = schedule_with("30 1 * * *", "America/New_York", TWICE);
+    assert_eq!(
+        twice.next_after(utc("2026-11-01T05:45:00Z")),
+        Some(utc("2026-11-01T06:30:00Z"))
+    );
+    let once = schedule("30 1 * * *", "America/New_York");
+    assert_eq!(
+        once.next_after(utc("2026-11-01T05:45:00Z")),
+        Some(utc("2026-11-02T06:30:00Z"))
+    );
+    // Every second of 01:xx, asked during the second pass: once means the next day.
+    let every_second = schedule("* * 1 * * *", "America/New_York");
+    assert_eq!(
+        every_second.next_after(utc("2026-11-01T06:30:00Z")),
+        Some(utc("2026-11-02T06:00:00Z"))
+    );
+    let every_second_twice = schedule_with("* * 1 * * *", "America/New_York", TWICE);
+    assert_eq!(
+        every_second_twice.next_after(utc("2026-11-01T06:30:00Z")),
+        Some(utc("2026-11-01T06:30:01Z"))
+    );
+}
