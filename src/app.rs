@@ -15,6 +15,7 @@ use crate::{
     config::{self, Settings},
     db::{self, embedded::LocalCluster},
     health, http,
+    net::{self, OutboundPolicy},
     openapi::ApiDoc,
     scheduler,
     state::AppState,
@@ -86,6 +87,10 @@ impl Application {
                     settings.host, settings.port
                 )
             })?;
+        let outbound = Arc::new(OutboundPolicy::from_settings(&settings));
+        let outbound_http =
+            net::try_outbound_client(outbound.clone(), &format!("nocron/{}", health::VERSION))
+                .context("cannot build the outbound HTTP client")?;
         let state = AppState {
             db,
             settings: Arc::new(settings),
@@ -95,6 +100,8 @@ impl Application {
             started_at: Instant::now(),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            outbound,
+            outbound_http,
         };
         let router = router(state.clone());
         Ok(Application {

@@ -12,6 +12,7 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod logging;
+pub mod net;
 pub mod openapi;
 pub mod scheduler;
 pub mod state;

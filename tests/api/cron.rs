@@ -270,6 +270,20 @@ async fn bad_input_is_a_422_naming_the_field() {
 }
 
 #[tokio::test]
+async fn instants_beyond_the_search_horizon_list_no_runs() {
+    let app = spawn_app().await;
+    let body = app
+        .explain_cron(&json!({
+            "cron": "* * * * *",
+            "timezone": "Europe/Berlin",
+            "after": "9999-12-31T23:59:59Z",
+        }))
+        .await;
+    assert_eq!(body["next_runs"], json!([]));
+    assert_eq!(body["dst_notes"], json!([]));
+}
+
+#[tokio::test]
 async fn the_endpoint_is_documented_under_the_scheduler_tag() {
     let app = spawn_app().await;
     let spec: Value = app.get("/api-json").await.json().await.expect("spec");

@@ -10,4 +10,5 @@ mod health;
 mod helpers;
 mod middleware;
 mod openapi;
+mod outbound;
 mod shutdown;
