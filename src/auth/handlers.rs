@@ -241,7 +241,8 @@ async fn login(
 }
 
 fn locked(left: std::time::Duration) -> AppError {
-    let seconds = left.as_secs().max(1);
+    // Rounded up: a client that waits exactly this long finds the lock gone.
+    let seconds = (left.as_secs() + u64::from(left.subsec_nanos() > 0)).max(1);
     AppError::new(
         ErrorCode::AccountLocked,
         "too many failed sign-ins for this email; try again later",

@@ -3,6 +3,7 @@
 // Helpers serve every module; not each one uses all of them.
 #![allow(dead_code)]
 
+mod api_keys;
 mod auth;
 mod embedded;
 mod errors;
@@ -10,4 +11,8 @@ mod health;
 mod helpers;
 mod middleware;
 mod openapi;
+mod rate_limits;
+mod sessions;
 mod shutdown;
+mod storage;
+mod users;
