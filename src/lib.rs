@@ -4,7 +4,10 @@
 //! The crate is one binary's library: [`app`] assembles the router and runs the server;
 //! each domain lives in its own module. See `docs/ARCHITECTURE.md`.
 
+pub mod admin;
+pub mod api_keys;
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -12,10 +15,13 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod logging;
+pub mod net;
 pub mod openapi;
 pub mod realtime;
 pub mod scheduler;
 pub mod state;
+pub mod system_jobs;
+pub mod users;
 
 /// Installs the process-wide TLS crypto provider (ring). Call once at start; idempotent.
 pub fn install_crypto_provider() {

@@ -6,7 +6,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{config::Settings, realtime::Gateway};
+use crate::{auth::AuthContext, config::Settings, net::OutboundPolicy, realtime::Gateway};
 
 /// Shared application state, cheap to clone.
 #[derive(Clone)]
@@ -29,4 +29,10 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// The realtime gateway's input: domain code queues Socket.IO emits here.
     pub realtime: Gateway,
+    /// Which addresses user-configured requests may reach (`OUTBOUND_ALLOW_CIDRS`).
+    pub outbound: Arc<OutboundPolicy>,
+    /// The shared, SSRF-guarded client for user-configured requests.
+    pub outbound_http: reqwest::Client,
+    /// JWT keys, rate limiters and the API-key cache.
+    pub auth: Arc<AuthContext>,
 }

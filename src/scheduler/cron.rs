@@ -125,9 +125,9 @@ pub struct Transition {
     pub offset_after: i32,
 }
 
-/// DST shifts are at most two hours; looking this far back finds the first pass of a
-/// repeated hour whose second pass is still ahead.
-const LOOK_BACK: Duration = Duration::hours(3);
+/// DST shifts are at most two hours: a repeated hour whose second pass is still ahead of
+/// an instant starts within this long after it.
+const LOOK_AHEAD: Duration = Duration::hours(3);
 
 /// Dates from which a "never fires" check searches; 400 years is the full Gregorian cycle.
 const NEVER_CHECK_FROM: (i32, u32, u32) = (2001, 1, 1);
@@ -184,7 +184,13 @@ impl CronSchedule {
     /// Plain-English description ("At 09:00, on Monday, Tuesday, … (Europe/Berlin)").
     pub fn describe(&self) -> String {
         let text = self.cron.describe();
-        format!("{} ({})", text.trim_end_matches('.'), self.timezone.name())
+        let text = text.trim_end_matches('.');
+        // croner words steps as "At every 10 seconds".
+        let text = match text.strip_prefix("At every ") {
+            Some(rest) => format!("Every {rest}"),
+            None => text.to_owned(),
+        };
+        format!("{text} ({})", self.timezone.name())
     }
 
     /// The time zone.
@@ -208,14 +214,42 @@ impl CronSchedule {
         self.interval
     }
 
+    /// Wall-clock times in `[from, to)` the expression matches (at most 10,000), whether
+    /// or not they exist in the zone; explanations use it to find affected transitions.
+    pub fn wall_clock_matches(&self, from: NaiveDateTime, to: NaiveDateTime) -> Vec<NaiveDateTime> {
+        const LIMIT: usize = 10_000;
+        let mut found = Vec::new();
+        let mut cursor = self.next_wall_clock(from, true);
+        while let Some(at) = cursor.filter(|at| *at < to && found.len() < LIMIT) {
+            found.push(at);
+            cursor = self.next_wall_clock(at, false);
+        }
+        found
+    }
+
     /// The first slot strictly after `after`.
     pub fn next_slot_after(&self, after: DateTime<Utc>) -> Option<Slot> {
-        // Start early enough to see a repeated hour's first pass when `after` lies in (or
-        // just before) its second pass.
-        let earliest_offset = offset_seconds(self.timezone, after)
-            .min(offset_seconds(self.timezone, after + LOOK_BACK));
-        let mut search_from =
-            (after.naive_utc() + Duration::seconds(earliest_offset.into())).with_nanosecond(0)?;
+        let offset_now = offset_seconds(self.timezone, after);
+        let local_now = after
+            .naive_utc()
+            .checked_add_signed(Duration::seconds(offset_now.into()))?
+            .with_nanosecond(0)?;
+        let forward = self.scan_forward(after, local_now, offset_now);
+        let second_pass = self.second_pass_before(after, local_now, offset_now);
+        match (forward, second_pass) {
+            (Some(a), Some(b)) => Some(if b.at < a.at { b } else { a }),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The earliest slot after `after` among wall-clock matches from `local_now` on.
+    fn scan_forward(
+        &self,
+        after: DateTime<Utc>,
+        local_now: NaiveDateTime,
+        offset_now: i32,
+    ) -> Option<Slot> {
+        let mut search_from = local_now;
         let mut inclusive = true;
         let mut best: Option<Slot> = None;
         loop {
@@ -225,14 +259,19 @@ impl CronSchedule {
             inclusive = false;
             search_from = wall_clock;
             let resolved = self.resolve(wall_clock);
+            let mut best_is_final = false;
             for slot in resolved.slots.into_iter().flatten() {
                 if slot.at > after && best.is_none_or(|b| slot.at < b.at) {
                     best = Some(slot);
+                    // `after` lies in this repeated hour's second pass: later wall-clock
+                    // times repeat later still, and the hour after it is later again.
+                    best_is_final =
+                        slot.kind == SlotKind::RepeatedSecond && offset_now < resolved.first_offset;
                 }
             }
             // Every later wall-clock time maps to instants at or after this one's earliest.
             if let Some(best) = best
-                && resolved.earliest >= best.at
+                && (best_is_final || resolved.earliest >= best.at)
             {
                 return Some(best);
             }
@@ -240,8 +279,49 @@ impl CronSchedule {
                 // Nothing in the rest of the gap can run; resume the search at its end.
                 search_from = gap_end;
                 inclusive = true;
+            } else if resolved.slots[1].is_none()
+                && matches!(resolved.slots[0], Some(slot) if slot.kind == SlotKind::RepeatedFirst)
+                && offset_now < resolved.first_offset
+                && resolved.earliest <= after
+            {
+                // In a repeated hour's second pass with one run per time: every first pass
+                // of this stretch is behind us, so resume where the stretch ends.
+                if let Some(end) = repeat_end(self.timezone, wall_clock) {
+                    search_from = end;
+                    inclusive = true;
+                }
             }
         }
+    }
+
+    /// When clocks go back within [`LOOK_AHEAD`], wall-clock times already passed (before
+    /// `local_now`) come round again: the first of those second passes after `after`.
+    fn second_pass_before(
+        &self,
+        after: DateTime<Utc>,
+        local_now: NaiveDateTime,
+        offset_now: i32,
+    ) -> Option<Slot> {
+        if !(self.interval || self.dst.repeated == RepeatedHour::Twice) {
+            return None;
+        }
+        let ahead = after.checked_add_signed(LOOK_AHEAD)?;
+        if offset_seconds(self.timezone, ahead) >= offset_now {
+            return None;
+        }
+        let back = transitions(self.timezone, after, ahead)
+            .into_iter()
+            .find(|t| t.offset_after < t.offset_before)?;
+        // The repeated stretch starts at the transition read on the new, earlier clock.
+        let repeat_start = back
+            .at
+            .naive_utc()
+            .checked_add_signed(Duration::seconds(back.offset_after.into()))?;
+        let wall_clock = self.next_wall_clock(repeat_start, true)?;
+        if wall_clock >= local_now {
+            return None;
+        }
+        self.resolve(wall_clock).slots[1].filter(|slot| slot.at > after)
     }
 
     /// The next wall-clock match at or after `from` (croner on a zone-less calendar).
@@ -264,6 +344,7 @@ impl CronSchedule {
                 earliest: at.with_timezone(&Utc),
                 slots: [Some(slot(at, SlotKind::Regular)), None],
                 skip_to: None,
+                first_offset: at.offset().fix().local_minus_utc(),
             },
             LocalResult::Ambiguous(first, second) => {
                 let both = self.interval || self.dst.repeated == RepeatedHour::Twice;
@@ -274,6 +355,7 @@ impl CronSchedule {
                         both.then(|| slot(second, SlotKind::RepeatedSecond)),
                     ],
                     skip_to: None,
+                    first_offset: first.offset().fix().local_minus_utc(),
                 }
             }
             LocalResult::None => {
@@ -283,6 +365,7 @@ impl CronSchedule {
                         earliest: DateTime::<Utc>::MAX_UTC,
                         slots: [None, None],
                         skip_to: None,
+                        first_offset: 0,
                     };
                 };
                 let runs = !self.interval && self.dst.skipped == SkippedHour::RunAtGapEnd;
@@ -290,6 +373,7 @@ impl CronSchedule {
                     earliest: end.with_timezone(&Utc),
                     slots: [runs.then(|| slot(end, SlotKind::MovedToGapEnd)), None],
                     skip_to: (!runs).then_some(end_wall_clock),
+                    first_offset: end.offset().fix().local_minus_utc(),
                 }
             }
         }
@@ -322,6 +406,8 @@ struct Resolved {
     slots: [Option<Slot>; 2],
     /// For a dropped nonexistent time: the wall-clock end of its gap.
     skip_to: Option<NaiveDateTime>,
+    /// The UTC offset of the earliest instant, in seconds east of UTC.
+    first_offset: i32,
 }
 
 /// Parses an IANA zone name (`Europe/Berlin`, `UTC`).
@@ -354,28 +440,44 @@ pub fn offset_seconds(tz: Tz, at: DateTime<Utc>) -> i32 {
 /// The first valid wall-clock time after nonexistent `wall_clock`, and its instant.
 fn gap_end(tz: Tz, wall_clock: NaiveDateTime) -> Option<(NaiveDateTime, DateTime<Tz>)> {
     let exists = |t: NaiveDateTime| !matches!(tz.from_local_datetime(&t), LocalResult::None);
-    let mut probe = wall_clock.with_second(0)?;
+    let end = first_after(wall_clock, exists)?;
+    Some((end, tz.from_local_datetime(&end).earliest()?))
+}
+
+/// The first wall-clock second after `start` (for which `holds` is false) where `holds`
+/// is true, within two days; `holds` must stay true once it is.
+fn first_after(
+    start: NaiveDateTime,
+    holds: impl Fn(NaiveDateTime) -> bool,
+) -> Option<NaiveDateTime> {
+    let mut probe = start.with_second(0)?;
     let mut found = None;
     for _ in 0..(2 * 24 * 60) {
         probe += Duration::minutes(1);
-        if exists(probe) {
+        if holds(probe) {
             found = Some(probe);
             break;
         }
     }
-    let mut valid = found?;
-    // Offsets from local mean time can end a gap mid-minute: narrow to the second.
-    let mut invalid = (valid - Duration::minutes(1)).max(wall_clock);
-    while valid - invalid > Duration::seconds(1) {
-        let middle = invalid + (valid - invalid) / 2;
-        if exists(middle) {
-            valid = middle;
+    let mut yes = found?;
+    // Offsets from local mean time can change mid-minute: narrow to the second.
+    let mut no = (yes - Duration::minutes(1)).max(start);
+    while yes - no > Duration::seconds(1) {
+        let middle = no + (yes - no) / 2;
+        if holds(middle) {
+            yes = middle;
         } else {
-            invalid = middle;
+            no = middle;
         }
     }
-    let at = tz.from_local_datetime(&valid).earliest()?;
-    Some((valid, at))
+    Some(yes)
+}
+
+/// The first wall-clock time after ambiguous `wall_clock` that occurs only once.
+fn repeat_end(tz: Tz, wall_clock: NaiveDateTime) -> Option<NaiveDateTime> {
+    let repeated =
+        |t: NaiveDateTime| matches!(tz.from_local_datetime(&t), LocalResult::Ambiguous(..));
+    first_after(wall_clock, |t| !repeated(t))
 }
 
 /// Offset changes of `tz` in `(from, to]`, found by sampling every 6 hours and bisecting.
@@ -385,7 +487,7 @@ pub fn transitions(tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Transi
     let mut left = from;
     let mut left_offset = offset_seconds(tz, left);
     while left < to {
-        let right = (left + step).min(to);
+        let right = left.checked_add_signed(step).unwrap_or(to).min(to);
         let right_offset = offset_seconds(tz, right);
         if right_offset != left_offset {
             // Bisect on whole seconds: zone rules change offsets on second boundaries.

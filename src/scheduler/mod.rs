@@ -1,4 +1,5 @@
-//! Scheduling: cron evaluation in IANA time zones with explicit daylight-saving rules.
-//! The dispatcher and workers build on [`cron::CronSchedule`].
+//! Scheduling: cron evaluation in IANA time zones with explicit daylight-saving rules
+//! ([`cron`]) and the endpoint that explains an expression ([`explain`]).
 
 pub mod cron;
+pub mod explain;

@@ -3,12 +3,20 @@
 // Helpers serve every module; not each one uses all of them.
 #![allow(dead_code)]
 
+mod api_keys;
+mod auth;
+mod cron;
 mod embedded;
 mod errors;
 mod health;
 mod helpers;
 mod middleware;
 mod openapi;
+mod outbound;
+mod rate_limits;
 mod realtime;
+mod sessions;
 mod shutdown;
 mod sockets;
+mod storage;
+mod users;

@@ -433,3 +433,97 @@ fn property_interval_schedules_match_a_brute_force_scan() {
         }
     }
 }
+
+#[test]
+fn property_every_zone_around_its_transitions() {
+    // Every IANA zone, around each of its transitions in 1995 and 2026 plus one random
+    // instant: runs are strictly later, increasing, and found again from between them.
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut checked = 0;
+    for tz in chrono_tz::TZ_VARIANTS {
+        let mut probes: Vec<DateTime<Utc>> = [("1995", "1996"), ("2026", "2027")]
+            .iter()
+            .flat_map(|(from, to)| {
+                transitions(
+                    tz,
+                    utc(&format!("{from}-01-01T00:00:00Z")),
+                    utc(&format!("{to}-01-01T00:00:00Z")),
+                )
+            })
+            .map(|t| t.at - Duration::minutes(rng.random_range(0..150)))
+            .collect();
+        probes.push(random_instant(&mut rng));
+        for (expression, policy) in [
+            ("30 2 * * *", DstPolicy::default()),
+            ("*/20 0-3 * * *", TWICE),
+            ("*/20 * * * *", SKIP),
+        ] {
+            let s = schedule_with(expression, tz.name(), policy);
+            for t in &probes {
+                let upcoming = s.upcoming(*t, 6);
+                assert_eq!(upcoming.len(), 6, "{expression} {tz} after {t}");
+                assert!(upcoming[0] > *t, "{expression} {tz} after {t}");
+                for pair in upcoming.windows(2) {
+                    assert!(pair[1] > pair[0], "{expression} {tz}: {pair:?}");
+                    let middle = pair[0] + (pair[1] - pair[0]) / 2;
+                    assert_eq!(s.next_after(middle), Some(pair[1]), "{expression} {tz}");
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 2000, "only {checked} probes");
+}
+
+#[test]
+fn a_whole_skipped_day_runs_once_at_its_end() {
+    // Samoa skipped 2011-12-30 entirely (UTC-10 to UTC+14).
+    let s = schedule("0 12 * * *", "Pacific/Apia");
+    assert_eq!(
+        runs(&s, "2011-12-29T23:00:00Z", 2),
+        instants(&["2011-12-30T10:00:00Z", "2011-12-30T22:00:00Z"])
+    );
+    let skip = schedule_with("0 12 * * *", "Pacific/Apia", SKIP);
+    assert_eq!(
+        runs(&skip, "2011-12-29T23:00:00Z", 1),
+        instants(&["2011-12-30T22:00:00Z"])
+    );
+}
+
+#[test]
+fn far_future_instants_do_not_panic() {
+    let s = schedule("*/5 * * * *", "Europe/Berlin");
+    assert_eq!(s.next_after(DateTime::<Utc>::MAX_UTC), None);
+    // croner searches up to the year 5000.
+    assert_eq!(
+        s.next_after(utc("4999-06-30T23:00:00Z")),
+        Some(utc("4999-06-30T23:05:00Z"))
+    );
+    assert_eq!(s.next_after(utc("6000-01-01T00:00:00Z")), None);
+}
+
+#[test]
+fn second_passes_of_times_already_passed_on_the_first_pass() {
+    // Asked at 01:45 EDT: 01:30 has passed once but comes round again at 01:30 EST.
+    let twice = schedule_with("30 1 * * *", "America/New_York", TWICE);
+    assert_eq!(
+        twice.next_after(utc("2026-11-01T05:45:00Z")),
+        Some(utc("2026-11-01T06:30:00Z"))
+    );
+    let once = schedule("30 1 * * *", "America/New_York");
+    assert_eq!(
+        once.next_after(utc("2026-11-01T05:45:00Z")),
+        Some(utc("2026-11-02T06:30:00Z"))
+    );
+    // Every second of 01:xx, asked during the second pass: once means the next day.
+    let every_second = schedule("* * 1 * * *", "America/New_York");
+    assert_eq!(
+        every_second.next_after(utc("2026-11-01T06:30:00Z")),
+        Some(utc("2026-11-02T06:00:00Z"))
+    );
+    let every_second_twice = schedule_with("* * 1 * * *", "America/New_York", TWICE);
+    assert_eq!(
+        every_second_twice.next_after(utc("2026-11-01T06:30:00Z")),
+        Some(utc("2026-11-01T06:30:01Z"))
+    );
+}
