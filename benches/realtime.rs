@@ -26,10 +26,11 @@ use std::{
 use futures::{FutureExt, SinkExt, StreamExt};
 use nocron::{
     app::Application,
+    auth::Role,
     config::Settings,
     realtime::{
-        Emit, RealtimeHooks, SocketIdentity, SocketRole,
-        events::{DashboardMetrics, ExecutionFinished, OutcomeSummary, PAYLOAD_VERSION, names},
+        Emit, RealtimeHooks, SocketIdentity,
+        events::{ExecutionFinished, OutcomeSummary, PAYLOAD_VERSION, names},
     },
 };
 use serde_json::{Value, json};
@@ -401,22 +402,18 @@ async fn start_nocron() -> anyhow::Result<Started> {
             .find(|(k, _)| *k == name)
             .map(|(_, v)| (*v).to_owned())
     })?;
-    let hooks = RealtimeHooks::new(
-        |_state, token: String| async move {
-            let user = token
-                .strip_prefix("user:")
-                .and_then(|id| Uuid::from_str(id).ok())
-                .ok_or_else(|| "invalid token".to_owned())?;
-            Ok(SocketIdentity {
-                user_id: user,
-                role: SocketRole::User,
-                expires_at: None,
-            })
-        },
-        |_state, _task| async { Ok(None) },
-        |_state| async { Err::<DashboardMetrics, _>("no dashboard in the benchmark".to_owned()) },
-    );
-    let application = Application::build_with_realtime(settings, Some(hooks)).await?;
+    let hooks = RealtimeHooks::new(|_state, token: String| async move {
+        let user = token
+            .strip_prefix("user:")
+            .and_then(|id| Uuid::from_str(id).ok())
+            .ok_or_else(|| "invalid token".to_owned())?;
+        Ok(SocketIdentity {
+            user_id: user,
+            role: Role::User,
+            expires_at: None,
+        })
+    });
+    let application = Application::build_with_realtime(settings, hooks).await?;
     let address = format!("127.0.0.1:{}", application.port());
     let gateway = application.state().realtime.clone();
     let shutdown = application.shutdown_token();

@@ -97,21 +97,17 @@ pub struct Application {
 }
 
 impl Application {
-    /// Opens the database (starting the local cluster if needed), applies migrations and
-    /// binds the listener.
-    ///
-    /// The realtime gateway needs an identity source to accept anyone; until the account
-    /// module provides one, this serves HTTP only and [`Application::build_with_realtime`]
-    /// mounts the gateway with the given hooks.
+    /// Opens the database (starting the local cluster if needed), applies migrations, binds
+    /// the listener, and mounts the Socket.IO gateway with the application's hooks.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        Self::build_with_realtime(settings, None).await
+        Self::build_with_realtime(settings, RealtimeHooks::for_application()).await
     }
 
-    /// [`Application::build`], with the Socket.IO gateway at `/socket.io` when `hooks` are
-    /// given (they authenticate handshakes, find task owners and compute dashboard metrics).
+    /// [`Application::build`] with other realtime hooks (how handshakes are authenticated,
+    /// task owners found and dashboard metrics computed).
     pub async fn build_with_realtime(
         settings: Settings,
-        hooks: Option<RealtimeHooks>,
+        hooks: RealtimeHooks,
     ) -> anyhow::Result<Self> {
         let jwt_secret = config::resolve_jwt_secret(&settings)?;
         let (db, cluster) = open_database(&settings).await?;
@@ -145,13 +141,7 @@ impl Application {
             outbound_http,
         };
         start_background_work(&state).await?;
-        let router = match hooks {
-            Some(hooks) => router_with_realtime(&state, hooks, queue).await?,
-            None => {
-                tracing::info!("realtime gateway not mounted: no identity source configured");
-                router(state.clone())
-            }
-        };
+        let router = router_with_realtime(&state, hooks, queue).await?;
         Ok(Application {
             listener,
             router,

@@ -156,6 +156,7 @@ pub async fn authenticate(state: &AppState, key: &str) -> Result<Principal, AppE
         role: record.role,
         api_key_id: Some(record.id),
         scopes: ScopeSet::Only(record.scopes.clone()),
+        expires_at: record.expires_at,
     })
 }
 

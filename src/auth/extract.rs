@@ -5,6 +5,8 @@
 
 use std::marker::PhantomData;
 
+use chrono::{DateTime, Utc};
+
 use axum::{
     extract::FromRequestParts,
     http::{HeaderName, header, request::Parts},
@@ -69,6 +71,9 @@ pub struct Principal {
     pub api_key_id: Option<Uuid>,
     /// What the caller may do: everything for a user, the key's scopes for a key.
     pub scopes: ScopeSet,
+    /// When the credential stops being valid: the access token's `exp`, or the key's
+    /// `expires_at` (`None` for a key without one). Long-lived connections end then.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl Principal {
@@ -111,6 +116,16 @@ pub async fn authenticate_access_token(
     state: &AppState,
     token: &str,
 ) -> Result<CurrentUser, AppError> {
+    authenticate_access(state, token)
+        .await
+        .map(|(user, _)| user)
+}
+
+/// [`authenticate_access_token`], also returning the token's expiry.
+async fn authenticate_access(
+    state: &AppState,
+    token: &str,
+) -> Result<(CurrentUser, Option<DateTime<Utc>>), AppError> {
     let claims = state.auth.jwt.verify(token)?;
     let row = sqlx::query!(
         "SELECT s.user_id, u.role, u.status, u.token_version
@@ -131,11 +146,12 @@ pub async fn authenticate_access_token(
             "the token has been revoked; sign in again",
         ));
     }
-    Ok(CurrentUser {
+    let user = CurrentUser {
         id: row.user_id,
         role: Role::from_db(&row.role)?,
         session_id: claims.sid,
-    })
+    };
+    Ok((user, DateTime::from_timestamp(claims.exp, 0)))
 }
 
 /// Authenticates either an access token or an API key (`nck_…`), e.g. for a Socket.IO
@@ -144,12 +160,13 @@ pub async fn authenticate_token(state: &AppState, token: &str) -> Result<Princip
     if api_keys::looks_like_key(token) {
         return api_keys::authenticate(state, token).await;
     }
-    let user = authenticate_access_token(state, token).await?;
+    let (user, expires_at) = authenticate_access(state, token).await?;
     Ok(Principal {
         user_id: user.id,
         role: user.role,
         api_key_id: None,
         scopes: ScopeSet::All,
+        expires_at,
     })
 }
 

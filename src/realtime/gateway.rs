@@ -166,11 +166,17 @@ async fn subscribe<A: Adapter>(
         Ok(room) => room,
         Err(message) => return SubscribeAck::error(message),
     };
+    if room == Room::Dashboard && context.hooks.metrics.is_none() {
+        return SubscribeAck::error("dashboard metrics are not available on this server");
+    }
     match rooms::join_rule(&identity, room) {
         JoinRule::Allowed => {}
         JoinRule::Refused(reason) => return SubscribeAck::error(reason),
         JoinRule::OwnerOf(task_id) => {
-            match (context.hooks.task_owner)(context.state.clone(), task_id).await {
+            let Some(task_owner) = &context.hooks.task_owner else {
+                return SubscribeAck::error("task rooms are not available on this server");
+            };
+            match task_owner(context.state.clone(), task_id).await {
                 Ok(Some(owner)) if owner == identity.user_id => {}
                 Ok(_) => return SubscribeAck::error(rooms::task_not_found(task_id)),
                 Err(err) => {
@@ -268,6 +274,9 @@ pub(super) async fn dashboard_ticker<A: Adapter>(
     context: Arc<Context>,
     every: Duration,
 ) {
+    let Some(source) = context.hooks.metrics.clone() else {
+        return;
+    };
     let shutdown = context.state.shutdown.clone();
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -279,7 +288,7 @@ pub(super) async fn dashboard_ticker<A: Adapter>(
         if io.local().to(rooms::DASHBOARD).sockets().is_empty() {
             continue;
         }
-        match (context.hooks.metrics)(context.state.clone()).await {
+        match source(context.state.clone()).await {
             Ok(metrics) => {
                 let _ = io
                     .local()

@@ -11,23 +11,35 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::events::DashboardMetrics;
-use crate::state::AppState;
+use crate::{
+    auth::{self, Role, Scope},
+    error::ErrorCode,
+    state::AppState,
+};
 
-/// The role a socket's user holds; decides the `admin` and `dashboard` rooms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SocketRole {
-    /// An ordinary account.
-    User,
-    /// An administrator.
-    Admin,
-    /// An administrator who may also manage administrators.
-    SuperAdmin,
+/// Checks a handshake token with the account module: an access JWT, or an API key holding
+/// `executions:read`. The error is the message the client receives in `connect_error`.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<SocketIdentity, String> {
+    let principal = auth::authenticate_token(state, token)
+        .await
+        .map_err(|err| client_message(&err))?;
+    principal
+        .require_scope(Scope::ExecutionsRead)
+        .map_err(|err| client_message(&err))?;
+    Ok(SocketIdentity {
+        user_id: principal.user_id,
+        role: principal.role,
+        expires_at: principal.expires_at,
+    })
 }
 
-impl SocketRole {
-    /// Whether the role may join the system-wide rooms.
-    pub fn is_admin(self) -> bool {
-        matches!(self, SocketRole::Admin | SocketRole::SuperAdmin)
+/// What the client may be told: the reason for a credential problem, nothing about ours.
+fn client_message(err: &crate::error::AppError) -> String {
+    match err.code() {
+        ErrorCode::InternalError | ErrorCode::DatabaseError | ErrorCode::DatabaseUnavailable => {
+            "authentication is temporarily unavailable, try again".to_owned()
+        }
+        _ => err.detail().to_owned(),
     }
 }
 
@@ -36,8 +48,8 @@ impl SocketRole {
 pub struct SocketIdentity {
     /// The user the socket acts for.
     pub user_id: Uuid,
-    /// The user's role at the handshake.
-    pub role: SocketRole,
+    /// The user's role at the handshake (decides the `admin` and `dashboard` rooms).
+    pub role: Role,
     /// When the credentials stop being valid; the socket is disconnected then. `None` for
     /// credentials without an expiry (an API key without `expires_at`).
     pub expires_at: Option<DateTime<Utc>>,
@@ -58,33 +70,57 @@ pub type TaskOwner =
 pub type MetricsSource =
     Arc<dyn Fn(AppState) -> HookFuture<Result<DashboardMetrics, String>> + Send + Sync>;
 
-/// What the gateway needs from the rest of the application.
+/// What the gateway needs from the rest of the application. A missing `task_owner` or
+/// `metrics` makes the gateway refuse `task:{id}` or `dashboard` subscriptions, saying so.
 #[derive(Clone)]
 pub struct RealtimeHooks {
     /// Validates handshake tokens.
     pub authenticate: Authenticate,
     /// Finds task owners for `task:{id}` subscriptions.
-    pub task_owner: TaskOwner,
+    pub task_owner: Option<TaskOwner>,
     /// Computes `dashboard.metrics`.
-    pub metrics: MetricsSource,
+    pub metrics: Option<MetricsSource>,
 }
 
 impl RealtimeHooks {
-    /// Builds the hooks from three async functions.
-    pub fn new<A, AF, O, OF, M, MF>(authenticate: A, task_owner: O, metrics: M) -> Self
+    /// Hooks that authenticate with `authenticate` and offer no task or dashboard rooms yet.
+    pub fn new<A, AF>(authenticate: A) -> Self
     where
         A: Fn(AppState, String) -> AF + Send + Sync + 'static,
         AF: Future<Output = Result<SocketIdentity, String>> + Send + 'static,
-        O: Fn(AppState, Uuid) -> OF + Send + Sync + 'static,
-        OF: Future<Output = Result<Option<Uuid>, String>> + Send + 'static,
-        M: Fn(AppState) -> MF + Send + Sync + 'static,
-        MF: Future<Output = Result<DashboardMetrics, String>> + Send + 'static,
     {
         RealtimeHooks {
             authenticate: Arc::new(move |state, token| Box::pin(authenticate(state, token))),
-            task_owner: Arc::new(move |state, id| Box::pin(task_owner(state, id))),
-            metrics: Arc::new(move |state| Box::pin(metrics(state))),
+            task_owner: None,
+            metrics: None,
         }
+    }
+
+    /// Adds the task-owner lookup behind `task:{id}` subscriptions.
+    pub fn with_task_owner<O, OF>(mut self, task_owner: O) -> Self
+    where
+        O: Fn(AppState, Uuid) -> OF + Send + Sync + 'static,
+        OF: Future<Output = Result<Option<Uuid>, String>> + Send + 'static,
+    {
+        self.task_owner = Some(Arc::new(move |state, id| Box::pin(task_owner(state, id))));
+        self
+    }
+
+    /// Adds the source of `dashboard.metrics`.
+    pub fn with_metrics<M, MF>(mut self, metrics: M) -> Self
+    where
+        M: Fn(AppState) -> MF + Send + Sync + 'static,
+        MF: Future<Output = Result<DashboardMetrics, String>> + Send + 'static,
+    {
+        self.metrics = Some(Arc::new(move |state| Box::pin(metrics(state))));
+        self
+    }
+
+    /// The application's hooks: tokens checked by the account module.
+    pub fn for_application() -> Self {
+        RealtimeHooks::new(|state: AppState, token: String| async move {
+            authenticate(&state, &token).await
+        })
     }
 }
 
@@ -97,11 +133,15 @@ impl fmt::Debug for RealtimeHooks {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::AppError;
 
     #[test]
-    fn only_administrators_are_admins() {
-        assert!(!SocketRole::User.is_admin());
-        assert!(SocketRole::Admin.is_admin());
-        assert!(SocketRole::SuperAdmin.is_admin());
+    fn clients_learn_credential_problems_but_not_ours() {
+        let expired = AppError::unauthorized("the API key has expired");
+        assert_eq!(client_message(&expired), "the API key has expired");
+        let scope = AppError::new(ErrorCode::InsufficientScope, "lacks executions:read");
+        assert_eq!(client_message(&scope), "lacks executions:read");
+        let ours = AppError::internal(anyhow::anyhow!("pool timed out at 10.0.0.7"));
+        assert!(!client_message(&ours).contains("10.0.0.7"));
     }
 }

@@ -26,7 +26,7 @@ use socketioxide::{SocketIo, SocketIoBuilder, adapter::Adapter};
 use socketioxide_redis::{RedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 use tokio::sync::mpsc;
 
-pub use identity::{RealtimeHooks, SocketIdentity, SocketRole};
+pub use identity::{RealtimeHooks, SocketIdentity, authenticate};
 pub use rooms::Room;
 
 use crate::{config::Settings, state::AppState};

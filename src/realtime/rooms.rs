@@ -98,9 +98,9 @@ pub fn task_not_found(task_id: Uuid) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::realtime::identity::SocketRole;
+    use crate::auth::Role;
 
-    fn identity(role: SocketRole) -> SocketIdentity {
+    fn identity(role: Role) -> SocketIdentity {
         SocketIdentity {
             user_id: Uuid::new_v4(),
             role,
@@ -128,8 +128,8 @@ mod tests {
 
     #[test]
     fn rules_follow_roles() {
-        let user = identity(SocketRole::User);
-        let admin = identity(SocketRole::Admin);
+        let user = identity(Role::User);
+        let admin = identity(Role::Admin);
         let task = Uuid::new_v4();
         assert_eq!(join_rule(&user, Room::Task(task)), JoinRule::OwnerOf(task));
         assert!(matches!(
@@ -142,7 +142,7 @@ mod tests {
         ));
         assert_eq!(join_rule(&admin, Room::Admin), JoinRule::Allowed);
         assert_eq!(
-            join_rule(&identity(SocketRole::SuperAdmin), Room::Dashboard),
+            join_rule(&identity(Role::SuperAdmin), Room::Dashboard),
             JoinRule::Allowed
         );
         assert!(matches!(

@@ -15,6 +15,7 @@ mod openapi;
 mod outbound;
 mod rate_limits;
 mod realtime;
+mod realtime_auth;
 mod sessions;
 mod shutdown;
 mod sockets;

@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use nocron::realtime::{Emit, Room, SocketIdentity, SocketRole, events::names};
+use nocron::auth::Role;
+use nocron::realtime::{Emit, Room, SocketIdentity, events::names};
 use rust_socketio::TransportType;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -42,7 +43,7 @@ async fn unknown_and_expired_tokens_are_refused_with_the_reason() {
 
     let expired = directory.token_for(SocketIdentity {
         user_id: Uuid::new_v4(),
-        role: SocketRole::User,
+        role: Role::User,
         expires_at: Some(Utc::now() - chrono::Duration::seconds(1)),
     });
     let mut socket = open(&app, Some(json!({"token": expired})), TransportType::Any).await;
@@ -53,8 +54,8 @@ async fn unknown_and_expired_tokens_are_refused_with_the_reason() {
 async fn events_reach_the_users_own_room_only() {
     let directory = Directory::default();
     let app = spawn_realtime_app(&directory, &[]).await;
-    let (alice_token, alice) = directory.user(SocketRole::User, None);
-    let (bob_token, bob) = directory.user(SocketRole::User, None);
+    let (alice_token, alice) = directory.user(Role::User, None);
+    let (bob_token, bob) = directory.user(Role::User, None);
     let mut alice_socket = connect(&app, &alice_token).await;
     let mut bob_socket = connect(&app, &bob_token).await;
 
@@ -81,8 +82,8 @@ async fn events_reach_the_users_own_room_only() {
 async fn task_rooms_are_for_their_owner_and_nothing_leaks() {
     let directory = Directory::default();
     let app = spawn_realtime_app(&directory, &[]).await;
-    let (owner_token, owner) = directory.user(SocketRole::User, None);
-    let (other_token, other) = directory.user(SocketRole::User, None);
+    let (owner_token, owner) = directory.user(Role::User, None);
+    let (other_token, other) = directory.user(Role::User, None);
     let task = directory.task_of(owner.user_id);
     let missing = Uuid::new_v4();
     let mut owner_socket = connect(&app, &owner_token).await;
@@ -122,9 +123,9 @@ async fn task_rooms_are_for_their_owner_and_nothing_leaks() {
 async fn admin_and_dashboard_rooms_need_an_admin_role() {
     let directory = Directory::default();
     let app = spawn_realtime_app(&directory, &[]).await;
-    let (user_token, user) = directory.user(SocketRole::User, None);
-    let (admin_token, _) = directory.user(SocketRole::Admin, None);
-    let (super_token, _) = directory.user(SocketRole::SuperAdmin, None);
+    let (user_token, user) = directory.user(Role::User, None);
+    let (admin_token, _) = directory.user(Role::Admin, None);
+    let (super_token, _) = directory.user(Role::SuperAdmin, None);
     let user_socket = connect(&app, &user_token).await;
     let admin_socket = connect(&app, &admin_token).await;
     let super_socket = connect(&app, &super_token).await;
@@ -161,8 +162,8 @@ async fn admin_and_dashboard_rooms_need_an_admin_role() {
 async fn admins_receive_admin_room_events_and_users_do_not() {
     let directory = Directory::default();
     let app = spawn_realtime_app(&directory, &[]).await;
-    let (user_token, user) = directory.user(SocketRole::User, None);
-    let (admin_token, _) = directory.user(SocketRole::Admin, None);
+    let (user_token, user) = directory.user(Role::User, None);
+    let (admin_token, _) = directory.user(Role::Admin, None);
     let mut user_socket = connect(&app, &user_token).await;
     let mut admin_socket = connect(&app, &admin_token).await;
     assert_eq!(admin_socket.subscribe("admin").await, json!({"ok": true}));
@@ -189,7 +190,7 @@ async fn admins_receive_admin_room_events_and_users_do_not() {
 async fn a_socket_in_several_rooms_receives_a_message_once_and_can_unsubscribe() {
     let directory = Directory::default();
     let app = spawn_realtime_app(&directory, &[]).await;
-    let (token, owner) = directory.user(SocketRole::User, None);
+    let (token, owner) = directory.user(Role::User, None);
     let task = directory.task_of(owner.user_id);
     let mut socket = connect(&app, &token).await;
     assert_eq!(
@@ -240,7 +241,7 @@ async fn a_socket_in_several_rooms_receives_a_message_once_and_can_unsubscribe()
 async fn a_socket_is_told_and_disconnected_when_its_token_expires() {
     let directory = Directory::default();
     let app = spawn_realtime_app(&directory, &[]).await;
-    let (token, _) = directory.user(SocketRole::User, Some(Duration::from_millis(1500)));
+    let (token, _) = directory.user(Role::User, Some(Duration::from_millis(1500)));
     let mut socket = connect(&app, &token).await;
     let notice = socket.event(names::SESSION_EXPIRED).await;
     assert_eq!(notice["v"], 1);
@@ -258,7 +259,7 @@ async fn a_socket_is_told_and_disconnected_when_its_token_expires() {
 async fn dashboard_subscribers_get_metrics_every_interval() {
     let directory = Directory::default();
     let app = spawn_realtime_app(&directory, &[("REALTIME_METRICS_INTERVAL_SECONDS", "1")]).await;
-    let (token, _) = directory.user(SocketRole::Admin, None);
+    let (token, _) = directory.user(Role::Admin, None);
     let mut socket = connect(&app, &token).await;
     assert_eq!(socket.subscribe("dashboard").await, json!({"ok": true}));
     let first = socket.event(names::DASHBOARD_METRICS).await;
@@ -286,7 +287,7 @@ async fn long_polling_outlives_the_request_timeout() {
     let directory = Directory::default();
     // A one-second request timeout would cut every long-poll if it applied to Socket.IO.
     let app = spawn_realtime_app(&directory, &[("REQUEST_TIMEOUT_SECONDS", "1")]).await;
-    let (token, user) = directory.user(SocketRole::User, None);
+    let (token, user) = directory.user(Role::User, None);
     let mut socket = open(&app, Some(json!({"token": token})), TransportType::Polling).await;
     assert_eq!(socket.next().await, Seen::Connected);
     // Stay idle past the timeout so the pending poll is older than it.
@@ -310,7 +311,7 @@ async fn long_polling_outlives_the_request_timeout() {
 async fn the_websocket_transport_works_alone() {
     let directory = Directory::default();
     let app = spawn_realtime_app(&directory, &[]).await;
-    let (token, user) = directory.user(SocketRole::User, None);
+    let (token, user) = directory.user(Role::User, None);
     let mut socket = open(
         &app,
         Some(json!({"token": token})),
@@ -339,8 +340,8 @@ async fn rooms_span_instances_through_redis() {
     ];
     let instance_a = spawn_realtime_app(&directory, &settings).await;
     let instance_b = spawn_realtime_app(&directory, &settings).await;
-    let (owner_token, owner) = directory.user(SocketRole::User, None);
-    let (admin_token, _) = directory.user(SocketRole::Admin, None);
+    let (owner_token, owner) = directory.user(Role::User, None);
+    let (admin_token, _) = directory.user(Role::Admin, None);
     let task = directory.task_of(owner.user_id);
     let mut on_a = connect_at(&instance_a.address, &owner_token).await;
     let mut admin_on_b = connect_at(&instance_b.address, &admin_token).await;

@@ -10,8 +10,9 @@ use std::{
 
 use chrono::Utc;
 use futures::FutureExt;
+use nocron::auth::Role;
 use nocron::realtime::{
-    RealtimeHooks, SocketIdentity, SocketRole,
+    RealtimeHooks, SocketIdentity,
     events::{DashboardMetrics, PAYLOAD_VERSION},
 };
 use rust_socketio::{
@@ -37,7 +38,7 @@ pub struct Directory {
 
 impl Directory {
     /// A token for a new user with `role`, valid for `lifetime` (or without expiry).
-    pub fn user(&self, role: SocketRole, lifetime: Option<Duration>) -> (String, SocketIdentity) {
+    pub fn user(&self, role: Role, lifetime: Option<Duration>) -> (String, SocketIdentity) {
         let identity = SocketIdentity {
             user_id: Uuid::new_v4(),
             role,
@@ -74,35 +75,33 @@ impl Directory {
         let tokens = self.tokens.clone();
         let owners = self.owners.clone();
         let calls = self.metrics_calls.clone();
-        RealtimeHooks::new(
-            move |_state, token: String| {
-                let found = tokens.lock().expect("lock").get(&token).cloned();
-                async move { found.ok_or_else(|| "invalid token".to_owned()) }
-            },
-            move |_state, task: Uuid| {
-                let owner = owners.lock().expect("lock").get(&task).copied();
-                async move { Ok(owner) }
-            },
-            move |_state| {
-                let running = {
-                    let mut calls = calls.lock().expect("lock");
-                    *calls += 1;
-                    *calls
-                };
-                async move {
-                    Ok(DashboardMetrics {
-                        v: PAYLOAD_VERSION,
-                        at: Utc::now(),
-                        running,
-                        queued: 0,
-                        succeeded_last_hour: 0,
-                        failed_last_hour: 0,
-                        p95_duration_ms: None,
-                        scheduler_lag_ms: None,
-                    })
-                }
-            },
-        )
+        RealtimeHooks::new(move |_state, token: String| {
+            let found = tokens.lock().expect("lock").get(&token).cloned();
+            async move { found.ok_or_else(|| "invalid token".to_owned()) }
+        })
+        .with_task_owner(move |_state, task: Uuid| {
+            let owner = owners.lock().expect("lock").get(&task).copied();
+            async move { Ok(owner) }
+        })
+        .with_metrics(move |_state| {
+            let running = {
+                let mut calls = calls.lock().expect("lock");
+                *calls += 1;
+                *calls
+            };
+            async move {
+                Ok(DashboardMetrics {
+                    v: PAYLOAD_VERSION,
+                    at: Utc::now(),
+                    running,
+                    queued: 0,
+                    succeeded_last_hour: 0,
+                    failed_last_hour: 0,
+                    p95_duration_ms: None,
+                    scheduler_lag_ms: None,
+                })
+            }
+        })
     }
 }
 
@@ -119,10 +118,9 @@ pub async fn spawn_realtime_app_on(
     overrides: &[(&str, &str)],
 ) -> TestApp {
     let settings = test_settings(&database.url(), overrides);
-    let application =
-        nocron::app::Application::build_with_realtime(settings, Some(directory.hooks()))
-            .await
-            .expect("build the application");
+    let application = nocron::app::Application::build_with_realtime(settings, directory.hooks())
+        .await
+        .expect("build the application");
     TestApp::start(application, database).await
 }
 
