@@ -29,3 +29,42 @@ ensure_postgres_binaries() {
     exit 1
   fi
 }
+
+# Makes sure a Redis answers at TEST_REDIS_URL (default redis://127.0.0.1:6379) for the
+# realtime tests across instances: installs redis-server (Debian/Ubuntu) and starts it when
+# nothing answers.
+ensure_redis() {
+  local url=${TEST_REDIS_URL:-redis://127.0.0.1:6379}
+  local hostport=${url#redis://}
+  hostport=${hostport%%/*}
+  local host=${hostport%%:*} port=${hostport##*:}
+  if redis_answers "$host" "$port"; then return; fi
+  if ! command -v redis-server >/dev/null; then
+    echo "Redis not reachable at $host:$port and redis-server not found: installing it" >&2
+    local sudo=""
+    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+    if ! command -v apt-get >/dev/null; then
+      echo "apt-get is not available: start a Redis (>= 7) and set TEST_REDIS_URL" >&2
+      exit 1
+    fi
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  fi
+  redis-server --port "$port" --bind "$host" --save "" --appendonly no --daemonize yes >/dev/null
+  for _ in $(seq 50); do
+    if redis_answers "$host" "$port"; then return; fi
+    sleep 0.1
+  done
+  echo "redis-server did not start on $host:$port" >&2
+  exit 1
+}
+
+# Whether a Redis answers PING at host $1, port $2 (bash's /dev/tcp: no client needed).
+redis_answers() {
+  local reply
+  exec 9<>"/dev/tcp/$1/$2" 2>/dev/null || return 1
+  printf 'PING\r\n' >&9
+  read -r -t 2 reply <&9 || true
+  exec 9>&-
+  [ "${reply%$'\r'}" = "+PONG" ]
+}

@@ -333,9 +333,13 @@ async fn the_websocket_transport_works_alone() {
 #[tokio::test]
 async fn rooms_span_instances_through_redis() {
     let directory = Directory::default();
+    // scripts/test makes sure a Redis answers there.
+    let redis =
+        std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    // A prefix of its own, so tests running at the same time never share rooms.
     let prefix = format!("nocron-test-{}", Uuid::new_v4().simple());
     let settings = [
-        ("REDIS_URL", "redis://127.0.0.1:6379"),
+        ("REDIS_URL", redis.as_str()),
         ("REALTIME_REDIS_PREFIX", prefix.as_str()),
     ];
     let instance_a = spawn_realtime_app(&directory, &settings).await;
