@@ -403,3 +403,77 @@ async fn the_event_catalogue_is_in_the_openapi_components() {
         "#/components/schemas/OutcomeSummary"
     );
 }
+
+/// A client that completes the handshake over WebSocket and then never reads again.
+async fn stalled_client(
+    address: &str,
+    token: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let url = format!(
+        "{}/socket.io/?EIO=4&transport=websocket",
+        address.replacen("http://", "ws://", 1)
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket");
+    let open = socket.next().await.expect("open").expect("frame");
+    assert!(open.to_text().expect("text").starts_with('0'), "{open}");
+    socket
+        .send(Message::text(format!("40{}", json!({ "token": token }))))
+        .await
+        .expect("send CONNECT");
+    let connected = socket.next().await.expect("reply").expect("frame");
+    assert!(
+        connected.to_text().expect("text").starts_with("40"),
+        "{connected}"
+    );
+    // The caller keeps the connection open without reading: the server's writes pile up.
+    socket
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_does_not_hold_up_anyone_else() {
+    let directory = Directory::default();
+    let app = spawn_realtime_app(&directory, &[("REALTIME_CLIENT_BUFFER", "8")]).await;
+    let (stalled_token, stalled) = directory.user(Role::User, None);
+    let (healthy_token, healthy) = directory.user(Role::User, None);
+    let _stalled = stalled_client(&app.address, &stalled_token).await;
+    let mut healthy_socket = connect(&app, &healthy_token).await;
+
+    // ~25 MB for the stalled client: more than the kernel buffers and its 8 packets hold.
+    let chunk = "x".repeat(64 * 1024);
+    for seq in 0..400 {
+        let flood = emit(
+            names::EXECUTION_LOG,
+            json!({ "seq": seq, "message": chunk }),
+            &[Room::user(stalled.user_id)],
+        );
+        while !app.realtime.emit(flood.clone()) {
+            tokio::task::yield_now().await;
+        }
+    }
+    // Queued behind the whole flood: it arrives only if delivery never waited for the
+    // stalled socket.
+    assert!(app.realtime.emit(emit(
+        names::TASK_DELETED,
+        json!("still flowing"),
+        &[Room::user(healthy.user_id)]
+    )));
+    assert_eq!(
+        healthy_socket.event(names::TASK_DELETED).await,
+        json!("still flowing")
+    );
+    let metrics = app.get("/metrics").await.text().await.expect("metrics");
+    let dropped: f64 = metrics
+        .lines()
+        .find(|line| line.starts_with("realtime_client_drops_total"))
+        .and_then(|line| line.split_whitespace().last())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0.0);
+    assert!(
+        dropped > 0.0,
+        "the stalled socket's buffer overflowed and it missed messages"
+    );
+}
