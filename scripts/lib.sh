@@ -68,3 +68,18 @@ redis_answers() {
   exec 9>&-
   [ "${reply%$'\r'}" = "+PONG" ]
 }
+
+# Installs node and npm (Debian/Ubuntu) when missing: the realtime tests drive the official
+# socket.io-client from tests/node-client.
+ensure_node() {
+  if command -v node >/dev/null && command -v npm >/dev/null; then return; fi
+  echo "node/npm not found: installing the nodejs and npm packages" >&2
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  if ! command -v apt-get >/dev/null; then
+    echo "apt-get is not available: install node (>= 18) and npm" >&2
+    exit 1
+  fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+}

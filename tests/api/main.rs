@@ -16,6 +16,7 @@ mod outbound;
 mod rate_limits;
 mod realtime;
 mod realtime_auth;
+mod realtime_node;
 mod sessions;
 mod shutdown;
 mod sockets;
