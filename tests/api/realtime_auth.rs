@@ -141,3 +141,21 @@ async fn a_socket_ends_with_its_access_token() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_login_on_one_instance_follows_events_from_another_through_redis() {
+    let redis =
+        std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let prefix = format!("nocron-test-{}", uuid::Uuid::new_v4().simple());
+    let settings = [
+        ("REDIS_URL", redis.as_str()),
+        ("REALTIME_REDIS_PREFIX", prefix.as_str()),
+    ];
+    let instance_a = spawn_app_with(&settings).await;
+    let instance_b = instance_a.spawn_sibling(&settings).await;
+    let user = instance_a.login_as("USER").await;
+
+    // Signed in through A, connected to B, the event emitted on A.
+    let mut on_b = crate::sockets::connect_at(&instance_b.address, &user.access_token).await;
+    assert_reaches(&instance_a, &mut on_b, user.id).await;
+}
