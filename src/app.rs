@@ -14,8 +14,10 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::{
     config::{self, Settings},
     db::{self, embedded::LocalCluster},
+    events::EventBus,
     health, http,
     openapi::ApiDoc,
+    scheduler,
     state::AppState,
 };
 
@@ -92,8 +94,11 @@ impl Application {
             started_at: Instant::now(),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            events: EventBus::default(),
+            outbound_http: outbound_client()?,
         };
         let router = router(state.clone());
+        scheduler::engine::start(&state);
         Ok(Application {
             listener,
             router,
@@ -166,6 +171,18 @@ impl Application {
         tracing::info!("nocron stopped");
         Ok(())
     }
+}
+
+/// The client actions use. Redirects are followed by the actions themselves (per-task limit,
+/// every hop through this client).
+fn outbound_client() -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .user_agent(concat!("nocron/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .pool_max_idle_per_host(64)
+        .build()
+        .context("building the outbound HTTP client")
 }
 
 /// `hostname-pid-random`: unique per process, readable in logs.

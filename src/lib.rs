@@ -4,16 +4,20 @@
 //! The crate is one binary's library: [`app`] assembles the router and runs the server;
 //! each domain lives in its own module. See `docs/ARCHITECTURE.md`.
 
+pub mod actions;
 pub mod app;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod health;
 pub mod http;
 pub mod logging;
 pub mod openapi;
+pub mod scheduler;
 pub mod state;
+pub mod tasks;
 
 /// Installs the process-wide TLS crypto provider (ring). Call once at start; idempotent.
 pub fn install_crypto_provider() {

@@ -6,7 +6,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::config::Settings;
+use crate::{config::Settings, events::EventBus};
 
 /// Shared application state, cheap to clone.
 #[derive(Clone)]
@@ -27,4 +27,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Background tasks to wait for on shutdown.
     pub tasks: TaskTracker,
+    /// The in-process bus of domain events.
+    pub events: EventBus,
+    /// The one HTTP client for user-configured outbound requests (actions).
+    pub outbound_http: reqwest::Client,
 }
