@@ -163,9 +163,12 @@ impl HttpAction {
         let mut with_auth = true;
         let mut redirects = 0u8;
         loop {
+            // The task's deadline is enforced around the action (and reported as a timeout);
+            // this limit is the request's own, or just past the deadline.
             let remaining = context
                 .deadline
-                .saturating_duration_since(tokio::time::Instant::now());
+                .saturating_duration_since(tokio::time::Instant::now())
+                + Duration::from_secs(1);
             let limit = config
                 .timeout_seconds
                 .map(Duration::from_secs)

@@ -162,7 +162,11 @@ pub async fn dispatch_due(engine: &Engine) -> Result<DispatchReport, sqlx::Error
     .await?;
     let recorded = sqlx::query!(
         r#"INSERT INTO planned_runs (task_id, scheduled_for, reason)
-           SELECT * FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[])
+           SELECT s.task_id, s.slot, s.reason
+           FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[]) AS s(task_id, slot, reason)
+           -- The ledger never contradicts the history: a slot that ran is not recorded.
+           WHERE NOT EXISTS (SELECT 1 FROM executions e
+                             WHERE e.task_id = s.task_id AND e.scheduled_for = s.slot)
            ON CONFLICT ON CONSTRAINT planned_runs_task_slot_key DO NOTHING"#,
         &plan.skip_tasks,
         &plan.skip_slots,

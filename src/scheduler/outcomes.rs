@@ -16,7 +16,10 @@ use super::{
 use crate::{
     actions::LogLine,
     events::DomainEvent,
-    tasks::{db::notify_tasks_changed, model::RetryPolicy},
+    tasks::{
+        db::notify_tasks_changed,
+        model::{RetryPolicy, TaskStatus},
+    },
 };
 
 /// How an attempt ended, before retry rules are applied.
@@ -195,18 +198,27 @@ pub async fn record_completions(
             .execute(&mut *tx)
             .await?;
     }
-    let retries = follow_up(&mut tx, &finished).await?;
+    let follow_up = follow_up(&mut tx, &finished).await?;
     tx.commit().await?;
-    publish_finished(engine, &finished, &retries);
+    publish_finished(engine, &finished, &follow_up);
     Ok(recorded)
 }
 
+/// What `follow_up` did beyond recording.
+#[derive(Debug, Default)]
+pub struct FollowUp {
+    /// `(failed execution, its retry)` pairs.
+    pub retries: Vec<(Uuid, Uuid)>,
+    /// Tasks set to `FAILED` by auto-pause.
+    pub paused_tasks: Vec<Uuid>,
+}
+
 /// Queues retries and updates the tasks' consecutive-failure counts (auto-pausing tasks that
-/// reach their limit), inside the caller's transaction. Returns `(failed id, retry id)` pairs.
+/// reach their limit), inside the caller's transaction.
 pub async fn follow_up(
     tx: &mut Transaction<'_, Postgres>,
     finished: &[FinishedAttempt],
-) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
+) -> Result<FollowUp, sqlx::Error> {
     let retries: Vec<&FinishedAttempt> = finished.iter().filter(|f| f.retry).collect();
     let mut pairs = Vec::new();
     if !retries.is_empty() {
@@ -257,52 +269,81 @@ pub async fn follow_up(
         })
         .map(|f| f.task_id)
         .collect();
-    if !dead.is_empty() {
-        count_dead(tx, &dead).await?;
-    }
-    Ok(pairs)
+    let paused_tasks = if dead.is_empty() {
+        Vec::new()
+    } else {
+        count_dead(tx, &dead).await?
+    };
+    Ok(FollowUp {
+        retries: pairs,
+        paused_tasks,
+    })
 }
 
 /// Adds dead executions to their tasks' counts; a task reaching `auto_pause_after_failures`
-/// is set to `FAILED` with a `task_events` record.
-async fn count_dead(conn: &mut PgConnection, dead_tasks: &[Uuid]) -> Result<(), sqlx::Error> {
-    let paused = sqlx::query!(
-        r#"WITH counted AS (
-               UPDATE tasks t SET consecutive_failures = t.consecutive_failures + d.n
-               FROM (SELECT id, count(*)::int4 AS n FROM UNNEST($1::uuid[]) AS id GROUP BY id) d
-               WHERE t.id = d.id
-               RETURNING t.id, t.consecutive_failures, t.auto_pause_after_failures, t.status),
-           paused AS (
-               UPDATE tasks t SET status = 'FAILED', updated_at = now()
-               FROM counted c
-               WHERE t.id = c.id AND c.status = 'ACTIVE'
-                 AND c.auto_pause_after_failures IS NOT NULL
-                 AND c.consecutive_failures >= c.auto_pause_after_failures
-               RETURNING t.id, c.consecutive_failures)
+/// is set to `FAILED` with a `task_events` record. Returns the tasks paused.
+async fn count_dead(
+    conn: &mut PgConnection,
+    dead_tasks: &[Uuid],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let counted = sqlx::query!(
+        r#"UPDATE tasks t SET consecutive_failures = t.consecutive_failures + d.n
+           FROM (SELECT id, count(*)::int4 AS n FROM UNNEST($1::uuid[]) AS id GROUP BY id) d
+           WHERE t.id = d.id
+           RETURNING t.id, t.consecutive_failures, t.auto_pause_after_failures,
+                     t.status AS "status: TaskStatus""#,
+        dead_tasks
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let reached: Vec<Uuid> = counted
+        .iter()
+        .filter(|t| {
+            t.status == TaskStatus::Active
+                && t.auto_pause_after_failures
+                    .is_some_and(|limit| t.consecutive_failures >= limit)
+        })
+        .map(|t| t.id)
+        .collect();
+    if reached.is_empty() {
+        return Ok(reached);
+    }
+    let paused = sqlx::query_scalar!(
+        r#"WITH paused AS (
+               UPDATE tasks SET status = 'FAILED', updated_at = now()
+               WHERE id = ANY($1) AND status = 'ACTIVE'
+               RETURNING id, consecutive_failures)
            INSERT INTO task_events (task_id, kind, detail)
            SELECT id, 'AUTO_PAUSED',
                   jsonb_build_object('consecutive_failures', consecutive_failures,
                                      'reason', 'consecutive dead executions reached auto_pause_after_failures')
            FROM paused
            RETURNING task_id"#,
-        dead_tasks
+        &reached
     )
     .fetch_all(&mut *conn)
     .await?;
-    if !paused.is_empty() {
-        for row in &paused {
-            tracing::warn!(task_id = %row.task_id, "task auto-paused after consecutive dead executions");
-        }
-        notify_tasks_changed(conn).await?;
+    for task_id in &paused {
+        tracing::warn!(%task_id, "task set to FAILED after consecutive dead executions");
     }
-    Ok(())
+    notify_tasks_changed(conn).await?;
+    Ok(paused)
 }
 
-/// Publishes `execution.finished` (and `task.status_changed` is left to the subscriber that
-/// reads `task_events`, since only the database knows which tasks crossed their limit).
-pub fn publish_finished(engine: &Engine, finished: &[FinishedAttempt], retries: &[(Uuid, Uuid)]) {
+/// Publishes `execution.finished` for each attempt and `task.status_changed` for each task
+/// auto-paused.
+pub fn publish_finished(engine: &Engine, finished: &[FinishedAttempt], follow_up: &FollowUp) {
+    for task_id in &follow_up.paused_tasks {
+        engine.events.publish(DomainEvent::TaskStatusChanged {
+            task_id: *task_id,
+            from: TaskStatus::Active.as_str().to_owned(),
+            to: TaskStatus::Failed.as_str().to_owned(),
+            reason: Some("auto_pause_after_failures reached".to_owned()),
+        });
+    }
     for attempt in finished {
-        let retry_execution_id = retries
+        let retry_execution_id = follow_up
+            .retries
             .iter()
             .find(|(failed, _)| *failed == attempt.id)
             .map(|(_, next)| *next);

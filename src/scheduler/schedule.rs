@@ -5,7 +5,7 @@
 //! (croner + chrono-tz directly today; the cron module's `CronSchedule` with its DST
 //! policies when it lands) happens in this one place.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use chrono_tz::Tz;
 use croner::{Cron, parser::CronParser, parser::Seconds};
 
@@ -58,8 +58,9 @@ impl Schedule {
     }
 
     /// The first slot strictly after `after`, or `None` when the expression never fires again.
+    /// Slots are whole seconds, whatever the fraction of `after`.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let local = after.with_timezone(&self.timezone);
+        let local = after.trunc_subsecs(0).with_timezone(&self.timezone);
         self.cron
             .find_next_occurrence(&local, false)
             .ok()
@@ -86,6 +87,13 @@ mod tests {
         assert_eq!(second.next_after(at(10, 7, 3)), Some(at(10, 7, 10)));
         let hourly = Schedule::parse("@hourly", "UTC", DstPolicy::ShiftOnce).expect("parse");
         assert_eq!(hourly.next_after(at(10, 0, 0)), Some(at(11, 0, 0)));
+    }
+
+    #[test]
+    fn slots_are_whole_seconds() {
+        let every = Schedule::parse("* * * * * *", "UTC", DstPolicy::ShiftOnce).expect("parse");
+        let after = at(10, 0, 0) + chrono::TimeDelta::milliseconds(999);
+        assert_eq!(every.next_after(after), Some(at(10, 0, 1)));
     }
 
     #[test]

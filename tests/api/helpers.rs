@@ -219,6 +219,8 @@ pub struct TestApp {
     pub shutdown: CancellationToken,
     /// The running server; resolves when it has stopped.
     pub server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// The application's state (engine handles, event bus, settings).
+    pub state: nocron::state::AppState,
     /// The database (dropped last).
     pub database: TestDatabase,
 }
@@ -237,8 +239,10 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         .expect("build the application");
     let port = application.port();
     let shutdown = application.shutdown_token();
+    let state = application.state().clone();
     let server = tokio::spawn(application.run_until_stopped());
     TestApp {
+        state,
         address: format!("http://127.0.0.1:{port}"),
         port,
         client: reqwest::Client::builder()

@@ -3,7 +3,13 @@
 // Helpers serve every module; not each one uses all of them.
 #![allow(dead_code)]
 
+mod capture;
 mod embedded;
+mod engine_actions;
+mod engine_cluster;
+mod engine_policies;
+mod engine_runs;
+mod engine_support;
 mod errors;
 mod health;
 mod helpers;
