@@ -16,6 +16,7 @@ use crate::{
     db::{self, embedded::LocalCluster},
     events::EventBus,
     health, http,
+    net::{self, OutboundPolicy},
     openapi::ApiDoc,
     scheduler,
     state::AppState,
@@ -23,7 +24,9 @@ use crate::{
 
 /// Every documented route, with the base OpenAPI document.
 pub fn api_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(health::router())
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(health::router())
+        .merge(scheduler::explain::router())
 }
 
 /// The OpenAPI document of the whole API.
@@ -85,6 +88,10 @@ impl Application {
                     settings.host, settings.port
                 )
             })?;
+        let outbound = Arc::new(OutboundPolicy::from_settings(&settings));
+        let outbound_http =
+            net::try_outbound_client(outbound.clone(), &format!("nocron/{}", health::VERSION))
+                .context("cannot build the outbound HTTP client")?;
         let state = AppState {
             db,
             settings: Arc::new(settings),
@@ -95,7 +102,8 @@ impl Application {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             events: EventBus::default(),
-            outbound_http: outbound_client()?,
+            outbound,
+            outbound_http,
         };
         let router = router(state.clone());
         scheduler::engine::start(&state);
@@ -171,18 +179,6 @@ impl Application {
         tracing::info!("nocron stopped");
         Ok(())
     }
-}
-
-/// The client actions use. Redirects are followed by the actions themselves (per-task limit,
-/// every hop through this client).
-fn outbound_client() -> anyhow::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .user_agent(concat!("nocron/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .pool_max_idle_per_host(64)
-        .build()
-        .context("building the outbound HTTP client")
 }
 
 /// `hostname-pid-random`: unique per process, readable in logs.

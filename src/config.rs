@@ -90,6 +90,9 @@ pub struct Settings {
     pub execution_lease: Duration,
     /// `EXECUTION_RETENTION_DAYS`: finished executions older than this are pruned (default 30).
     pub execution_retention_days: u32,
+    /// `OUTBOUND_ALLOW_CIDRS`: comma-separated ranges that user-configured requests may
+    /// reach even though they are internal (self-hosted targets); empty by default.
+    pub outbound_allow_cidrs: Vec<ipnet::IpNet>,
 }
 
 /// A setting that could not be parsed; the message names the variable.
@@ -238,6 +241,10 @@ impl Settings {
             1..=36_500,
             30,
         )?;
+        let outbound_allow_cidrs = match var("OUTBOUND_ALLOW_CIDRS") {
+            Some(list) => parse_cidrs(&list)?,
+            None => Vec::new(),
+        };
         Ok(Settings {
             environment,
             host,
@@ -260,6 +267,7 @@ impl Settings {
             worker_batch_size,
             execution_lease,
             execution_retention_days,
+            outbound_allow_cidrs,
         })
     }
 
@@ -361,6 +369,26 @@ where
     Ok(number)
 }
 
+/// `127.0.0.0/8, ::1/128, 10.1.2.3`: a bare address is a single-host range.
+fn parse_cidrs(list: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<ipnet::IpNet>()
+                .map(|net| net.trunc())
+                .or_else(|_| item.parse::<IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    invalid(
+                        "OUTBOUND_ALLOW_CIDRS",
+                        item,
+                        "comma-separated CIDR ranges such as 127.0.0.0/8,::1/128",
+                    )
+                })
+        })
+        .collect()
+}
+
 fn parse_origins(list: &str) -> Result<Vec<String>, ConfigError> {
     list.split(',')
         .map(str::trim)
@@ -423,6 +451,8 @@ mod tests {
             ("WORKER_BATCH_SIZE", "5000"),
             ("EXECUTION_LEASE_SECONDS", "1"),
             ("EXECUTION_RETENTION_DAYS", "-3"),
+            ("OUTBOUND_ALLOW_CIDRS", "127.0.0.0/33"),
+            ("OUTBOUND_ALLOW_CIDRS", "10.0.0.0/8,localhost"),
         ] {
             let err = settings(&[(name, value)]).expect_err(name);
             assert_eq!(err.name, name);
@@ -481,6 +511,30 @@ mod tests {
                 .expect("any")
                 .cors_origins,
             CorsOrigins::Any
+        );
+    }
+
+    #[test]
+    fn outbound_allow_cidrs_are_parsed() {
+        assert!(
+            settings(&[])
+                .expect("defaults")
+                .outbound_allow_cidrs
+                .is_empty()
+        );
+        let s = settings(&[(
+            "OUTBOUND_ALLOW_CIDRS",
+            "127.0.0.0/8, ::1/128,10.1.2.3,192.168.1.9/24",
+        )])
+        .expect("parse");
+        let ranges: Vec<String> = s
+            .outbound_allow_cidrs
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(
+            ranges,
+            ["127.0.0.0/8", "::1/128", "10.1.2.3/32", "192.168.1.0/24"]
         );
     }
 }

@@ -14,6 +14,7 @@ pub mod events;
 pub mod health;
 pub mod http;
 pub mod logging;
+pub mod net;
 pub mod openapi;
 pub mod scheduler;
 pub mod state;

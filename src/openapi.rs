@@ -23,6 +23,7 @@ use crate::error::{ErrorCode, FieldError, Problem};
     components(schemas(Problem, FieldError, ErrorCode)),
     tags(
         (name = "health", description = "Liveness, readiness, status and metrics"),
+        (name = "scheduler", description = "Cron expressions, time zones and daylight-saving rules"),
     )
 )]
 pub struct ApiDoc;

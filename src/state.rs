@@ -6,7 +6,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{config::Settings, events::EventBus};
+use crate::{config::Settings, events::EventBus, net::OutboundPolicy};
 
 /// Shared application state, cheap to clone.
 #[derive(Clone)]
@@ -29,6 +29,8 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// The in-process bus of domain events.
     pub events: EventBus,
-    /// The one HTTP client for user-configured outbound requests (actions).
+    /// Which addresses user-configured requests may reach (`OUTBOUND_ALLOW_CIDRS`).
+    pub outbound: Arc<OutboundPolicy>,
+    /// The shared, SSRF-guarded client for user-configured requests.
     pub outbound_http: reqwest::Client,
 }

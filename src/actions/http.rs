@@ -173,6 +173,10 @@ impl HttpAction {
                 .timeout_seconds
                 .map(Duration::from_secs)
                 .map_or(remaining, |own| own.min(remaining));
+            context
+                .outbound
+                .check_url(&url)
+                .map_err(|err| format!("refused: {}", err.message()))?;
             let request = self.request(context, &method, url.clone(), with_body, with_auth);
             let response = tokio::time::timeout(limit, request.timeout(limit).send())
                 .await

@@ -19,6 +19,7 @@ use uuid::Uuid;
 use crate::{
     error::FieldError,
     events::{DomainEvent, EventBus},
+    net::OutboundPolicy,
     tasks::model::ActionType,
 };
 
@@ -38,8 +39,10 @@ pub struct ExecutionContext {
     pub deadline: tokio::time::Instant,
     /// Appends execution log lines.
     pub logger: ExecutionLogger,
-    /// The shared outbound HTTP client.
+    /// The shared outbound HTTP client (SSRF-guarded).
     pub http: reqwest::Client,
+    /// The outbound policy, for checking URLs (such as redirect targets) before a request.
+    pub outbound: Arc<OutboundPolicy>,
 }
 
 /// The result of one attempt.

@@ -6,7 +6,14 @@ use std::{sync::Arc, time::Duration};
 use sqlx::PgPool;
 
 use super::{dispatcher, maintenance, worker};
-use crate::{events::EventBus, state::AppState};
+use crate::{
+    events::EventBus,
+    net::{
+        OutboundPolicy,
+        client::{SystemLookup, guarded_client_builder},
+    },
+    state::AppState,
+};
 
 /// `NOTIFY` channel: a task was created or changed; dispatchers re-read the earliest slot.
 pub const TASKS_CHANGED: &str = "nocron_tasks_changed";
@@ -37,8 +44,10 @@ pub struct Engine {
     pub db: PgPool,
     /// Where engine events are published.
     pub events: EventBus,
-    /// The outbound HTTP client actions use.
+    /// The outbound HTTP client actions use: SSRF-guarded, redirects left to the action.
     pub http: reqwest::Client,
+    /// Which addresses actions may reach; every redirect hop is checked against it.
+    pub outbound: Arc<OutboundPolicy>,
     /// This instance's id, recorded on claimed executions.
     pub instance_id: Arc<str>,
     /// Tuning.
@@ -52,7 +61,8 @@ impl Engine {
         Engine {
             db: state.db.clone(),
             events: state.events.clone(),
-            http: state.outbound_http.clone(),
+            http: action_client(&state.outbound, &state.outbound_http),
+            outbound: state.outbound.clone(),
             instance_id: state.instance_id.clone(),
             config: EngineConfig {
                 worker_concurrency: settings.worker_concurrency,
@@ -64,6 +74,21 @@ impl Engine {
             },
         }
     }
+}
+
+/// The guarded client with redirects turned off: HTTP actions follow redirects themselves so
+/// the limit is per task and each hop is checked and logged. Falls back to the shared client
+/// (which follows up to its own cap) if building fails.
+pub fn action_client(policy: &Arc<OutboundPolicy>, shared: &reqwest::Client) -> reqwest::Client {
+    let user_agent = format!("nocron/{}", crate::health::VERSION);
+    guarded_client_builder(policy.clone(), &user_agent, Arc::new(SystemLookup))
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap_or_else(|err| {
+            tracing::warn!(error = %err, "cannot build the action HTTP client; using the shared one");
+            shared.clone()
+        })
 }
 
 /// Starts the loops this instance's role flags ask for, on the state's task tracker; each

@@ -1,21 +1,18 @@
 //! The engine's one door to cron evaluation: parse a task's schedule and compute the slot
 //! after an instant.
 //!
-//! Everything in the dispatcher asks this module for fire times, so swapping the evaluator
-//! (croner + chrono-tz directly today; the cron module's `CronSchedule` with its DST
-//! policies when it lands) happens in this one place.
+//! Everything in the dispatcher asks this module for fire times; it maps a task's stored
+//! DST policy onto the cron module's `CronSchedule`, which does the evaluation.
 
 use chrono::{DateTime, SubsecRound, Utc};
-use chrono_tz::Tz;
-use croner::{Cron, parser::CronParser, parser::Seconds};
 
+use super::cron::{self, CronSchedule, RepeatedHour, SkippedHour};
 use crate::tasks::model::DstPolicy;
 
-/// A parsed schedule: a cron expression read in an IANA time zone.
+/// A parsed schedule: a cron expression read in an IANA time zone under a DST policy.
 #[derive(Debug, Clone)]
 pub struct Schedule {
-    cron: Cron,
-    timezone: Tz,
+    cron: CronSchedule,
 }
 
 /// Why a schedule was refused; `field` is `cron` or `timezone`.
@@ -27,44 +24,40 @@ pub struct ScheduleError {
     pub message: String,
 }
 
+impl From<DstPolicy> for cron::DstPolicy {
+    fn from(policy: DstPolicy) -> Self {
+        let (skipped, repeated) = match policy {
+            DstPolicy::ShiftOnce => (SkippedHour::RunAtGapEnd, RepeatedHour::Once),
+            DstPolicy::ShiftTwice => (SkippedHour::RunAtGapEnd, RepeatedHour::Twice),
+            DstPolicy::SkipOnce => (SkippedHour::Skip, RepeatedHour::Once),
+            DstPolicy::SkipTwice => (SkippedHour::Skip, RepeatedHour::Twice),
+        };
+        cron::DstPolicy { skipped, repeated }
+    }
+}
+
 impl Schedule {
     /// Parses a 5- or 6-field expression (seconds first when 6) or a macro such as `@hourly`,
     /// in `timezone`.
     pub fn parse(
         expression: &str,
         timezone: &str,
-        _dst_policy: DstPolicy,
+        dst_policy: DstPolicy,
     ) -> Result<Self, ScheduleError> {
-        let timezone: Tz = timezone.parse().map_err(|_| ScheduleError {
-            field: "timezone",
-            message: format!("{timezone:?} is not an IANA time zone such as Europe/Berlin"),
-        })?;
-        if expression.trim().is_empty() || expression.len() > 200 {
-            return Err(ScheduleError {
-                field: "cron",
-                message: "must be a cron expression of 5 or 6 fields, or a macro like @hourly"
-                    .into(),
-            });
-        }
-        let cron = CronParser::builder()
-            .seconds(Seconds::Optional)
-            .build()
-            .parse(expression)
+        CronSchedule::parse(expression, timezone, dst_policy.into())
+            .map(|cron| Schedule { cron })
             .map_err(|err| ScheduleError {
-                field: "cron",
-                message: format!("{err}"),
-            })?;
-        Ok(Schedule { cron, timezone })
+                field: err.field,
+                message: err.message,
+            })
     }
 
     /// The first slot strictly after `after`, or `None` when the expression never fires again.
     /// Slots are whole seconds, whatever the fraction of `after`.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let local = after.trunc_subsecs(0).with_timezone(&self.timezone);
         self.cron
-            .find_next_occurrence(&local, false)
-            .ok()
-            .map(|next| next.with_timezone(&Utc))
+            .next_after(after.trunc_subsecs(0))
+            .map(|slot| slot.trunc_subsecs(0))
     }
 }
 
@@ -94,6 +87,30 @@ mod tests {
         let every = Schedule::parse("* * * * * *", "UTC", DstPolicy::ShiftOnce).expect("parse");
         let after = at(10, 0, 0) + chrono::TimeDelta::milliseconds(999);
         assert_eq!(every.next_after(after), Some(at(10, 0, 1)));
+    }
+
+    #[test]
+    fn the_dst_policy_reaches_the_evaluator() {
+        // 02:30 does not exist in New York on 2026-03-08.
+        let after = Utc
+            .with_ymd_and_hms(2026, 3, 8, 0, 0, 0)
+            .single()
+            .expect("valid");
+        let shift =
+            Schedule::parse("30 2 * * *", "America/New_York", DstPolicy::ShiftOnce).expect("parse");
+        // Runs at the end of the gap, 03:00 EDT = 07:00 UTC.
+        let gap_end = Utc
+            .with_ymd_and_hms(2026, 3, 8, 7, 0, 0)
+            .single()
+            .expect("valid");
+        assert_eq!(shift.next_after(after), Some(gap_end));
+        let skip =
+            Schedule::parse("30 2 * * *", "America/New_York", DstPolicy::SkipOnce).expect("parse");
+        let next_day = Utc
+            .with_ymd_and_hms(2026, 3, 9, 6, 30, 0)
+            .single()
+            .expect("valid");
+        assert_eq!(skip.next_after(after), Some(next_day));
     }
 
     #[test]

@@ -154,6 +154,7 @@ pub async fn execute(
                 deadline,
                 logger: logger.clone(),
                 http: engine.http.clone(),
+                outbound: engine.outbound.clone(),
             };
             tokio::select! {
                 _ = cancel.cancelled() => {

@@ -50,8 +50,13 @@ impl Drop for CaptureServer {
 }
 
 impl CaptureServer {
-    /// Starts a server on a free loopback port.
+    /// Starts a server on a free port of 127.0.0.1.
     pub async fn start() -> Self {
+        Self::start_on("127.0.0.1").await
+    }
+
+    /// Starts a server on a free port of a loopback address such as 127.0.0.2.
+    pub async fn start_on(ip: &str) -> Self {
         let shared = Shared::default();
         let router = Router::new()
             .route("/ok", any(ok))
@@ -62,9 +67,10 @@ impl CaptureServer {
             .route("/hang-once/{key}", any(hang_once))
             .route("/fail-times/{key}/{times}", any(fail_times))
             .route("/redirect/{hops}", any(redirect))
+            .route("/redirect-to-localhost/{port}", any(redirect_to_localhost))
             .layer(axum::middleware::from_fn_with_state(shared.clone(), record))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let listener = tokio::net::TcpListener::bind((ip, 0))
             .await
             .expect("bind capture server");
         let port = listener.local_addr().expect("address").port();
@@ -72,7 +78,7 @@ impl CaptureServer {
             let _ = axum::serve(listener, router).await;
         });
         CaptureServer {
-            base: format!("http://127.0.0.1:{port}"),
+            base: format!("http://{ip}:{port}"),
             shared,
             task,
         }
@@ -182,4 +188,11 @@ async fn redirect(Path(hops): Path<u32>) -> impl IntoResponse {
         format!("/redirect/{}", hops - 1)
     };
     (StatusCode::FOUND, [(header::LOCATION, location)])
+}
+
+async fn redirect_to_localhost(Path(port): Path<u16>) -> impl IntoResponse {
+    (
+        StatusCode::FOUND,
+        [(header::LOCATION, format!("http://127.0.0.1:{port}/ok"))],
+    )
 }

@@ -265,3 +265,47 @@ async fn other_action_types_are_refused_with_a_field_error() {
         .collect();
     assert_eq!(fields, ["schedule.cron", "action.config.url"]);
 }
+
+#[tokio::test]
+async fn the_ssrf_guard_refuses_internal_targets_and_redirect_hops() {
+    // Only 127.0.0.2 is allowed: the target below, never 127.0.0.1.
+    let app = crate::helpers::spawn_app_with(&[
+        ("SCHEDULER_ENABLED", "false"),
+        ("WORKERS_ENABLED", "false"),
+        ("OUTBOUND_ALLOW_CIDRS", "127.0.0.2/32"),
+    ])
+    .await;
+    let allowed = CaptureServer::start_on("127.0.0.2").await;
+    let internal = CaptureServer::start().await;
+    let port = internal.base.rsplit(':').next().expect("port").to_owned();
+    for url in [
+        internal.url("/ok"),
+        format!("http://localhost:{port}/ok"),
+        format!("http://[::ffff:127.0.0.1]:{port}/ok"),
+        format!("http://0x7f000001:{port}/ok"),
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+        "http://10.0.0.1/".to_owned(),
+    ] {
+        let (status, _, error) =
+            run_once(&app, ActionType::HttpRequest, json!({ "url": url })).await;
+        assert_eq!(status, "DEAD", "{url}");
+        let error = error.expect("error");
+        assert!(
+            error.contains("refused") || error.contains("not allowed"),
+            "{url}: {error}"
+        );
+    }
+    let (status, _, error) = run_once(
+        &app,
+        ActionType::HttpRequest,
+        json!({ "url": allowed.url(&format!("/redirect-to-localhost/{port}")) }),
+    )
+    .await;
+    assert_eq!(status, "DEAD");
+    assert!(error.expect("error").contains("refused"));
+    assert_eq!(allowed.requests().len(), 1);
+    assert!(
+        internal.requests().is_empty(),
+        "no request reached an internal address"
+    );
+}

@@ -22,8 +22,10 @@ use uuid::Uuid;
 
 use crate::{
     capture::CaptureServer,
-    engine_support::{Instance, KillableInstance, executions, http_task, ledger, wait_until},
-    helpers::{TestDatabase, spawn_app_with},
+    engine_support::{
+        Instance, KillableInstance, executions, http_task, ledger, spawn_engine_app, wait_until,
+    },
+    helpers::TestDatabase,
 };
 
 /// An engine handle on a database, for setting things up without an instance.
@@ -32,6 +34,7 @@ fn engine_on(db: &PgPool) -> Engine {
         db: db.clone(),
         events: EventBus::default(),
         http: reqwest::Client::new(),
+        outbound: std::sync::Arc::new(nocron::net::OutboundPolicy::default()),
         instance_id: "test-setup".into(),
         config: EngineConfig {
             worker_concurrency: 1,
@@ -274,7 +277,7 @@ async fn listeners(admin: &mut sqlx::PgConnection, database: &str) -> Vec<i32> {
 
 #[tokio::test]
 async fn the_engine_reconnects_and_listens_again_after_its_connections_are_killed() {
-    let app = spawn_app_with(&[]).await;
+    let app = spawn_engine_app(&[]).await;
     let sink = CaptureServer::start().await;
     let mut admin = app.database.admin_connection().await;
     let name = app.database.name.clone();

@@ -11,8 +11,10 @@ use nocron::{
 
 use crate::{
     capture::CaptureServer,
-    engine_support::{executions, has_status, http_task, spawn_manual_app, status_of, wait_until},
-    helpers::spawn_app_with,
+    engine_support::{
+        executions, has_status, http_task, spawn_engine_app, spawn_manual_app, status_of,
+        wait_until,
+    },
 };
 
 #[tokio::test]
@@ -230,7 +232,7 @@ async fn idempotent_triggers_queue_once() {
 
 #[tokio::test]
 async fn cancelling_stops_queued_and_running_executions() {
-    let app = spawn_app_with(&[("SCHEDULER_ENABLED", "false")]).await;
+    let app = spawn_engine_app(&[("SCHEDULER_ENABLED", "false")]).await;
     let sink = CaptureServer::start().await;
     let mut new = http_task(&sink.url("/slow/30000"));
     new.timeout_seconds = 60;
@@ -290,7 +292,7 @@ async fn a_queued_execution_is_cancelled_at_once() {
 
 #[tokio::test]
 async fn shutdown_hands_unfinished_executions_back_to_the_queue() {
-    let mut app = spawn_app_with(&[
+    let mut app = spawn_engine_app(&[
         ("SCHEDULER_ENABLED", "false"),
         ("SHUTDOWN_GRACE_SECONDS", "1"),
     ])

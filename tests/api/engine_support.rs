@@ -26,9 +26,23 @@ use crate::helpers::{TestApp, TestDatabase, spawn_app_with, test_settings};
 pub const MANUAL_ENGINE: &[(&str, &str)] =
     &[("SCHEDULER_ENABLED", "false"), ("WORKERS_ENABLED", "false")];
 
+/// The tests' capture servers listen on loopback, which the SSRF guard refuses by default.
+const LOOPBACK_ALLOWED: (&str, &str) = ("OUTBOUND_ALLOW_CIDRS", "127.0.0.0/8");
+
+fn with_loopback<'a>(overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut settings = vec![LOOPBACK_ALLOWED];
+    settings.extend_from_slice(overrides);
+    settings
+}
+
 /// An app whose engine only moves when the test calls its step functions.
 pub async fn spawn_manual_app() -> TestApp {
-    spawn_app_with(MANUAL_ENGINE).await
+    spawn_engine_app(MANUAL_ENGINE).await
+}
+
+/// An app whose actions may reach the loopback capture servers.
+pub async fn spawn_engine_app(overrides: &[(&str, &str)]) -> TestApp {
+    spawn_app_with(&with_loopback(overrides)).await
 }
 
 impl TestApp {
@@ -172,9 +186,10 @@ pub struct Instance {
 impl Instance {
     /// Starts an instance on `database` with these settings.
     pub async fn start(database: &TestDatabase, overrides: &[(&str, &str)]) -> Self {
-        let application = Application::build(test_settings(&database.url(), overrides))
-            .await
-            .expect("build an instance");
+        let application =
+            Application::build(test_settings(&database.url(), &with_loopback(overrides)))
+                .await
+                .expect("build an instance");
         let state = application.state().clone();
         let shutdown = application.shutdown_token();
         Instance {
@@ -207,7 +222,7 @@ pub struct KillableInstance {
 impl KillableInstance {
     /// Starts an instance on `database` in its own runtime.
     pub fn start(database: &TestDatabase, overrides: &[(&str, &str)]) -> Self {
-        let settings = test_settings(&database.url(), overrides);
+        let settings = test_settings(&database.url(), &with_loopback(overrides));
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (kill_tx, kill_rx) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {

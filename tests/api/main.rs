@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 mod capture;
+mod cron;
 mod embedded;
 mod engine_actions;
 mod engine_cluster;
@@ -15,4 +16,5 @@ mod health;
 mod helpers;
 mod middleware;
 mod openapi;
+mod outbound;
 mod shutdown;
