@@ -16,6 +16,7 @@ use crate::{
     auth::{self, AuthContext},
     config::{self, Settings},
     db::{self, embedded::LocalCluster},
+    events::EventBus,
     health, http,
     net::{self, OutboundPolicy},
     openapi::ApiDoc,
@@ -109,11 +110,13 @@ impl Application {
             started_at: Instant::now(),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            events: EventBus::default(),
             outbound,
             outbound_http,
         };
         start_background_work(&state).await?;
         let router = router(state.clone());
+        scheduler::engine::start(&state);
         Ok(Application {
             listener,
             router,

@@ -77,6 +77,19 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// `PUBLIC_URL`: the externally visible base URL; `https://` turns on HSTS.
     pub public_url: Option<String>,
+    /// `SCHEDULER_ENABLED`: run the dispatcher that turns due schedules into executions (default true).
+    pub scheduler_enabled: bool,
+    /// `WORKERS_ENABLED`: run workers that claim and execute queued executions (default true).
+    pub workers_enabled: bool,
+    /// `WORKER_CONCURRENCY`: executions one instance runs at the same time (default 32).
+    pub worker_concurrency: usize,
+    /// `WORKER_BATCH_SIZE`: executions claimed per query (default 32).
+    pub worker_batch_size: usize,
+    /// `EXECUTION_LEASE_SECONDS`: how long a claim holds without a heartbeat before another
+    /// instance rescues the execution (default 30).
+    pub execution_lease: Duration,
+    /// `EXECUTION_RETENTION_DAYS`: finished executions older than this are pruned (default 30).
+    pub execution_retention_days: u32,
     /// `OUTBOUND_ALLOW_CIDRS`: comma-separated ranges that user-configured requests may
     /// reach even though they are internal (self-hosted targets); empty by default.
     pub outbound_allow_cidrs: Vec<ipnet::IpNet>,
@@ -233,6 +246,34 @@ impl Settings {
         {
             return Err(invalid("PUBLIC_URL", url, "an http:// or https:// URL"));
         }
+        let scheduler_enabled = boolean(var("SCHEDULER_ENABLED"), "SCHEDULER_ENABLED", true)?;
+        let workers_enabled = boolean(var("WORKERS_ENABLED"), "WORKERS_ENABLED", true)?;
+        let worker_concurrency = bounded(
+            var("WORKER_CONCURRENCY"),
+            "WORKER_CONCURRENCY",
+            1..=10_000,
+            32,
+        )?;
+        let worker_batch_size =
+            bounded(var("WORKER_BATCH_SIZE"), "WORKER_BATCH_SIZE", 1..=1000, 32)?;
+        let execution_lease = seconds(
+            var("EXECUTION_LEASE_SECONDS"),
+            "EXECUTION_LEASE_SECONDS",
+            30,
+        )?;
+        if execution_lease < Duration::from_secs(3) {
+            return Err(invalid(
+                "EXECUTION_LEASE_SECONDS",
+                &execution_lease.as_secs().to_string(),
+                "at least 3 seconds (heartbeats run every third of it)",
+            ));
+        }
+        let execution_retention_days = bounded(
+            var("EXECUTION_RETENTION_DAYS"),
+            "EXECUTION_RETENTION_DAYS",
+            1..=36_500,
+            30,
+        )?;
         let outbound_allow_cidrs = match var("OUTBOUND_ALLOW_CIDRS") {
             Some(list) => parse_cidrs(&list)?,
             None => Vec::new(),
@@ -255,6 +296,12 @@ impl Settings {
             request_timeout,
             shutdown_grace,
             public_url,
+            scheduler_enabled,
+            workers_enabled,
+            worker_concurrency,
+            worker_batch_size,
+            execution_lease,
+            execution_retention_days,
             outbound_allow_cidrs,
         })
     }
@@ -381,6 +428,32 @@ fn seconds(
     Ok(Duration::from_secs(secs))
 }
 
+fn boolean(value: Option<String>, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match value.map(|v| v.to_ascii_lowercase()).as_deref() {
+        None => Ok(default),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some("false" | "0" | "no" | "off") => Ok(false),
+        Some(other) => Err(invalid(name, other, "true or false")),
+    }
+}
+
+fn bounded<T>(
+    value: Option<String>,
+    name: &'static str,
+    range: std::ops::RangeInclusive<T>,
+    default: T,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let expected = format!("a whole number from {} to {}", range.start(), range.end());
+    let number = parse::<T>(value, name, &expected)?.unwrap_or(default);
+    if !range.contains(&number) {
+        return Err(invalid(name, &number.to_string(), &expected));
+    }
+    Ok(number)
+}
+
 /// `127.0.0.0/8, ::1/128, 10.1.2.3`: a bare address is a single-host range.
 fn parse_cidrs(list: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
     list.split(',')
@@ -457,6 +530,12 @@ mod tests {
             ("JWT_SECRET", "short"),
             ("CORS_ORIGINS", "https://a.example/"),
             ("REQUEST_TIMEOUT_SECONDS", "0"),
+            ("SCHEDULER_ENABLED", "maybe"),
+            ("WORKERS_ENABLED", "2"),
+            ("WORKER_CONCURRENCY", "0"),
+            ("WORKER_BATCH_SIZE", "5000"),
+            ("EXECUTION_LEASE_SECONDS", "1"),
+            ("EXECUTION_RETENTION_DAYS", "-3"),
             ("OUTBOUND_ALLOW_CIDRS", "127.0.0.0/33"),
             ("OUTBOUND_ALLOW_CIDRS", "10.0.0.0/8,localhost"),
             ("ACCESS_TOKEN_TTL_SECONDS", "soon"),
@@ -489,6 +568,30 @@ mod tests {
         .auth;
         assert_eq!(custom.auth_rate_limit_per_minute, 3);
         assert_eq!(custom.jwt_audience, "tests");
+    }
+
+    #[test]
+    fn engine_settings_have_defaults_and_parse() {
+        let s = settings(&[]).expect("defaults parse");
+        assert!(s.scheduler_enabled && s.workers_enabled);
+        assert_eq!(s.worker_concurrency, 32);
+        assert_eq!(s.worker_batch_size, 32);
+        assert_eq!(s.execution_lease, Duration::from_secs(30));
+        assert_eq!(s.execution_retention_days, 30);
+        let s = settings(&[
+            ("SCHEDULER_ENABLED", "false"),
+            ("WORKERS_ENABLED", "0"),
+            ("WORKER_CONCURRENCY", "200"),
+            ("WORKER_BATCH_SIZE", "50"),
+            ("EXECUTION_LEASE_SECONDS", "9"),
+            ("EXECUTION_RETENTION_DAYS", "7"),
+        ])
+        .expect("parse");
+        assert!(!s.scheduler_enabled && !s.workers_enabled);
+        assert_eq!(s.worker_concurrency, 200);
+        assert_eq!(s.worker_batch_size, 50);
+        assert_eq!(s.execution_lease, Duration::from_secs(9));
+        assert_eq!(s.execution_retention_days, 7);
     }
 
     #[test]

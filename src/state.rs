@@ -6,7 +6,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{auth::AuthContext, config::Settings, net::OutboundPolicy};
+use crate::{auth::AuthContext, config::Settings, events::EventBus, net::OutboundPolicy};
 
 /// Shared application state, cheap to clone.
 #[derive(Clone)]
@@ -27,6 +27,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Background tasks to wait for on shutdown.
     pub tasks: TaskTracker,
+    /// The in-process bus of domain events.
+    pub events: EventBus,
     /// Which addresses user-configured requests may reach (`OUTBOUND_ALLOW_CIDRS`).
     pub outbound: Arc<OutboundPolicy>,
     /// The shared, SSRF-guarded client for user-configured requests.
