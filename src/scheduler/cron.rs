@@ -480,9 +480,10 @@ fn repeat_end(tz: Tz, wall_clock: NaiveDateTime) -> Option<NaiveDateTime> {
     first_after(wall_clock, |t| !repeated(t))
 }
 
-/// Offset changes of `tz` in `(from, to]`, found by sampling every 6 hours and bisecting.
+/// Offset changes of `tz` in `(from, to]`, found by sampling every 12 hours and
+/// bisecting (zones never change offset twice within 12 hours).
 pub fn transitions(tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Transition> {
-    let step = Duration::hours(6);
+    let step = Duration::hours(12);
     let mut found = Vec::new();
     let mut left = from;
     let mut left_offset = offset_seconds(tz, left);

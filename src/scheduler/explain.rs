@@ -17,6 +17,8 @@ use crate::{
 /// How many runs are listed when `count` is omitted, and the most that may be asked for.
 const DEFAULT_COUNT: usize = 10;
 const MAX_COUNT: usize = 100;
+/// DST notes cover transitions up to this far after `after`.
+const NOTES_HORIZON: Duration = Duration::days(100 * 366);
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -128,10 +130,15 @@ async fn explain(AppJson(body): AppJson<ExplainIn>) -> AppResult<AppJson<Explain
     let slots = schedule.upcoming_slots(after, count);
     let tz = schedule.timezone();
     let dst_notes = match slots.last() {
-        Some(last) => cron::transitions(tz, after, last.at)
-            .iter()
-            .filter_map(|transition| describe_transition(&schedule, transition))
-            .collect(),
+        // Zone rules this far ahead are projections anyway; the cap bounds the work for
+        // expressions whose runs are centuries apart.
+        Some(last) => {
+            let horizon = after.checked_add_signed(NOTES_HORIZON).unwrap_or(last.at);
+            cron::transitions(tz, after, last.at.min(horizon))
+                .iter()
+                .filter_map(|transition| describe_transition(&schedule, transition))
+                .collect()
+        }
         None => Vec::new(),
     };
     Ok(AppJson(ExplainOut {
