@@ -3,7 +3,9 @@
 //!
 //! - login latency (argon2id verification, session insert, JWT signing): median and p95;
 //! - the cost of API-key authentication: `GET /api/v1/me` with `X-API-Key` against the
-//!   unauthenticated `GET /health`, sequential requests on one keep-alive connection.
+//!   unauthenticated `GET /api/status` (interleaved sequential requests on keep-alive
+//!   connections), and `authenticate_token` alone, in process;
+//! - failed logins for registered and unknown emails, which must cost the same.
 //!
 //! Run with `cargo bench --bench auth`.
 
@@ -16,6 +18,7 @@ use sqlx::{Connection, Executor, PgConnection};
 const LOGINS: usize = 200;
 const REQUESTS: usize = 3000;
 const WARM_UP: usize = 200;
+const IN_PROCESS: usize = 5000;
 
 struct Stats {
     median: Duration,
@@ -38,28 +41,16 @@ fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1000.0)
 }
 
-async fn time_requests(client: &reqwest::Client, url: &str, key: Option<&str>) -> Vec<Duration> {
-    let send = || {
-        let mut request = client.get(url);
-        if let Some(key) = key {
-            request = request.header("x-api-key", key);
-        }
-        request.send()
-    };
-    for _ in 0..WARM_UP {
-        let response = send().await.expect("request");
-        assert!(response.status().is_success());
-        response.bytes().await.expect("body");
-    }
-    let mut samples = Vec::with_capacity(REQUESTS);
-    for _ in 0..REQUESTS {
-        let started = Instant::now();
-        let response = send().await.expect("request");
-        assert!(response.status().is_success(), "{}", response.status());
-        response.bytes().await.expect("body");
-        samples.push(started.elapsed());
-    }
-    samples
+async fn timed(request: reqwest::RequestBuilder) -> Duration {
+    let started = Instant::now();
+    let response = request.send().await.expect("request");
+    assert!(response.status().is_success(), "{}", response.status());
+    response.bytes().await.expect("body");
+    started.elapsed()
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
 }
 
 #[tokio::main]
@@ -98,6 +89,7 @@ async fn main() {
     .expect("settings");
     let application = Application::build(settings).await.expect("build");
     let base = format!("http://127.0.0.1:{}", application.port());
+    let application_state = application.state().clone();
     let shutdown = application.shutdown_token();
     let server_task = tokio::spawn(application.run_until_stopped());
     let client = reqwest::Client::new();
@@ -130,24 +122,9 @@ async fn main() {
         response.bytes().await.expect("body");
         logins.push(started.elapsed());
     }
-    let mut unknown = Vec::with_capacity(LOGINS / 4);
-    for i in 0..LOGINS / 4 {
-        // A new email each time: failures on one email would lock it.
-        let started = Instant::now();
-        let response = client
-            .post(format!("{base}/auth/login"))
-            .json(&json!({ "email": format!("nobody-{i}@example.com"), "password": password }))
-            .send()
-            .await
-            .expect("login");
-        assert_eq!(response.status(), 401);
-        response.bytes().await.expect("body");
-        unknown.push(started.elapsed());
-    }
-
     // Wrong passwords: for registered emails (each tried once, so none locks) and for
     // unknown ones. The two must cost the same.
-    let accounts = LOGINS / 4;
+    let accounts = LOGINS / 2;
     for i in 0..accounts {
         let response = client
             .post(format!("{base}/auth/register"))
@@ -157,18 +134,25 @@ async fn main() {
             .expect("register");
         assert_eq!(response.status(), 201);
     }
-    let mut wrong = Vec::with_capacity(accounts);
-    for i in 0..accounts {
-        let started = Instant::now();
-        let response = client
+    // Interleaved, so background load affects both sides alike; a new email each time
+    // because failures on one email would lock it.
+    let failed_login = |email: String| {
+        let request = client
             .post(format!("{base}/auth/login"))
-            .json(&json!({ "email": format!("user-{i}@example.com"), "password": "not the password" }))
-            .send()
-            .await
-            .expect("login");
-        assert_eq!(response.status(), 401);
-        response.bytes().await.expect("body");
-        wrong.push(started.elapsed());
+            .json(&json!({ "email": email, "password": "not the password" }));
+        async move {
+            let started = Instant::now();
+            let response = request.send().await.expect("login");
+            assert_eq!(response.status(), 401);
+            response.bytes().await.expect("body");
+            started.elapsed()
+        }
+    };
+    let mut wrong = Vec::with_capacity(accounts);
+    let mut unknown = Vec::with_capacity(accounts);
+    for i in 0..accounts {
+        wrong.push(failed_login(format!("user-{i}@example.com")).await);
+        unknown.push(failed_login(format!("nobody-{i}@example.com")).await);
     }
 
     let key: Value = client
@@ -182,34 +166,50 @@ async fn main() {
         .await
         .expect("json");
     let key = key["key"].as_str().expect("key").to_owned();
-    let health = time_requests(&client, &format!("{base}/health"), None).await;
-    let keyed = time_requests(&client, &format!("{base}/api/v1/me"), Some(&key)).await;
-    let jwt = {
-        let url = format!("{base}/auth/me");
-        let mut samples = Vec::with_capacity(REQUESTS);
-        for i in 0..WARM_UP + REQUESTS {
-            let started = Instant::now();
-            let response = client
-                .get(&url)
-                .bearer_auth(&token)
-                .send()
-                .await
-                .expect("me");
-            assert!(response.status().is_success());
-            response.bytes().await.expect("body");
-            if i >= WARM_UP {
-                samples.push(started.elapsed());
-            }
+    // Interleaved, so load from other processes affects both sides alike.
+    let status_url = format!("{base}/api/status");
+    let keyed_url = format!("{base}/api/v1/me");
+    let jwt_url = format!("{base}/auth/me");
+    let mut public = Vec::with_capacity(REQUESTS);
+    let mut keyed = Vec::with_capacity(REQUESTS);
+    let mut jwt = Vec::with_capacity(REQUESTS);
+    for i in 0..WARM_UP + REQUESTS {
+        let a = timed(client.get(&status_url)).await;
+        let b = timed(client.get(&keyed_url).header("x-api-key", &key)).await;
+        let c = timed(client.get(&jwt_url).bearer_auth(&token)).await;
+        if i >= WARM_UP {
+            public.push(a);
+            keyed.push(b);
+            jwt.push(c);
         }
-        samples
-    };
+    }
+
+    // The authentication step alone, in process: a cached API key, and an access token
+    // (signature plus the session query).
+    let state = application_state.clone();
+    let mut key_auth = Vec::with_capacity(IN_PROCESS);
+    let mut jwt_auth = Vec::with_capacity(IN_PROCESS);
+    for _ in 0..IN_PROCESS {
+        let started = Instant::now();
+        nocron::auth::authenticate_token(&state, &key)
+            .await
+            .expect("key authenticates");
+        key_auth.push(started.elapsed());
+        let started = Instant::now();
+        nocron::auth::authenticate_token(&state, &token)
+            .await
+            .expect("token authenticates");
+        jwt_auth.push(started.elapsed());
+    }
 
     let login = stats(logins);
     let unknown = stats(unknown);
     let wrong = stats(wrong);
-    let health = stats(health);
+    let public = stats(public);
     let keyed = stats(keyed);
     let jwt = stats(jwt);
+    let key_auth = stats(key_auth);
+    let jwt_auth = stats(jwt_auth);
     println!(
         "failed login (registered email, wrong password), {accounts} sequential: median {}  p95 {}  mean {}",
         ms(wrong.median),
@@ -223,17 +223,16 @@ async fn main() {
         ms(login.mean)
     );
     println!(
-        "failed login (unknown email), {} sequential: median {}  p95 {}  mean {}",
-        LOGINS / 4,
+        "failed login (unknown email), {accounts} sequential: median {}  p95 {}  mean {}",
         ms(unknown.median),
         ms(unknown.p95),
         ms(unknown.mean)
     );
     println!(
-        "GET /health (no auth), {REQUESTS} sequential:   median {}  p95 {}  mean {}",
-        ms(health.median),
-        ms(health.p95),
-        ms(health.mean)
+        "GET /api/status (no auth), {REQUESTS}: median {}  p95 {}  mean {}",
+        ms(public.median),
+        ms(public.p95),
+        ms(public.mean)
     );
     println!(
         "GET /api/v1/me (API key), {REQUESTS} sequential: median {}  p95 {}  mean {}",
@@ -248,9 +247,16 @@ async fn main() {
         ms(jwt.mean)
     );
     println!(
-        "API-key authentication costs {} at the median ({} mean) over an unauthenticated request",
-        ms(keyed.median.saturating_sub(health.median)),
-        ms(keyed.mean.saturating_sub(health.mean)),
+        "API-key request over an unauthenticated one: {} at the median, {} mean",
+        ms(keyed.median.saturating_sub(public.median)),
+        ms(keyed.mean.saturating_sub(public.mean)),
+    );
+    println!(
+        "authenticate_token in process, {IN_PROCESS}: API key (cached) median {}  p95 {}; access token median {}  p95 {}",
+        us(key_auth.median),
+        us(key_auth.p95),
+        us(jwt_auth.median),
+        us(jwt_auth.p95)
     );
 
     shutdown.cancel();
