@@ -16,6 +16,7 @@ use crate::{
     auth::{self, AuthContext},
     config::{self, Settings},
     db::{self, embedded::LocalCluster},
+    events::EventBus,
     health, http,
     net::{self, OutboundPolicy},
     openapi::ApiDoc,
@@ -137,11 +138,13 @@ impl Application {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             realtime: gateway,
+            events: EventBus::default(),
             outbound,
             outbound_http,
         };
         start_background_work(&state).await?;
         let router = router_with_realtime(&state, hooks, queue).await?;
+        scheduler::engine::start(&state);
         Ok(Application {
             listener,
             router,

@@ -90,6 +90,19 @@ pub struct Settings {
     pub realtime_client_buffer: usize,
     /// `REALTIME_METRICS_INTERVAL_SECONDS`: period of `dashboard.metrics` (default 5).
     pub realtime_metrics_interval: Duration,
+    /// `SCHEDULER_ENABLED`: run the dispatcher that turns due schedules into executions (default true).
+    pub scheduler_enabled: bool,
+    /// `WORKERS_ENABLED`: run workers that claim and execute queued executions (default true).
+    pub workers_enabled: bool,
+    /// `WORKER_CONCURRENCY`: executions one instance runs at the same time (default 32).
+    pub worker_concurrency: usize,
+    /// `WORKER_BATCH_SIZE`: executions claimed per query (default 32).
+    pub worker_batch_size: usize,
+    /// `EXECUTION_LEASE_SECONDS`: how long a claim holds without a heartbeat before another
+    /// instance rescues the execution (default 30).
+    pub execution_lease: Duration,
+    /// `EXECUTION_RETENTION_DAYS`: finished executions older than this are pruned (default 30).
+    pub execution_retention_days: u32,
     /// `OUTBOUND_ALLOW_CIDRS`: comma-separated ranges that user-configured requests may
     /// reach even though they are internal (self-hosted targets); empty by default.
     pub outbound_allow_cidrs: Vec<ipnet::IpNet>,
@@ -267,19 +280,47 @@ impl Settings {
         let realtime_queue_capacity = bounded(
             var("REALTIME_QUEUE_CAPACITY"),
             "REALTIME_QUEUE_CAPACITY",
-            (1, 10_000_000),
+            1..=10_000_000,
             10_000,
         )?;
         let realtime_client_buffer = bounded(
             var("REALTIME_CLIENT_BUFFER"),
             "REALTIME_CLIENT_BUFFER",
-            (8, 1_000_000),
+            8..=1_000_000,
             256,
         )?;
         let realtime_metrics_interval = seconds(
             var("REALTIME_METRICS_INTERVAL_SECONDS"),
             "REALTIME_METRICS_INTERVAL_SECONDS",
             5,
+        )?;
+        let scheduler_enabled = boolean(var("SCHEDULER_ENABLED"), "SCHEDULER_ENABLED", true)?;
+        let workers_enabled = boolean(var("WORKERS_ENABLED"), "WORKERS_ENABLED", true)?;
+        let worker_concurrency = bounded(
+            var("WORKER_CONCURRENCY"),
+            "WORKER_CONCURRENCY",
+            1..=10_000,
+            32,
+        )?;
+        let worker_batch_size =
+            bounded(var("WORKER_BATCH_SIZE"), "WORKER_BATCH_SIZE", 1..=1000, 32)?;
+        let execution_lease = seconds(
+            var("EXECUTION_LEASE_SECONDS"),
+            "EXECUTION_LEASE_SECONDS",
+            30,
+        )?;
+        if execution_lease < Duration::from_secs(3) {
+            return Err(invalid(
+                "EXECUTION_LEASE_SECONDS",
+                &execution_lease.as_secs().to_string(),
+                "at least 3 seconds (heartbeats run every third of it)",
+            ));
+        }
+        let execution_retention_days = bounded(
+            var("EXECUTION_RETENTION_DAYS"),
+            "EXECUTION_RETENTION_DAYS",
+            1..=36_500,
+            30,
         )?;
         let outbound_allow_cidrs = match var("OUTBOUND_ALLOW_CIDRS") {
             Some(list) => parse_cidrs(&list)?,
@@ -308,6 +349,12 @@ impl Settings {
             realtime_queue_capacity,
             realtime_client_buffer,
             realtime_metrics_interval,
+            scheduler_enabled,
+            workers_enabled,
+            worker_concurrency,
+            worker_batch_size,
+            execution_lease,
+            execution_retention_days,
             outbound_allow_cidrs,
         })
     }
@@ -400,9 +447,34 @@ fn auth_settings(var: &impl Fn(&str) -> Option<String>) -> Result<AuthSettings, 
             "LOGIN_LOCKOUT_BASE_SECONDS",
             60,
         )?,
-        session_cleanup_cron: var("SESSION_CLEANUP_CRON")
-            .unwrap_or_else(|| "0 */15 * * * *".to_owned()),
+        session_cleanup_cron: cron_with_seconds(
+            var("SESSION_CLEANUP_CRON"),
+            "SESSION_CLEANUP_CRON",
+            "0 */15 * * * *",
+        )?,
     })
+}
+
+/// A six-field cron expression (with seconds) for a system job.
+fn cron_with_seconds(
+    value: Option<String>,
+    name: &'static str,
+    default: &str,
+) -> Result<String, ConfigError> {
+    use croner::parser::{CronParser, Seconds};
+    let expression = value.unwrap_or_else(|| default.to_owned());
+    CronParser::builder()
+        .seconds(Seconds::Required)
+        .build()
+        .parse(&expression)
+        .map_err(|_| {
+            invalid(
+                name,
+                &expression,
+                "a cron expression with seconds, e.g. \"0 */15 * * * *\"",
+            )
+        })?;
+    Ok(expression)
 }
 
 fn invalid(name: &'static str, value: &str, expected: &str) -> ConfigError {
@@ -434,16 +506,27 @@ fn seconds(
     Ok(Duration::from_secs(secs))
 }
 
-/// A whole number within `min..=max`, or `default` when unset.
-fn bounded(
+fn boolean(value: Option<String>, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match value.map(|v| v.to_ascii_lowercase()).as_deref() {
+        None => Ok(default),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some("false" | "0" | "no" | "off") => Ok(false),
+        Some(other) => Err(invalid(name, other, "true or false")),
+    }
+}
+
+fn bounded<T>(
     value: Option<String>,
     name: &'static str,
-    (min, max): (usize, usize),
-    default: usize,
-) -> Result<usize, ConfigError> {
-    let expected = format!("a whole number from {min} to {max}");
-    let number = parse::<usize>(value, name, &expected)?.unwrap_or(default);
-    if !(min..=max).contains(&number) {
+    range: std::ops::RangeInclusive<T>,
+    default: T,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let expected = format!("a whole number from {} to {}", range.start(), range.end());
+    let number = parse::<T>(value, name, &expected)?.unwrap_or(default);
+    if !range.contains(&number) {
         return Err(invalid(name, &number.to_string(), &expected));
     }
     Ok(number)
@@ -531,6 +614,12 @@ mod tests {
             ("REALTIME_QUEUE_CAPACITY", "many"),
             ("REALTIME_CLIENT_BUFFER", "2"),
             ("REALTIME_METRICS_INTERVAL_SECONDS", "0"),
+            ("SCHEDULER_ENABLED", "maybe"),
+            ("WORKERS_ENABLED", "2"),
+            ("WORKER_CONCURRENCY", "0"),
+            ("WORKER_BATCH_SIZE", "5000"),
+            ("EXECUTION_LEASE_SECONDS", "1"),
+            ("EXECUTION_RETENTION_DAYS", "-3"),
             ("OUTBOUND_ALLOW_CIDRS", "127.0.0.0/33"),
             ("OUTBOUND_ALLOW_CIDRS", "10.0.0.0/8,localhost"),
             ("ACCESS_TOKEN_TTL_SECONDS", "soon"),
@@ -538,6 +627,8 @@ mod tests {
             ("API_KEY_RATE_LIMIT_BURST", "-1"),
             ("LOGIN_LOCKOUT_THRESHOLD", "0"),
             ("SESSION_IDLE_TTL_SECONDS", "99999999999"),
+            ("SESSION_CLEANUP_CRON", "every full moon"),
+            ("SESSION_CLEANUP_CRON", "*/15 * * * *"),
         ] {
             let err = settings(&[(name, value)]).expect_err(name);
             assert_eq!(err.name, name);
@@ -563,6 +654,30 @@ mod tests {
         .auth;
         assert_eq!(custom.auth_rate_limit_per_minute, 3);
         assert_eq!(custom.jwt_audience, "tests");
+    }
+
+    #[test]
+    fn engine_settings_have_defaults_and_parse() {
+        let s = settings(&[]).expect("defaults parse");
+        assert!(s.scheduler_enabled && s.workers_enabled);
+        assert_eq!(s.worker_concurrency, 32);
+        assert_eq!(s.worker_batch_size, 32);
+        assert_eq!(s.execution_lease, Duration::from_secs(30));
+        assert_eq!(s.execution_retention_days, 30);
+        let s = settings(&[
+            ("SCHEDULER_ENABLED", "false"),
+            ("WORKERS_ENABLED", "0"),
+            ("WORKER_CONCURRENCY", "200"),
+            ("WORKER_BATCH_SIZE", "50"),
+            ("EXECUTION_LEASE_SECONDS", "9"),
+            ("EXECUTION_RETENTION_DAYS", "7"),
+        ])
+        .expect("parse");
+        assert!(!s.scheduler_enabled && !s.workers_enabled);
+        assert_eq!(s.worker_concurrency, 200);
+        assert_eq!(s.worker_batch_size, 50);
+        assert_eq!(s.execution_lease, Duration::from_secs(9));
+        assert_eq!(s.execution_retention_days, 7);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! The crate is one binary's library: [`app`] assembles the router and runs the server;
 //! each domain lives in its own module. See `docs/ARCHITECTURE.md`.
 
+pub mod actions;
 pub mod admin;
 pub mod api_keys;
 pub mod app;
@@ -12,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod health;
 pub mod http;
 pub mod logging;
@@ -21,6 +23,7 @@ pub mod realtime;
 pub mod scheduler;
 pub mod state;
 pub mod system_jobs;
+pub mod tasks;
 pub mod users;
 
 /// Installs the process-wide TLS crypto provider (ring). Call once at start; idempotent.

@@ -6,7 +6,9 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{auth::AuthContext, config::Settings, net::OutboundPolicy, realtime::Gateway};
+use crate::{
+    auth::AuthContext, config::Settings, events::EventBus, net::OutboundPolicy, realtime::Gateway,
+};
 
 /// Shared application state, cheap to clone.
 #[derive(Clone)]
@@ -29,6 +31,8 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// The realtime gateway's input: domain code queues Socket.IO emits here.
     pub realtime: Gateway,
+    /// The in-process bus of domain events.
+    pub events: EventBus,
     /// Which addresses user-configured requests may reach (`OUTBOUND_ALLOW_CIDRS`).
     pub outbound: Arc<OutboundPolicy>,
     /// The shared, SSRF-guarded client for user-configured requests.

@@ -2,6 +2,7 @@
 //! `DATABASE_URL` is configured.
 
 pub mod embedded;
+pub mod text_enum;
 
 use std::time::Duration;
 

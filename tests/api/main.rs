@@ -5,8 +5,14 @@
 
 mod api_keys;
 mod auth;
+mod capture;
 mod cron;
 mod embedded;
+mod engine_actions;
+mod engine_cluster;
+mod engine_policies;
+mod engine_runs;
+mod engine_support;
 mod errors;
 mod health;
 mod helpers;

@@ -1,0 +1,114 @@
+//! The engine handle every step function takes, and the start of the background loops an
+//! instance runs according to its role flags.
+
+use std::{sync::Arc, time::Duration};
+
+use sqlx::PgPool;
+
+use super::{dispatcher, maintenance, worker};
+use crate::{
+    events::EventBus,
+    net::{
+        OutboundPolicy,
+        client::{SystemLookup, guarded_client_builder},
+    },
+    state::AppState,
+};
+
+/// `NOTIFY` channel: a task was created or changed; dispatchers re-read the earliest slot.
+pub const TASKS_CHANGED: &str = "nocron_tasks_changed";
+/// `NOTIFY` channel: executions were queued; idle workers claim.
+pub const EXECUTIONS_QUEUED: &str = "nocron_executions_queued";
+/// `NOTIFY` channel: the payload is an execution id whose cancellation was requested.
+pub const EXECUTION_CANCEL: &str = "nocron_execution_cancel";
+
+/// Tuning of one instance's engine.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Executions run at the same time.
+    pub worker_concurrency: usize,
+    /// Executions claimed per query.
+    pub worker_batch_size: usize,
+    /// How long a claim holds without a heartbeat.
+    pub lease: Duration,
+    /// How long running executions may finish after shutdown begins.
+    pub shutdown_grace: Duration,
+    /// Finished executions older than this many days are pruned.
+    pub retention_days: u32,
+}
+
+/// What the dispatcher, workers and maintenance jobs share. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    /// The database.
+    pub db: PgPool,
+    /// Where engine events are published.
+    pub events: EventBus,
+    /// The outbound HTTP client actions use: SSRF-guarded, redirects left to the action.
+    pub http: reqwest::Client,
+    /// Which addresses actions may reach; every redirect hop is checked against it.
+    pub outbound: Arc<OutboundPolicy>,
+    /// This instance's id, recorded on claimed executions.
+    pub instance_id: Arc<str>,
+    /// Tuning.
+    pub config: EngineConfig,
+}
+
+impl Engine {
+    /// The engine of an application's state.
+    pub fn from_state(state: &AppState) -> Self {
+        let settings = &state.settings;
+        Engine {
+            db: state.db.clone(),
+            events: state.events.clone(),
+            http: action_client(&state.outbound, &state.outbound_http),
+            outbound: state.outbound.clone(),
+            instance_id: state.instance_id.clone(),
+            config: EngineConfig {
+                worker_concurrency: settings.worker_concurrency,
+                worker_batch_size: settings.worker_batch_size,
+                lease: settings.execution_lease,
+                // Leave part of the application's grace for handing work back.
+                shutdown_grace: settings.shutdown_grace.mul_f64(0.8),
+                retention_days: settings.execution_retention_days,
+            },
+        }
+    }
+}
+
+/// The guarded client with redirects turned off: HTTP actions follow redirects themselves so
+/// the limit is per task and each hop is checked and logged. Falls back to the shared client
+/// (which follows up to its own cap) if building fails.
+pub fn action_client(policy: &Arc<OutboundPolicy>, shared: &reqwest::Client) -> reqwest::Client {
+    let user_agent = format!("nocron/{}", crate::health::VERSION);
+    guarded_client_builder(policy.clone(), &user_agent, Arc::new(SystemLookup))
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap_or_else(|err| {
+            tracing::warn!(error = %err, "cannot build the action HTTP client; using the shared one");
+            shared.clone()
+        })
+}
+
+/// Starts the loops this instance's role flags ask for, on the state's task tracker; each
+/// stops when the state's shutdown token is cancelled.
+pub fn start(state: &AppState) {
+    let engine = Engine::from_state(state);
+    let settings = &state.settings;
+    if settings.scheduler_enabled {
+        state
+            .tasks
+            .spawn(dispatcher::run(engine.clone(), state.shutdown.clone()));
+    }
+    if settings.workers_enabled {
+        state
+            .tasks
+            .spawn(worker::run(engine.clone(), state.shutdown.clone()));
+    }
+    if settings.scheduler_enabled || settings.workers_enabled {
+        state
+            .tasks
+            .spawn(maintenance::run(engine, state.shutdown.clone()));
+    }
+}

@@ -1,0 +1,96 @@
+//! Typed executions: their status, what triggered them, and the stored row.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::text_enum;
+
+text_enum! {
+    /// Where an execution is in its life.
+    pub enum ExecutionStatus {
+        /// Waiting for a worker (or for `run_after`).
+        Queued = "QUEUED",
+        /// A worker holds its lease and runs the action.
+        Running = "RUNNING",
+        /// The action succeeded.
+        Succeeded = "SUCCEEDED",
+        /// The attempt failed and a retry is queued.
+        Failed = "FAILED",
+        /// The last attempt failed: dead-lettered, retryable by hand.
+        Dead = "DEAD",
+        /// Cancelled before it finished.
+        Cancelled = "CANCELLED",
+        /// The attempt ran past the task's timeout.
+        TimedOut = "TIMED_OUT",
+    }
+}
+
+impl ExecutionStatus {
+    /// Whether no worker will touch the execution again.
+    pub fn is_final(self) -> bool {
+        !matches!(self, ExecutionStatus::Queued | ExecutionStatus::Running)
+    }
+}
+
+text_enum! {
+    /// What created an execution.
+    pub enum TriggerKind {
+        /// A schedule slot.
+        Schedule = "SCHEDULE",
+        /// A person, from the dashboard.
+        Manual = "MANUAL",
+        /// An API client.
+        Api = "API",
+        /// An inbound webhook.
+        Webhook = "WEBHOOK",
+        /// An inbound email.
+        Email = "EMAIL",
+        /// Another task's execution finished.
+        Chain = "CHAIN",
+        /// A retry of a failed attempt.
+        Retry = "RETRY",
+    }
+}
+
+/// A stored execution.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Execution {
+    /// UUID v7.
+    pub id: Uuid,
+    /// Its task.
+    pub task_id: Uuid,
+    /// What created it.
+    pub trigger_kind: TriggerKind,
+    /// The schedule slot, for scheduled runs.
+    pub scheduled_for: Option<DateTime<Utc>>,
+    /// Where it is.
+    pub status: ExecutionStatus,
+    /// 1 for the first try.
+    pub attempt: i32,
+    /// The attempt this one retries.
+    pub retry_of: Option<Uuid>,
+    /// Not claimed before this.
+    pub run_after: DateTime<Utc>,
+    /// Inserted.
+    pub queued_at: DateTime<Utc>,
+    /// Claimed by a worker.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Reached a final state.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Wall time of the attempt.
+    pub duration_ms: Option<i64>,
+    /// The instance that ran (or runs) it.
+    pub instance_id: Option<String>,
+    /// The claim holds until this, unless renewed.
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    /// The trigger's input.
+    pub input: serde_json::Value,
+    /// What the action produced.
+    pub outcome: Option<serde_json::Value>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// The caller's idempotency key, for API triggers.
+    pub idempotency_key: Option<String>,
+}

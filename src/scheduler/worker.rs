@@ -1,0 +1,478 @@
+//! Workers: claim queued executions in batches, run their actions concurrently under a lease,
+//! and hand the results to the batched completion writer.
+//!
+//! Claiming is one statement (`UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n)
+//! RETURNING …`). While an execution runs, a heartbeat renews the leases of everything this
+//! instance holds; an instance that dies stops renewing and `maintenance` rescues its work.
+//! On shutdown the worker stops claiming, lets running executions finish within the grace
+//! period, and hands the rest back to the queue.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use chrono::{DateTime, Utc};
+use tokio::{
+    sync::{Notify, mpsc},
+    task::JoinSet,
+};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::{
+    engine::{EXECUTION_CANCEL, EXECUTIONS_QUEUED, Engine},
+    listener,
+    model::TriggerKind,
+    outcomes::{self, AttemptResult, Completion},
+};
+use crate::{
+    actions::{self, ExecutionContext, ExecutionLogger},
+    events::DomainEvent,
+    tasks::model::{ActionType, ConcurrencyPolicy, RetryPolicy},
+};
+
+/// Completions written per transaction at most.
+const COMPLETION_BATCH: usize = 500;
+
+/// An execution this instance has claimed, with what it needs from its task.
+#[derive(Debug, Clone)]
+pub struct ClaimedExecution {
+    /// The execution.
+    pub id: Uuid,
+    /// Its task.
+    pub task_id: Uuid,
+    /// Which try.
+    pub attempt: i32,
+    /// What created it.
+    pub trigger_kind: TriggerKind,
+    /// Its slot, for scheduled runs.
+    pub scheduled_for: Option<DateTime<Utc>>,
+    /// The trigger's input.
+    pub input: serde_json::Value,
+    /// The task's action.
+    pub action_type: ActionType,
+    /// The action's configuration.
+    pub action_config: serde_json::Value,
+    /// Per-attempt limit.
+    pub timeout_seconds: i32,
+    /// The task's retry policy.
+    pub retry: RetryPolicy,
+    /// The task's concurrency policy.
+    pub concurrency_policy: ConcurrencyPolicy,
+}
+
+/// Claims up to `limit` due executions for this instance. Executions of `QUEUE_ONE` and
+/// `CANCEL_RUNNING` tasks wait while another execution of the same task runs.
+#[tracing::instrument(skip_all, fields(limit))]
+pub async fn claim(engine: &Engine, limit: usize) -> Result<Vec<ClaimedExecution>, sqlx::Error> {
+    let lease_seconds = engine.config.lease.as_secs_f64();
+    let rows = sqlx::query!(
+        r#"UPDATE executions e
+           SET status = 'RUNNING', started_at = clock_timestamp(), instance_id = $1,
+               lease_expires_at = clock_timestamp() + $2 * interval '1 second'
+           FROM tasks t
+           WHERE t.id = e.task_id AND e.id IN (
+               SELECT q.id FROM executions q JOIN tasks qt ON qt.id = q.task_id
+               WHERE q.status = 'QUEUED' AND q.run_after <= clock_timestamp()
+                 AND (qt.concurrency_policy IN ('ALLOW', 'SKIP')
+                      OR NOT EXISTS (SELECT 1 FROM executions r
+                                     WHERE r.task_id = q.task_id AND r.status = 'RUNNING'))
+               ORDER BY q.run_after
+               LIMIT $3
+               FOR UPDATE OF q SKIP LOCKED)
+           RETURNING e.id, e.task_id, e.attempt, e.trigger_kind AS "trigger_kind: TriggerKind",
+                     e.scheduled_for, e.input, t.action_type AS "action_type: ActionType",
+                     t.action_config, t.timeout_seconds, t.retry_max_attempts,
+                     t.retry_initial_delay_seconds, t.retry_max_delay_seconds, t.retry_multiplier,
+                     t.concurrency_policy AS "concurrency_policy: ConcurrencyPolicy""#,
+        &*engine.instance_id,
+        lease_seconds,
+        i64::try_from(limit).unwrap_or(i64::MAX)
+    )
+    .fetch_all(&engine.db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| ClaimedExecution {
+            id: row.id,
+            task_id: row.task_id,
+            attempt: row.attempt,
+            trigger_kind: row.trigger_kind,
+            scheduled_for: row.scheduled_for,
+            input: row.input,
+            action_type: row.action_type,
+            action_config: row.action_config,
+            timeout_seconds: row.timeout_seconds,
+            retry: RetryPolicy {
+                max_attempts: row.retry_max_attempts,
+                initial_delay_seconds: row.retry_initial_delay_seconds,
+                max_delay_seconds: row.retry_max_delay_seconds,
+                multiplier: row.retry_multiplier,
+            },
+            concurrency_policy: row.concurrency_policy,
+        })
+        .collect())
+}
+
+/// Runs one claimed execution's action under its timeout, stopping early if `cancel` fires.
+#[tracing::instrument(skip_all, fields(task_id = %claimed.task_id, execution_id = %claimed.id))]
+pub async fn execute(
+    engine: &Engine,
+    claimed: &ClaimedExecution,
+    cancel: CancellationToken,
+) -> Completion {
+    let started = Instant::now();
+    engine.events.publish(DomainEvent::ExecutionStarted {
+        execution_id: claimed.id,
+        task_id: claimed.task_id,
+        attempt: claimed.attempt,
+        instance_id: engine.instance_id.to_string(),
+    });
+    let logger = ExecutionLogger::new(claimed.id, claimed.task_id, engine.events.clone());
+    let timeout = Duration::from_secs(u64::try_from(claimed.timeout_seconds).unwrap_or(1));
+    let deadline = tokio::time::Instant::now() + timeout;
+    let (result, outcome, error) = match actions::build(claimed.action_type, &claimed.action_config)
+    {
+        Err(errors) => {
+            let detail: Vec<String> = errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect();
+            let error = format!("the action configuration is invalid: {}", detail.join("; "));
+            logger.error(error.clone());
+            (AttemptResult::Failed, serde_json::Value::Null, Some(error))
+        }
+        Ok(action) => {
+            let context = ExecutionContext {
+                execution_id: claimed.id,
+                task_id: claimed.task_id,
+                attempt: claimed.attempt,
+                input: claimed.input.clone(),
+                config: claimed.action_config.clone(),
+                deadline,
+                logger: logger.clone(),
+                http: engine.http.clone(),
+                outbound: engine.outbound.clone(),
+            };
+            tokio::select! {
+                _ = cancel.cancelled() => {
+                    logger.warn("cancelled while running");
+                    (AttemptResult::Cancelled, serde_json::Value::Null, Some("cancelled while running".to_owned()))
+                }
+                ran = tokio::time::timeout_at(deadline, action.run(&context)) => match ran {
+                    Ok(outcome) if outcome.success => (AttemptResult::Succeeded, outcome.result, None),
+                    Ok(outcome) => (AttemptResult::Failed, outcome.result, outcome.error),
+                    Err(_) => {
+                        let error = format!("timed out after {} s", claimed.timeout_seconds);
+                        logger.error(error.clone());
+                        (AttemptResult::TimedOut, serde_json::Value::Null, Some(error))
+                    }
+                }
+            }
+        }
+    };
+    Completion {
+        id: claimed.id,
+        task_id: claimed.task_id,
+        attempt: claimed.attempt,
+        result,
+        outcome,
+        error,
+        duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+        logs: logger.take_lines(),
+        input: claimed.input.clone(),
+        retry: claimed.retry,
+        releases_waiting: matches!(
+            claimed.concurrency_policy,
+            ConcurrencyPolicy::QueueOne | ConcurrencyPolicy::CancelRunning
+        ),
+    }
+}
+
+/// One worker step for tests and tools: claims up to `limit` executions, runs them
+/// concurrently and records their completions in one batch. Returns the recorded ids.
+pub async fn run_batch(engine: &Engine, limit: usize) -> Result<Vec<Uuid>, sqlx::Error> {
+    let claimed = claim(engine, limit).await?;
+    let runs = claimed
+        .iter()
+        .map(|execution| execute(engine, execution, CancellationToken::new()));
+    let completions = futures::future::join_all(runs).await;
+    outcomes::record_completions(engine, &completions).await
+}
+
+/// Puts executions this instance still holds back in the queue, lease cleared, without
+/// counting an attempt: they were interrupted by a shutdown, not failed.
+pub async fn hand_back(engine: &Engine, ids: &[Uuid]) -> Result<u64, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = engine.db.begin().await?;
+    let returned = sqlx::query!(
+        "UPDATE executions
+         SET status = 'QUEUED', instance_id = NULL, lease_expires_at = NULL, started_at = NULL,
+             run_after = clock_timestamp()
+         WHERE id = ANY($1) AND status = 'RUNNING' AND instance_id = $2",
+        ids,
+        &*engine.instance_id
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    sqlx::query!("SELECT pg_notify($1, '')", EXECUTIONS_QUEUED)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(returned)
+}
+
+/// Executions running in this instance, with the token that cancels each.
+type InFlight = Arc<Mutex<HashMap<Uuid, CancellationToken>>>;
+
+fn in_flight_ids(in_flight: &InFlight) -> Vec<Uuid> {
+    in_flight
+        .lock()
+        .map(|map| map.keys().copied().collect())
+        .unwrap_or_default()
+}
+
+fn cancel_in_flight(in_flight: &InFlight, id: Uuid) {
+    if let Ok(map) = in_flight.lock()
+        && let Some(token) = map.get(&id)
+    {
+        token.cancel();
+    }
+}
+
+/// The worker loop of one instance, until `shutdown`; see the module documentation.
+pub async fn run(engine: Engine, shutdown: CancellationToken) {
+    let in_flight: InFlight = Arc::default();
+    let wake = Arc::new(Notify::new());
+    let helpers = CancellationToken::new();
+    let (completions, receiver) = mpsc::unbounded_channel();
+    let writer = tokio::spawn(completion_writer(engine.clone(), receiver));
+    let heartbeat = tokio::spawn(heartbeat(
+        engine.clone(),
+        in_flight.clone(),
+        helpers.clone(),
+    ));
+    let notifications = tokio::spawn(listen(
+        engine.clone(),
+        in_flight.clone(),
+        wake.clone(),
+        helpers.clone(),
+    ));
+    let concurrency = engine.config.worker_concurrency;
+    let batch = engine.config.worker_batch_size.min(concurrency);
+    // Claim in chunks rather than one execution per completion.
+    let claim_threshold = (batch / 4).max(1);
+    let mut running = JoinSet::new();
+    let mut failures = 0u32;
+    tracing::info!(instance = %engine.instance_id, concurrency, batch, "workers started");
+    while !shutdown.is_cancelled() {
+        let free = concurrency.saturating_sub(running.len());
+        let want = free.min(batch);
+        let mut full_batch = false;
+        if want >= claim_threshold {
+            match claim(&engine, want).await {
+                Ok(claimed) => {
+                    failures = 0;
+                    full_batch = claimed.len() == want;
+                    for execution in claimed {
+                        let token = CancellationToken::new();
+                        if let Ok(mut map) = in_flight.lock() {
+                            map.insert(execution.id, token.clone());
+                        }
+                        let engine = engine.clone();
+                        let completions = completions.clone();
+                        let in_flight = in_flight.clone();
+                        running.spawn(async move {
+                            let completion = execute(&engine, &execution, token).await;
+                            // Sent before leaving the in-flight set, so a shutdown hand-back
+                            // never re-queues an execution whose result is on its way.
+                            let _ = completions.send(completion);
+                            if let Ok(mut map) = in_flight.lock() {
+                                map.remove(&execution.id);
+                            }
+                        });
+                    }
+                }
+                Err(err) => {
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(error = %err, failures, "claiming executions failed");
+                }
+            }
+        }
+        if full_batch {
+            continue;
+        }
+        let wait = if failures > 0 {
+            listener::backoff(failures)
+        } else if want < claim_threshold {
+            Duration::from_secs(30)
+        } else {
+            time_to_next_due(&engine).await
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = wake.notified() => {}
+            Some(_) = running.join_next(), if !running.is_empty() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+
+    let grace = engine.config.shutdown_grace;
+    if !running.is_empty() {
+        tracing::info!(
+            running = running.len(),
+            grace_ms = grace.as_millis() as u64,
+            "workers stopping: letting running executions finish"
+        );
+    }
+    let finished_in_time = tokio::time::timeout(grace, async {
+        while running.join_next().await.is_some() {}
+    })
+    .await
+    .is_ok();
+    if !finished_in_time {
+        running.abort_all();
+        while running.join_next().await.is_some() {}
+    }
+    drop(completions);
+    let _ = writer.await;
+    let leftover = in_flight_ids(&in_flight);
+    match hand_back(&engine, &leftover).await {
+        Ok(0) => {}
+        Ok(returned) => tracing::info!(returned, "handed unfinished executions back to the queue"),
+        Err(err) => {
+            tracing::error!(error = %err, "handing executions back failed; their leases will expire and they will be rescued")
+        }
+    }
+    helpers.cancel();
+    let _ = heartbeat.await;
+    let _ = notifications.await;
+    tracing::info!("workers stopped");
+}
+
+/// How long until the earliest queued execution is due (a poll, capped, in case an
+/// execution waits on a concurrency guard and no notification will come).
+async fn time_to_next_due(engine: &Engine) -> Duration {
+    let seconds = sqlx::query_scalar!(
+        r#"SELECT EXTRACT(EPOCH FROM (min(run_after) - clock_timestamp()))::float8
+           FROM executions WHERE status = 'QUEUED'"#
+    )
+    .fetch_one(&engine.db)
+    .await;
+    match seconds {
+        Ok(Some(s)) if s > 0.0 => Duration::from_secs_f64(s).min(Duration::from_secs(30)),
+        Ok(Some(_)) => Duration::from_secs(1),
+        Ok(None) => Duration::from_secs(30),
+        Err(_) => Duration::from_secs(1),
+    }
+}
+
+/// Writes completions in batches: whatever has arrived since the last write goes in one
+/// transaction. A failed write is retried (it is idempotent); if the database stays away,
+/// the executions' leases expire and they are rescued.
+async fn completion_writer(engine: Engine, mut receiver: mpsc::UnboundedReceiver<Completion>) {
+    let mut batch = Vec::new();
+    while let Some(first) = receiver.recv().await {
+        batch.push(first);
+        while batch.len() < COMPLETION_BATCH {
+            match receiver.try_recv() {
+                Ok(completion) => batch.push(completion),
+                Err(_) => break,
+            }
+        }
+        let mut failures = 0u32;
+        while let Err(err) = outcomes::record_completions(&engine, &batch).await {
+            failures = failures.saturating_add(1);
+            if failures >= 30 {
+                tracing::error!(error = %err, lost = batch.len(), "recording completions keeps failing; leaving them to lease rescue");
+                break;
+            }
+            tracing::warn!(error = %err, failures, "recording completions failed; retrying");
+            tokio::time::sleep(listener::backoff(failures)).await;
+        }
+        batch.clear();
+    }
+}
+
+/// Renews the leases of everything this instance runs, every third of the lease. An
+/// execution whose lease is no longer ours, or whose cancellation was requested, is stopped.
+async fn heartbeat(engine: Engine, in_flight: InFlight, stop: CancellationToken) {
+    let period = engine.config.lease / 3;
+    let lease_seconds = engine.config.lease.as_secs_f64();
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(period) => {}
+        }
+        let ids = in_flight_ids(&in_flight);
+        if ids.is_empty() {
+            continue;
+        }
+        let renewed = sqlx::query!(
+            "UPDATE executions SET lease_expires_at = clock_timestamp() + $3 * interval '1 second'
+             WHERE id = ANY($1) AND instance_id = $2 AND status = 'RUNNING'
+             RETURNING id, cancel_requested",
+            &ids,
+            &*engine.instance_id,
+            lease_seconds
+        )
+        .fetch_all(&engine.db)
+        .await;
+        match renewed {
+            Ok(rows) => {
+                for id in &ids {
+                    match rows.iter().find(|row| row.id == *id) {
+                        Some(row) if !row.cancel_requested => {}
+                        Some(_) => cancel_in_flight(&in_flight, *id),
+                        // Rescued elsewhere: our result would be discarded, stop working on it.
+                        None => cancel_in_flight(&in_flight, *id),
+                    }
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "renewing leases failed"),
+        }
+    }
+}
+
+/// Wakes the worker loop on `nocron_executions_queued` and cancels running executions named
+/// on `nocron_execution_cancel`.
+async fn listen(engine: Engine, in_flight: InFlight, wake: Arc<Notify>, stop: CancellationToken) {
+    let mut failures = 0u32;
+    while !stop.is_cancelled() {
+        let Some(mut connection) =
+            listener::connect(&engine.db, &[EXECUTIONS_QUEUED, EXECUTION_CANCEL]).await
+        else {
+            failures = failures.saturating_add(1);
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(listener::backoff(failures)) => continue,
+            }
+        };
+        failures = 0;
+        // Anything queued while we were not listening is found by this wake-up.
+        wake.notify_one();
+        loop {
+            let received = tokio::select! {
+                _ = stop.cancelled() => return,
+                received = connection.try_recv() => received,
+            };
+            match received {
+                Ok(Some(notification)) if notification.channel() == EXECUTION_CANCEL => {
+                    if let Ok(id) = notification.payload().parse::<Uuid>() {
+                        cancel_in_flight(&in_flight, id);
+                    }
+                }
+                Ok(Some(_)) | Ok(None) => wake.notify_one(),
+                Err(err) => {
+                    tracing::warn!(error = %err, "worker lost its LISTEN connection; reconnecting");
+                    break;
+                }
+            }
+        }
+    }
+}

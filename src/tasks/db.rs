@@ -1,0 +1,243 @@
+//! Task queries shared by the API and the engine: create, read, change status, delete.
+//! Every change wakes the dispatchers with `NOTIFY` and is published on the event bus.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::model::{
+    ActionType, CatchUpPolicy, ConcurrencyPolicy, DstPolicy, NewTask, Task, TaskStatus,
+};
+use crate::{
+    error::{AppError, AppResult},
+    events::{DomainEvent, EventBus},
+    scheduler::{
+        engine::TASKS_CHANGED,
+        planner::{self, SkipReason},
+        schedule::Schedule,
+    },
+};
+
+/// The first slot of a schedule at or after `start_at` and after `now`, within `end_at`.
+pub fn first_slot(
+    schedule: &Schedule,
+    start_at: Option<DateTime<Utc>>,
+    end_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let from = match start_at {
+        // A slot exactly at start_at counts.
+        Some(start) if start > now => start - TimeDelta::milliseconds(1),
+        _ => now,
+    };
+    schedule
+        .next_after(from)
+        .filter(|slot| end_at.is_none_or(|end| *slot <= end))
+}
+
+/// Validates and stores a new task, computing its first slot.
+pub async fn create_task(db: &PgPool, events: &EventBus, new: &NewTask) -> AppResult<Task> {
+    let schedule = new.validate()?;
+    let spec = new.schedule.as_ref();
+    let next_run_at = schedule.as_ref().and_then(|schedule| {
+        first_slot(
+            schedule,
+            spec.and_then(|s| s.start_at),
+            spec.and_then(|s| s.end_at),
+            Utc::now(),
+        )
+    });
+    let id = Uuid::now_v7();
+    let mut tx = db.begin().await?;
+    sqlx::query!(
+        r#"INSERT INTO tasks (id, owner_id, name, description, tags, action_type, action_config,
+               cron, timezone, start_at, end_at, jitter_seconds, dst_policy, status,
+               timeout_seconds, retry_max_attempts, retry_initial_delay_seconds,
+               retry_max_delay_seconds, retry_multiplier, concurrency_policy, catch_up_policy,
+               catch_up_max, auto_pause_after_failures, next_run_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+               $18, $19, $20, $21, $22, $23, $24)"#,
+        id,
+        new.owner_id,
+        new.name.trim(),
+        new.description,
+        &new.tags,
+        new.action_type.as_str(),
+        new.action_config,
+        spec.map(|s| s.cron.trim()),
+        spec.map_or("UTC", |s| s.timezone.as_str()),
+        spec.and_then(|s| s.start_at),
+        spec.and_then(|s| s.end_at),
+        spec.map_or(0, |s| s.jitter_seconds),
+        spec.map_or(DstPolicy::ShiftOnce, |s| s.dst_policy).as_str(),
+        new.status.as_str(),
+        new.timeout_seconds,
+        new.retry.max_attempts,
+        new.retry.initial_delay_seconds,
+        new.retry.max_delay_seconds,
+        new.retry.multiplier,
+        new.concurrency_policy.as_str(),
+        new.catch_up_policy.as_str(),
+        new.catch_up_max,
+        new.auto_pause_after_failures,
+        next_run_at,
+    )
+    .execute(&mut *tx)
+    .await?;
+    notify_tasks_changed(&mut tx).await?;
+    let task = load_task(&mut tx, id)
+        .await?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("inserted task vanished")))?;
+    tx.commit().await?;
+    events.publish(DomainEvent::TaskCreated {
+        task_id: id,
+        owner_id: new.owner_id,
+    });
+    Ok(task)
+}
+
+/// One of the owner's tasks; another owner's task is `None`.
+pub async fn find_task(db: &PgPool, task_id: Uuid, owner_id: Uuid) -> AppResult<Option<Task>> {
+    let mut conn = db.acquire().await?;
+    Ok(load_task(&mut conn, task_id)
+        .await?
+        .filter(|task| task.owner_id == owner_id))
+}
+
+/// A task by id, whoever owns it (for the engine, which acts for every owner).
+pub async fn load_task(
+    conn: &mut PgConnection,
+    task_id: Uuid,
+) -> Result<Option<Task>, sqlx::Error> {
+    sqlx::query_as!(
+        Task,
+        r#"SELECT id, owner_id, name, description, tags,
+                  action_type AS "action_type: ActionType", action_config, cron, timezone,
+                  start_at, end_at, jitter_seconds, dst_policy AS "dst_policy: DstPolicy",
+                  status AS "status: TaskStatus", timeout_seconds, retry_max_attempts,
+                  retry_initial_delay_seconds, retry_max_delay_seconds, retry_multiplier,
+                  concurrency_policy AS "concurrency_policy: ConcurrencyPolicy",
+                  catch_up_policy AS "catch_up_policy: CatchUpPolicy", catch_up_max,
+                  auto_pause_after_failures, consecutive_failures, next_run_at, created_at,
+                  updated_at
+           FROM tasks WHERE id = $1"#,
+        task_id
+    )
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+/// Moves one of the owner's tasks to `status`. Leaving `ACTIVE` keeps `next_run_at` where it
+/// was; returning to `ACTIVE` records every slot that passed meanwhile as `PAUSED` in the
+/// ledger and moves `next_run_at` to the first slot from now, so nothing is skipped silently
+/// and nothing piles up.
+pub async fn set_status(
+    db: &PgPool,
+    events: &EventBus,
+    task_id: Uuid,
+    owner_id: Uuid,
+    status: TaskStatus,
+) -> AppResult<Task> {
+    let mut tx = db.begin().await?;
+    let task = sqlx::query!(
+        r#"SELECT status AS "status: TaskStatus", cron, timezone,
+                  dst_policy AS "dst_policy: DstPolicy", start_at, end_at, next_run_at,
+                  now() AS "now!"
+           FROM tasks WHERE id = $1 AND owner_id = $2 FOR UPDATE"#,
+        task_id,
+        owner_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| AppError::not_found("task"))?;
+    if task.status == status {
+        let current = load_task(&mut tx, task_id).await?;
+        tx.commit().await?;
+        return current.ok_or_else(|| AppError::not_found("task"));
+    }
+    let mut next_run_at = task.next_run_at;
+    let mut paused_slots = Vec::new();
+    if status == TaskStatus::Active
+        && let Some(cron) = &task.cron
+    {
+        let schedule = Schedule::parse(cron, &task.timezone, task.dst_policy).map_err(|err| {
+            AppError::invalid_field(format!("schedule.{}", err.field), err.message)
+        })?;
+        if let Some(first) = task.next_run_at.filter(|slot| *slot <= task.now) {
+            let due = planner::due_slots(&schedule, first, task.end_at, task.now);
+            paused_slots = due.due;
+        }
+        next_run_at = first_slot(&schedule, task.start_at, task.end_at, task.now);
+    }
+    let reasons = vec![SkipReason::Paused.as_str().to_owned(); paused_slots.len()];
+    sqlx::query!(
+        r#"INSERT INTO planned_runs (task_id, scheduled_for, reason, detail)
+           SELECT $1, slot, reason, 'the task was not active'
+           FROM UNNEST($2::timestamptz[], $3::text[]) AS s(slot, reason)
+           ON CONFLICT ON CONSTRAINT planned_runs_task_slot_key DO NOTHING"#,
+        task_id,
+        &paused_slots,
+        &reasons
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "UPDATE tasks SET status = $2, next_run_at = $3, updated_at = now(),
+             consecutive_failures = CASE WHEN $2 = 'ACTIVE' THEN 0 ELSE consecutive_failures END
+         WHERE id = $1",
+        task_id,
+        status.as_str(),
+        next_run_at
+    )
+    .execute(&mut *tx)
+    .await?;
+    notify_tasks_changed(&mut tx).await?;
+    let updated = load_task(&mut tx, task_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("task"))?;
+    tx.commit().await?;
+    for slot in paused_slots {
+        events.publish(DomainEvent::ExecutionSkipped {
+            task_id,
+            scheduled_for: slot,
+            reason: SkipReason::Paused.as_str().to_owned(),
+        });
+    }
+    events.publish(DomainEvent::TaskStatusChanged {
+        task_id,
+        from: task.status.as_str().to_owned(),
+        to: status.as_str().to_owned(),
+        reason: None,
+    });
+    Ok(updated)
+}
+
+/// Deletes one of the owner's tasks with its history; `false` when there was none.
+pub async fn delete_task(
+    db: &PgPool,
+    events: &EventBus,
+    task_id: Uuid,
+    owner_id: Uuid,
+) -> AppResult<bool> {
+    let deleted = sqlx::query!(
+        "DELETE FROM tasks WHERE id = $1 AND owner_id = $2",
+        task_id,
+        owner_id
+    )
+    .execute(db)
+    .await?
+    .rows_affected()
+        > 0;
+    if deleted {
+        events.publish(DomainEvent::TaskDeleted { task_id, owner_id });
+    }
+    Ok(deleted)
+}
+
+/// Wakes every dispatcher (delivered when the surrounding transaction commits).
+pub async fn notify_tasks_changed(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query!("SELECT pg_notify($1, '')", TASKS_CHANGED)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
