@@ -366,7 +366,7 @@ fn sample_payload() -> Value {
             http_status: Some(503),
             error: Some("upstream answered 503 Service Unavailable".into()),
             will_retry: true,
-            next_attempt_at: Some(now + chrono::Duration::seconds(30)),
+            retry_execution_id: Some(Uuid::new_v4()),
         },
     };
     let mut value = serde_json::to_value(finished).unwrap_or(Value::Null);

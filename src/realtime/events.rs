@@ -78,9 +78,6 @@ pub struct ExecutionQueued {
     pub scheduled_for: Option<DateTime<Utc>>,
     /// When it was queued.
     pub queued_at: DateTime<Utc>,
-    /// Attempt number, from 1.
-    #[schema(example = 1)]
-    pub attempt: i32,
 }
 
 /// `execution.started`: a worker claimed the execution (`RUNNING`).
@@ -134,10 +131,10 @@ pub struct OutcomeSummary {
     pub http_status: Option<u16>,
     /// The error, when it failed.
     pub error: Option<String>,
-    /// Whether another attempt is scheduled.
+    /// Whether another attempt is queued.
     pub will_retry: bool,
-    /// When the next attempt runs, if any.
-    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// The execution of the next attempt, if any.
+    pub retry_execution_id: Option<Uuid>,
 }
 
 /// `execution.finished`: the attempt ended.
@@ -177,8 +174,8 @@ pub struct ExecutionSkipped {
     pub task_id: Uuid,
     /// The slot that did not run.
     pub scheduled_for: DateTime<Utc>,
-    /// Why: `CONCURRENCY_POLICY`, `OUTSIDE_CATCH_UP`, `PAUSED`, `SCHEDULE_ENDED`, `DST_POLICY`.
-    #[schema(example = "CONCURRENCY_POLICY")]
+    /// Why: `SKIPPED_CONCURRENCY`, `OUTSIDE_CATCH_UP`, `PAUSED`, `AFTER_END`.
+    #[schema(example = "SKIPPED_CONCURRENCY")]
     pub reason: String,
     /// When the skip was recorded.
     pub recorded_at: DateTime<Utc>,

@@ -116,10 +116,18 @@ impl RealtimeHooks {
         self
     }
 
-    /// The application's hooks: tokens checked by the account module.
+    /// The application's hooks: tokens checked by the account module, task owners from
+    /// the tasks module.
     pub fn for_application() -> Self {
         RealtimeHooks::new(|state: AppState, token: String| async move {
             authenticate(&state, &token).await
+        })
+        .with_task_owner(|state: AppState, task_id: Uuid| async move {
+            let mut conn = state.db.acquire().await.map_err(|e| e.to_string())?;
+            let task = crate::tasks::db::load_task(&mut conn, task_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(task.map(|task| task.owner_id))
         })
     }
 }

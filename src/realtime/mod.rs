@@ -14,6 +14,7 @@
 pub mod events;
 mod gateway;
 pub mod identity;
+mod relay;
 pub mod rooms;
 
 use std::{borrow::Cow, time::Duration};
@@ -167,6 +168,7 @@ fn start_background<A: Adapter>(
     state
         .tasks
         .spawn(gateway::deliver(io.clone(), queue, shutdown.clone()));
+    state.tasks.spawn(relay::relay(state.clone()));
     state.tasks.spawn(gateway::dashboard_ticker(
         io.clone(),
         context.clone(),

@@ -22,6 +22,7 @@ mod outbound;
 mod rate_limits;
 mod realtime;
 mod realtime_auth;
+mod realtime_engine;
 mod realtime_node;
 mod sessions;
 mod shutdown;

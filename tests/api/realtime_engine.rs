@@ -1,0 +1,79 @@
+//! End to end: an execution triggered through the engine is watched live by a Socket.IO
+//! client signed in as the task's owner.
+
+use nocron::realtime::{Room, events::names};
+use serde_json::json;
+
+use crate::{
+    capture::CaptureServer,
+    engine_support::{http_task, spawn_engine_app},
+    sockets::{Seen, connect},
+};
+
+#[tokio::test]
+async fn the_owner_sees_queued_started_logs_and_finished() {
+    let app = spawn_engine_app(&[]).await;
+    let sink = CaptureServer::start().await;
+    let owner = app.login_as("USER").await;
+    let mut new = http_task(&sink.url("/ok"));
+    new.owner_id = owner.id;
+    let task = app.create_task(&new).await;
+
+    let mut socket = connect(&app, &owner.access_token).await;
+    assert_eq!(
+        socket.subscribe(&Room::task(task.id)).await,
+        json!({"ok": true})
+    );
+    let stranger = app.login_as("USER").await;
+    let other = connect(&app, &stranger.access_token).await;
+    assert_eq!(
+        other.subscribe(&Room::task(task.id)).await,
+        json!({"error": format!("task {} not found", task.id)}),
+        "another user's task is not found"
+    );
+
+    let execution_id = app.trigger(&task).await.to_string();
+    let queued = socket.event(names::EXECUTION_QUEUED).await;
+    assert_eq!(queued["execution_id"], execution_id);
+    assert_eq!(queued["task_id"], task.id.to_string());
+    assert_eq!(queued["trigger"], "MANUAL");
+    let started = socket.event(names::EXECUTION_STARTED).await;
+    assert_eq!(started["execution_id"], execution_id);
+    assert_eq!(started["attempt"], 1);
+    let finished = socket.event(names::EXECUTION_FINISHED).await;
+    assert_eq!(finished["execution_id"], execution_id);
+    assert_eq!(finished["status"], "SUCCEEDED", "{finished}");
+    assert!(finished["duration_ms"].is_i64(), "{finished}");
+    assert_eq!(finished["summary"]["will_retry"], false);
+
+    // The order on the wire: queued, started, log lines, finished; each execution event once.
+    let order: Vec<&str> = socket
+        .history
+        .iter()
+        .filter_map(|seen| match seen {
+            Seen::Event(name, payload) if payload["execution_id"] == execution_id => {
+                Some(name.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(order.first(), Some(&names::EXECUTION_QUEUED), "{order:?}");
+    assert_eq!(order.get(1), Some(&names::EXECUTION_STARTED), "{order:?}");
+    assert_eq!(order.last(), Some(&names::EXECUTION_FINISHED), "{order:?}");
+    assert!(
+        order[2..order.len() - 1]
+            .iter()
+            .all(|name| *name == names::EXECUTION_LOG),
+        "{order:?}"
+    );
+    let seqs: Vec<i64> = socket
+        .history
+        .iter()
+        .filter_map(|seen| match seen {
+            Seen::Event(name, payload) if name == names::EXECUTION_LOG => payload["seq"].as_i64(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
+    assert_eq!(sink.requests_to("/ok").len(), 1);
+}
