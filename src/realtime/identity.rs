@@ -129,6 +129,21 @@ impl RealtimeHooks {
                 .map_err(|e| e.to_string())?;
             Ok(task.map(|task| task.owner_id))
         })
+        .with_metrics(|state: AppState| async move {
+            let stats = crate::scheduler::stats::current(&state.db)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(DashboardMetrics {
+                v: super::events::PAYLOAD_VERSION,
+                at: Utc::now(),
+                running: stats.running,
+                queued: stats.queued,
+                succeeded_last_hour: stats.succeeded_last_hour,
+                failed_last_hour: stats.failed_last_hour,
+                p95_duration_ms: stats.p95_duration_ms,
+                scheduler_lag_ms: Some(stats.scheduler_lag_ms),
+            })
+        })
     }
 }
 

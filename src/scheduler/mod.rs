@@ -15,4 +15,5 @@ pub mod model;
 pub mod outcomes;
 pub mod planner;
 pub mod schedule;
+pub mod stats;
 pub mod worker;

@@ -77,3 +77,34 @@ async fn the_owner_sees_queued_started_logs_and_finished() {
     assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
     assert_eq!(sink.requests_to("/ok").len(), 1);
 }
+
+#[tokio::test]
+async fn dashboard_metrics_count_executions_from_the_database() {
+    let app = spawn_engine_app(&[("REALTIME_METRICS_INTERVAL_SECONDS", "1")]).await;
+    let sink = CaptureServer::start().await;
+    let owner = app.login_as("USER").await;
+    let admin = app.login_as("ADMIN").await;
+    let mut succeeding = http_task(&sink.url("/ok"));
+    succeeding.owner_id = owner.id;
+    let succeeding = app.create_task(&succeeding).await;
+
+    let mut socket = connect(&app, &admin.access_token).await;
+    assert_eq!(socket.subscribe("dashboard").await, json!({"ok": true}));
+    let user = connect(&app, &owner.access_token).await;
+    assert!(user.subscribe("dashboard").await["error"].is_string());
+
+    let before = socket.event(names::DASHBOARD_METRICS).await;
+    assert_eq!(before["succeeded_last_hour"], 0, "{before}");
+    app.trigger(&succeeding).await;
+    // Ticks keep coming; wait (boundedly) for one that counts the finished execution.
+    for _ in 0..15 {
+        let metrics = socket.event(names::DASHBOARD_METRICS).await;
+        if metrics["succeeded_last_hour"] == 1 {
+            assert_eq!(metrics["failed_last_hour"], 0, "{metrics}");
+            assert!(metrics["p95_duration_ms"].is_number(), "{metrics}");
+            assert_eq!(metrics["running"], 0, "{metrics}");
+            return;
+        }
+    }
+    panic!("no dashboard.metrics counted the succeeded execution");
+}
