@@ -16,6 +16,7 @@ use crate::{
     db::{self, embedded::LocalCluster},
     health, http,
     openapi::ApiDoc,
+    secrets,
     state::AppState,
 };
 
@@ -73,6 +74,7 @@ impl Application {
     /// binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let jwt_secret = config::resolve_jwt_secret(&settings)?;
+        let vault = secrets::build_vault(&settings)?;
         let (db, cluster) = open_database(&settings).await?;
         db::migrate(&db).await?;
         let listener = TcpListener::bind((settings.host, settings.port))
@@ -92,6 +94,7 @@ impl Application {
             started_at: Instant::now(),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            vault: Arc::new(vault),
         };
         let router = router(state.clone());
         Ok(Application {

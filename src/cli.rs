@@ -1,8 +1,9 @@
-//! The command line: `nocron [serve]`, `nocron migrate`, `nocron openapi`.
+//! The command line: `nocron [serve]`, `nocron migrate`, `nocron openapi`,
+//! `nocron rotate-master-key`.
 
 use clap::{Parser, Subcommand};
 
-use crate::{app, config::Settings, db, logging};
+use crate::{app, config::Settings, db, logging, secrets};
 
 /// Nocron: scheduled, triggered and chained tasks with history, live logs and alerts.
 #[derive(Debug, Parser)]
@@ -22,6 +23,13 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document (JSON) to stdout and exit.
     Openapi,
+    /// Re-encrypt every stored secret under `NOCRON_MASTER_KEY` (old keys from
+    /// `NOCRON_OLD_MASTER_KEYS`); safe to run again.
+    RotateMasterKey {
+        /// Secrets re-encrypted per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch_size: u32,
+    },
 }
 
 /// Parses arguments and runs the chosen command; returns the process exit code.
@@ -50,6 +58,7 @@ pub async fn run() -> i32 {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Migrate => migrate(settings).await,
+        Command::RotateMasterKey { batch_size } => rotate_master_key(settings, batch_size).await,
         Command::Openapi => unreachable!("handled above"),
     };
     match result {
@@ -79,6 +88,32 @@ async fn migrate(settings: Settings) -> anyhow::Result<()> {
     pool.close().await;
     drop(cluster);
     Ok(())
+}
+
+async fn rotate_master_key(settings: Settings, batch_size: u32) -> anyhow::Result<()> {
+    let vault = secrets::build_vault(&settings)?;
+    let (pool, cluster) = app::open_database(&settings).await?;
+    db::migrate(&pool).await?;
+    let result = secrets::rotation::rotate_all(&pool, &vault, batch_size).await;
+    pool.close().await;
+    drop(cluster);
+    let report = result?;
+    println!(
+        "rotated {} secrets to key {} in {} batches",
+        report.rotated,
+        vault.current_key_id(),
+        report.batches
+    );
+    if report.failed.is_empty() {
+        return Ok(());
+    }
+    for (id, reason) in &report.failed {
+        eprintln!("secret {id}: {reason}");
+    }
+    anyhow::bail!(
+        "{} secrets could not be decrypted with any configured key; add their key to NOCRON_OLD_MASTER_KEYS and run again",
+        report.failed.len()
+    )
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

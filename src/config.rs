@@ -6,6 +6,8 @@
 
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 
+use crate::secrets::MasterKey;
+
 /// Where the process runs; production refuses development conveniences.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Environment {
@@ -77,6 +79,11 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// `PUBLIC_URL`: the externally visible base URL; `https://` turns on HSTS.
     pub public_url: Option<String>,
+    /// `NOCRON_MASTER_KEY`: the key secrets are encrypted under (`base64` or `id:base64` of
+    /// 32 bytes); generated in development.
+    pub master_key: Option<MasterKey>,
+    /// `NOCRON_OLD_MASTER_KEYS`: comma-separated earlier keys, still accepted for decryption.
+    pub old_master_keys: Vec<MasterKey>,
 }
 
 /// A setting that could not be parsed; the message names the variable.
@@ -197,6 +204,36 @@ impl Settings {
         {
             return Err(invalid("PUBLIC_URL", url, "an http:// or https:// URL"));
         }
+        let master_key = var("NOCRON_MASTER_KEY")
+            .map(|text| {
+                MasterKey::parse(&text).map_err(|message| ConfigError {
+                    name: "NOCRON_MASTER_KEY",
+                    message,
+                })
+            })
+            .transpose()?;
+        if master_key.is_none() && environment == Environment::Production {
+            return Err(ConfigError {
+                name: "NOCRON_MASTER_KEY",
+                message: "is required when NOCRON_ENV=production (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)".into(),
+            });
+        }
+        let old_master_keys = var("NOCRON_OLD_MASTER_KEYS")
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|item| !item.is_empty())
+                    .enumerate()
+                    .map(|(i, item)| {
+                        MasterKey::parse(item).map_err(|message| ConfigError {
+                            name: "NOCRON_OLD_MASTER_KEYS",
+                            message: format!("key {}: {message}", i + 1),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
         Ok(Settings {
             environment,
             host,
@@ -213,6 +250,8 @@ impl Settings {
             request_timeout,
             shutdown_grace,
             public_url,
+            master_key,
+            old_master_keys,
         })
     }
 
@@ -344,6 +383,9 @@ mod tests {
             ("JWT_SECRET", "short"),
             ("CORS_ORIGINS", "https://a.example/"),
             ("REQUEST_TIMEOUT_SECONDS", "0"),
+            ("NOCRON_MASTER_KEY", "not-base64"),
+            ("NOCRON_MASTER_KEY", "c2hvcnQ="),
+            ("NOCRON_OLD_MASTER_KEYS", "bad id:AAAA"),
         ] {
             let err = settings(&[(name, value)]).expect_err(name);
             assert_eq!(err.name, name);
@@ -358,8 +400,47 @@ mod tests {
         let ok = settings(&[
             ("NOCRON_ENV", "production"),
             ("JWT_SECRET", &"x".repeat(32)),
+            ("NOCRON_MASTER_KEY", MASTER_KEY),
         ]);
         assert!(ok.is_ok());
+    }
+
+    /// base64 of 32 bytes.
+    const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    #[test]
+    fn production_requires_a_master_key() {
+        let err = settings(&[
+            ("NOCRON_ENV", "production"),
+            ("JWT_SECRET", &"x".repeat(32)),
+        ])
+        .expect_err("no master key");
+        assert_eq!(err.name, "NOCRON_MASTER_KEY");
+        assert!(settings(&[]).expect("development").master_key.is_none());
+    }
+
+    #[test]
+    fn master_keys_parse_with_ids_and_old_keys_in_order() {
+        let s = settings(&[
+            ("NOCRON_MASTER_KEY", &format!("k2:{MASTER_KEY}")),
+            (
+                "NOCRON_OLD_MASTER_KEYS",
+                &format!("k1:{MASTER_KEY}, {MASTER_KEY}"),
+            ),
+        ])
+        .expect("parse");
+        assert_eq!(s.master_key.expect("current").id(), "k2");
+        let old: Vec<&str> = s.old_master_keys.iter().map(|k| k.id()).collect();
+        assert_eq!(old.len(), 2);
+        assert_eq!(old[0], "k1");
+        assert_eq!(old[1].len(), 16, "an id derived from the key");
+        let err = settings(&[("NOCRON_OLD_MASTER_KEYS", &format!("{MASTER_KEY},x"))])
+            .expect_err("second key bad");
+        assert!(err.message.contains("key 2"), "{}", err.message);
+        assert!(
+            !err.to_string().contains(MASTER_KEY),
+            "keys never echo back"
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod health;
 pub mod http;
 pub mod logging;
 pub mod openapi;
+pub mod secrets;
 pub mod state;
 
 /// Installs the process-wide TLS crypto provider (ring). Call once at start; idempotent.

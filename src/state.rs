@@ -6,7 +6,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::config::Settings;
+use crate::{config::Settings, secrets::Vault};
 
 /// Shared application state, cheap to clone.
 #[derive(Clone)]
@@ -27,4 +27,6 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Background tasks to wait for on shutdown.
     pub tasks: TaskTracker,
+    /// The master keys secrets are sealed and opened with.
+    pub vault: Arc<Vault>,
 }

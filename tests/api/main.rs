@@ -9,4 +9,5 @@ mod health;
 mod helpers;
 mod middleware;
 mod openapi;
+mod secrets;
 mod shutdown;
