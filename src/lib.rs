@@ -13,6 +13,7 @@ pub mod health;
 pub mod http;
 pub mod logging;
 pub mod openapi;
+pub mod sandbox;
 pub mod secrets;
 pub mod state;
 

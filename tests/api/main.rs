@@ -9,5 +9,6 @@ mod health;
 mod helpers;
 mod middleware;
 mod openapi;
+mod sandbox;
 mod secrets;
 mod shutdown;
