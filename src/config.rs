@@ -6,7 +6,9 @@
 
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 
-use crate::secrets::MasterKey;
+use lettre::message::Mailbox;
+
+use crate::{email::SmtpUrl, secrets::MasterKey};
 
 /// Where the process runs; production refuses development conveniences.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +86,14 @@ pub struct Settings {
     pub master_key: Option<MasterKey>,
     /// `NOCRON_OLD_MASTER_KEYS`: comma-separated earlier keys, still accepted for decryption.
     pub old_master_keys: Vec<MasterKey>,
+    /// `SMTP_URL`: outbound mail server (`smtp://`, `smtps://`, `smtp://…?tls=required`).
+    pub smtp_url: Option<SmtpUrl>,
+    /// `SMTP_FROM`: the sender of outgoing mail (`Nocron <noreply@example.com>`); required with `SMTP_URL`.
+    pub smtp_from: Option<Mailbox>,
+    /// `SMTP_TIMEOUT_SECONDS`: connect and command timeout (default 30).
+    pub smtp_timeout: Duration,
+    /// `SMTP_CA_FILE`: PEM certificates to trust in addition to the system's, for a private CA.
+    pub smtp_ca_file: Option<PathBuf>,
 }
 
 /// A setting that could not be parsed; the message names the variable.
@@ -234,6 +244,43 @@ impl Settings {
             })
             .transpose()?
             .unwrap_or_default();
+        let smtp_url = var("SMTP_URL")
+            .map(|text| {
+                SmtpUrl::parse(&text).map_err(|message| ConfigError {
+                    name: "SMTP_URL",
+                    message,
+                })
+            })
+            .transpose()?;
+        let smtp_from = var("SMTP_FROM")
+            .map(|text| {
+                text.parse::<Mailbox>().map_err(|_| {
+                    invalid(
+                        "SMTP_FROM",
+                        &text,
+                        "an address like Nocron <noreply@example.com>",
+                    )
+                })
+            })
+            .transpose()?;
+        if smtp_url.is_some() && smtp_from.is_none() {
+            return Err(ConfigError {
+                name: "SMTP_FROM",
+                message: "is required when SMTP_URL is set (e.g. Nocron <noreply@example.com>)"
+                    .into(),
+            });
+        }
+        let smtp_timeout = seconds(var("SMTP_TIMEOUT_SECONDS"), "SMTP_TIMEOUT_SECONDS", 30)?;
+        let smtp_ca_file = var("SMTP_CA_FILE").map(PathBuf::from);
+        if let Some(path) = &smtp_ca_file
+            && !path.is_file()
+        {
+            return Err(invalid(
+                "SMTP_CA_FILE",
+                &path.display().to_string(),
+                "a readable PEM file",
+            ));
+        }
         Ok(Settings {
             environment,
             host,
@@ -252,6 +299,10 @@ impl Settings {
             public_url,
             master_key,
             old_master_keys,
+            smtp_url,
+            smtp_from,
+            smtp_timeout,
+            smtp_ca_file,
         })
     }
 
@@ -386,6 +437,10 @@ mod tests {
             ("NOCRON_MASTER_KEY", "not-base64"),
             ("NOCRON_MASTER_KEY", "c2hvcnQ="),
             ("NOCRON_OLD_MASTER_KEYS", "bad id:AAAA"),
+            ("SMTP_URL", "http://mail.example.com"),
+            ("SMTP_FROM", "not an address"),
+            ("SMTP_TIMEOUT_SECONDS", "0"),
+            ("SMTP_CA_FILE", "/nonexistent/ca.pem"),
         ] {
             let err = settings(&[(name, value)]).expect_err(name);
             assert_eq!(err.name, name);
@@ -403,6 +458,27 @@ mod tests {
             ("NOCRON_MASTER_KEY", MASTER_KEY),
         ]);
         assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn smtp_needs_a_sender_and_parses_its_url() {
+        let err = settings(&[("SMTP_URL", "smtp://127.0.0.1:2525")]).expect_err("no from");
+        assert_eq!(err.name, "SMTP_FROM");
+        let s = settings(&[
+            ("SMTP_URL", "smtps://user:secret@mail.example.com"),
+            ("SMTP_FROM", "Nocron <noreply@example.com>"),
+            ("SMTP_TIMEOUT_SECONDS", "5"),
+        ])
+        .expect("parse");
+        let url = s.smtp_url.expect("url");
+        assert_eq!(url.port, 465);
+        assert_eq!(
+            s.smtp_from.expect("from").email.to_string(),
+            "noreply@example.com"
+        );
+        assert_eq!(s.smtp_timeout, Duration::from_secs(5));
+        let err = settings(&[("SMTP_URL", "ftp://user:secret@x")]).expect_err("scheme");
+        assert!(!err.to_string().contains("secret"));
     }
 
     /// base64 of 32 bytes.

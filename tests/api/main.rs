@@ -3,6 +3,7 @@
 // Helpers serve every module; not each one uses all of them.
 #![allow(dead_code)]
 
+mod email;
 mod embedded;
 mod errors;
 mod health;
