@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod sandbox;
 pub mod secrets;
 pub mod state;
+pub mod triggers;
 
 /// Installs the process-wide TLS crypto provider (ring). Call once at start; idempotent.
 pub fn install_crypto_provider() {

@@ -13,3 +13,4 @@ mod openapi;
 mod sandbox;
 mod secrets;
 mod shutdown;
+mod signatures;
