@@ -53,10 +53,13 @@ pub async fn rotate_all(
         let mut ciphertexts = Vec::with_capacity(rows.len());
         for row in rows {
             let aad = associated_data(row.owner_id, row.id);
-            match vault.open(&row.ciphertext, &aad) {
-                Ok(plaintext) => {
+            match vault
+                .open(&row.ciphertext, &aad)
+                .and_then(|plaintext| vault.seal(&plaintext, &aad))
+            {
+                Ok(sealed) => {
                     ids.push(row.id);
-                    ciphertexts.push(vault.seal(&plaintext, &aad).bytes);
+                    ciphertexts.push(sealed.bytes);
                 }
                 Err(err) => report.failed.push((row.id, err)),
             }

@@ -70,6 +70,13 @@ fn check_value(value: &SecretValue) -> Result<(), SecretError> {
     Ok(())
 }
 
+fn value_too_large() -> SecretError {
+    SecretError::Invalid {
+        field: "value",
+        message: "is too large to encrypt".into(),
+    }
+}
+
 fn check_name(name: &str) -> Result<(), SecretError> {
     validate_name(name).map_err(|message| SecretError::Invalid {
         field: "name",
@@ -107,10 +114,12 @@ pub async fn create(
     check_description(secret.description.as_deref())?;
     check_value(&secret.value)?;
     let id = Uuid::now_v7();
-    let sealed = vault.seal(
-        secret.value.expose().as_bytes(),
-        &associated_data(owner_id, id),
-    );
+    let sealed = vault
+        .seal(
+            secret.value.expose().as_bytes(),
+            &associated_data(owner_id, id),
+        )
+        .map_err(|_| value_too_large())?;
     sqlx::query_as!(
         SecretMeta,
         r#"INSERT INTO secrets (id, owner_id, name, description, ciphertext, key_id)
@@ -170,7 +179,11 @@ pub async fn update(
     let sealed = match &changes.value {
         Some(value) => {
             check_value(value)?;
-            Some(vault.seal(value.expose().as_bytes(), &associated_data(owner_id, id)))
+            Some(
+                vault
+                    .seal(value.expose().as_bytes(), &associated_data(owner_id, id))
+                    .map_err(|_| value_too_large())?,
+            )
         }
         None => None,
     };
@@ -258,4 +271,51 @@ pub async fn load_values(
         return Err(SecretError::Missing(missing));
     }
     Ok(values)
+}
+
+/// A task configuration with its secret references resolved, and the redactor for the
+/// values that went into it.
+#[derive(Debug, Clone)]
+pub struct ResolvedConfig {
+    /// The configuration with every `{{ secrets.NAME }}` replaced by its value.
+    pub config: serde_json::Value,
+    /// The values by name (for actions that hand them on, like the script sandbox).
+    pub secrets: HashMap<String, SecretValue>,
+    /// Redacts those values from logs, outcomes and errors.
+    pub redactor: super::Redactor,
+}
+
+/// What the worker does before running an action: finds the secrets `config` refers to
+/// (plus `declared`, e.g. a script's `secrets` list), loads and decrypts them for the
+/// owner, and resolves the references.
+pub async fn resolve_config(
+    db: &PgPool,
+    vault: &Vault,
+    owner_id: Uuid,
+    config: &serde_json::Value,
+    declared: &[String],
+) -> Result<ResolvedConfig, SecretError> {
+    let mut names: Vec<String> = super::find_references(config)
+        .map_err(|err| SecretError::Invalid {
+            field: "config",
+            message: err.to_string(),
+        })?
+        .into_iter()
+        .collect();
+    for name in declared {
+        check_name(name)?;
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    let secrets = load_values(db, vault, owner_id, &names).await?;
+    let config = super::resolve(config, &secrets).map_err(|err| SecretError::Invalid {
+        field: "config",
+        message: err.to_string(),
+    })?;
+    Ok(ResolvedConfig {
+        config,
+        redactor: super::Redactor::for_secrets(&secrets),
+        secrets,
+    })
 }

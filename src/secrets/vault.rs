@@ -135,6 +135,9 @@ pub enum VaultError {
     /// Authentication failed: wrong key, altered bytes or other associated data.
     #[error("the sealed value does not authenticate (altered, or sealed for another record)")]
     Tampered,
+    /// The plaintext is beyond what AES-GCM can encrypt under one nonce (64 GiB).
+    #[error("the value is too large to encrypt")]
+    TooLarge,
 }
 
 /// A sealed value and the id of the key that sealed it.
@@ -179,11 +182,10 @@ impl Vault {
     }
 
     /// Encrypts `plaintext` under the current key with a fresh nonce, bound to `associated`.
-    pub fn seal(&self, plaintext: &[u8], associated: &[u8]) -> Sealed {
+    pub fn seal(&self, plaintext: &[u8], associated: &[u8]) -> Result<Sealed, VaultError> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rng().fill(&mut nonce[..]);
         let cipher = Aes256Gcm::new(&self.current.key.into());
-        // Encryption only fails for plaintexts over 64 GiB, far beyond any accepted value.
         let ciphertext = cipher
             .encrypt(
                 &nonce.into(),
@@ -192,7 +194,7 @@ impl Vault {
                     aad: associated,
                 },
             )
-            .unwrap_or_default();
+            .map_err(|_| VaultError::TooLarge)?;
         let id = self.current.id.as_bytes();
         let mut bytes = Vec::with_capacity(2 + id.len() + NONCE_LEN + ciphertext.len());
         bytes.push(FORMAT_V1);
@@ -201,10 +203,10 @@ impl Vault {
         bytes.extend_from_slice(id);
         bytes.extend_from_slice(&nonce);
         bytes.extend_from_slice(&ciphertext);
-        Sealed {
+        Ok(Sealed {
             key_id: self.current.id.clone(),
             bytes,
-        }
+        })
     }
 
     /// Decrypts a sealed value with whichever configured key sealed it.
@@ -305,7 +307,7 @@ mod tests {
     #[test]
     fn sealed_values_open_with_the_same_key_and_associated_data() {
         let vault = Vault::new(key(1), vec![]);
-        let sealed = vault.seal(b"hunter2", b"owner/secret");
+        let sealed = vault.seal(b"hunter2", b"owner/secret").expect("seal");
         assert_eq!(sealed.key_id, vault.current_key_id());
         assert!(!sealed.bytes.windows(7).any(|w| w == b"hunter2"));
         assert_eq!(
@@ -317,15 +319,15 @@ mod tests {
     #[test]
     fn every_seal_uses_a_fresh_nonce() {
         let vault = Vault::new(key(1), vec![]);
-        let a = vault.seal(b"same", b"");
-        let b = vault.seal(b"same", b"");
+        let a = vault.seal(b"same", b"").expect("seal");
+        let b = vault.seal(b"same", b"").expect("seal");
         assert_ne!(a.bytes, b.bytes);
     }
 
     #[test]
     fn other_associated_data_or_altered_bytes_do_not_open() {
         let vault = Vault::new(key(1), vec![]);
-        let sealed = vault.seal(b"value", b"row-a");
+        let sealed = vault.seal(b"value", b"row-a").expect("seal");
         assert_eq!(
             vault.open(&sealed.bytes, b"row-b"),
             Err(VaultError::Tampered)
@@ -341,7 +343,7 @@ mod tests {
     #[test]
     fn old_keys_still_open_and_unknown_keys_are_named() {
         let old = Vault::new(key(1), vec![]);
-        let sealed = old.seal(b"value", b"");
+        let sealed = old.seal(b"value", b"").expect("seal");
         let rotated = Vault::new(key(2), vec![key(1)]);
         assert_eq!(rotated.open(&sealed.bytes, b"").expect("open"), b"value");
         let without_old = Vault::new(key(2), vec![]);
@@ -361,7 +363,8 @@ mod tests {
             MasterKey::parse(&format!("k1:{}", BASE64.encode([1u8; 32]))).expect("parse"),
             vec![],
         )
-        .seal(b"value", b"");
+        .seal(b"value", b"")
+        .expect("seal");
         let impostor =
             MasterKey::parse(&format!("k1:{}", BASE64.encode([9u8; 32]))).expect("parse");
         assert_eq!(

@@ -400,3 +400,43 @@ fn base64_of(byte: u8) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode([byte; 32])
 }
+
+#[tokio::test]
+async fn a_task_config_resolves_for_its_owner_only_and_yields_a_redactor() {
+    let database = TestDatabase::create().await;
+    let db = database.pool().await;
+    let vault = Vault::new(key(1), vec![]);
+    let (owner, stranger) = (Uuid::new_v4(), Uuid::new_v4());
+    create(&db, &vault, owner, "API_TOKEN", "tok_abcdef987654").await;
+    create(&db, &vault, owner, "SCRIPT_KEY", "script-key-value").await;
+    let config = serde_json::json!({
+        "url": "https://api.example/items",
+        "headers": {"Authorization": "Bearer {{ secrets.API_TOKEN }}"}
+    });
+    let resolved = store::resolve_config(&db, &vault, owner, &config, &["SCRIPT_KEY".into()])
+        .await
+        .expect("resolve");
+    assert_eq!(
+        resolved.config["headers"]["Authorization"],
+        "Bearer tok_abcdef987654"
+    );
+    assert_eq!(resolved.secrets.len(), 2);
+    assert_eq!(resolved.secrets["SCRIPT_KEY"].expose(), "script-key-value");
+    let outcome = format!("sent {}", resolved.config);
+    let redacted = resolved.redactor.redact(&outcome);
+    assert!(!redacted.contains("tok_abcdef987654"), "{redacted}");
+    assert!(redacted.contains("Bearer [REDACTED]"));
+
+    match store::resolve_config(&db, &vault, stranger, &config, &[]).await {
+        Err(SecretError::Missing(names)) => assert_eq!(names, ["API_TOKEN"]),
+        other => panic!("expected Missing, got {other:?}"),
+    }
+    let bad = serde_json::json!({"x": "{{ secrets.not-valid }}"});
+    assert!(matches!(
+        store::resolve_config(&db, &vault, owner, &bad, &[]).await,
+        Err(SecretError::Invalid {
+            field: "config",
+            ..
+        })
+    ));
+}
