@@ -20,7 +20,7 @@ use crate::{
     health, http,
     net::{self, OutboundPolicy},
     openapi::ApiDoc,
-    scheduler,
+    scheduler, secrets,
     state::AppState,
     system_jobs, users,
 };
@@ -85,6 +85,7 @@ impl Application {
     /// binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let jwt_secret = config::resolve_jwt_secret(&settings)?;
+        let vault = secrets::build_vault(&settings)?;
         let (db, cluster) = open_database(&settings).await?;
         db::migrate(&db).await?;
         let listener = TcpListener::bind((settings.host, settings.port))
@@ -113,6 +114,7 @@ impl Application {
             events: EventBus::default(),
             outbound,
             outbound_http,
+            vault: Arc::new(vault),
         };
         start_background_work(&state).await?;
         let router = router(state.clone());

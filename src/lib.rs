@@ -12,6 +12,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod email;
 pub mod error;
 pub mod events;
 pub mod health;
@@ -19,10 +20,13 @@ pub mod http;
 pub mod logging;
 pub mod net;
 pub mod openapi;
+pub mod sandbox;
 pub mod scheduler;
+pub mod secrets;
 pub mod state;
 pub mod system_jobs;
 pub mod tasks;
+pub mod triggers;
 pub mod users;
 
 /// Installs the process-wide TLS crypto provider (ring). Call once at start; idempotent.

@@ -6,7 +6,9 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{auth::AuthContext, config::Settings, events::EventBus, net::OutboundPolicy};
+use crate::{
+    auth::AuthContext, config::Settings, events::EventBus, net::OutboundPolicy, secrets::Vault,
+};
 
 /// Shared application state, cheap to clone.
 #[derive(Clone)]
@@ -35,4 +37,6 @@ pub struct AppState {
     pub outbound_http: reqwest::Client,
     /// JWT keys, rate limiters and the API-key cache.
     pub auth: Arc<AuthContext>,
+    /// The master keys secrets are sealed and opened with.
+    pub vault: Arc<Vault>,
 }
