@@ -12,6 +12,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
+    admin, api_keys,
+    auth::{self, AuthContext},
     config::{self, Settings},
     db::{self, embedded::LocalCluster},
     events::EventBus,
@@ -20,6 +22,7 @@ use crate::{
     openapi::ApiDoc,
     scheduler,
     state::AppState,
+    system_jobs, users,
 };
 
 /// Every documented route, with the base OpenAPI document.
@@ -27,6 +30,10 @@ pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .merge(scheduler::explain::router())
+        .merge(auth::router())
+        .merge(users::router())
+        .merge(admin::router())
+        .merge(api_keys::router())
 }
 
 /// The OpenAPI document of the whole API.
@@ -92,9 +99,11 @@ impl Application {
         let outbound_http =
             net::try_outbound_client(outbound.clone(), &format!("nocron/{}", health::VERSION))
                 .context("cannot build the outbound HTTP client")?;
+        let auth = Arc::new(AuthContext::new(&settings, &jwt_secret));
         let state = AppState {
             db,
             settings: Arc::new(settings),
+            auth,
             jwt_secret: jwt_secret.into(),
             instance_id: instance_id().into(),
             metrics: health::metrics::install(),
@@ -105,6 +114,7 @@ impl Application {
             outbound,
             outbound_http,
         };
+        start_background_work(&state).await?;
         let router = router(state.clone());
         scheduler::engine::start(&state);
         Ok(Application {
@@ -179,6 +189,35 @@ impl Application {
         tracing::info!("nocron stopped");
         Ok(())
     }
+}
+
+/// Starts what runs beside the server: the API-key invalidation listener, the system cron
+/// jobs, rate-limiter housekeeping, and the dummy password hash (computed off the request
+/// path). All of it stops when `state.shutdown` is cancelled.
+async fn start_background_work(state: &AppState) -> anyhow::Result<()> {
+    tokio::task::spawn_blocking(auth::password::warm_up)
+        .await
+        .context("preparing password hashing panicked")?;
+    api_keys::verify::start_listener(state)
+        .await
+        .context("listening for API key changes")?;
+    let mut jobs = system_jobs::auth_jobs(state);
+    jobs.extend(scheduler::maintenance::system_jobs(state));
+    system_jobs::start(state, jobs).await?;
+    let housekeeping = state.clone();
+    state.tasks.spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = housekeeping.shutdown.cancelled() => break,
+                _ = tick.tick() => {
+                    housekeeping.auth.ip_limiter.forget_idle_keys();
+                    housekeeping.auth.api_key_limiter.forget_idle_keys();
+                }
+            }
+        }
+    });
+    Ok(())
 }
 
 /// `hostname-pid-random`: unique per process, readable in logs.

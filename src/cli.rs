@@ -1,8 +1,9 @@
-//! The command line: `nocron [serve]`, `nocron migrate`, `nocron openapi`.
+//! The command line: `nocron [serve]`, `nocron migrate`, `nocron openapi`,
+//! `nocron create-admin --email … --password-stdin`.
 
 use clap::{Parser, Subcommand};
 
-use crate::{app, config::Settings, db, logging};
+use crate::{app, auth, config::Settings, db, logging, users};
 
 /// Nocron: scheduled, triggered and chained tasks with history, live logs and alerts.
 #[derive(Debug, Parser)]
@@ -22,6 +23,19 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document (JSON) to stdout and exit.
     Openapi,
+    /// Create a SUPER_ADMIN account (to bootstrap a new installation) and exit.
+    CreateAdmin {
+        /// The account's email.
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+        /// Read the password from the first line of standard input (required: passwords are
+        /// never taken from arguments, which other users can see).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
 }
 
 /// Parses arguments and runs the chosen command; returns the process exit code.
@@ -50,6 +64,11 @@ pub async fn run() -> i32 {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Migrate => migrate(settings).await,
+        Command::CreateAdmin {
+            email,
+            name,
+            password_stdin: _,
+        } => create_admin(settings, email, name).await,
         Command::Openapi => unreachable!("handled above"),
     };
     match result {
@@ -78,6 +97,36 @@ async fn migrate(settings: Settings) -> anyhow::Result<()> {
     tracing::info!("migrations applied");
     pool.close().await;
     drop(cluster);
+    Ok(())
+}
+
+async fn create_admin(settings: Settings, email: String, name: String) -> anyhow::Result<()> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| anyhow::anyhow!("cannot read the password from standard input: {e}"))?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    let email = email.trim().to_owned();
+    if !validator::ValidateEmail::validate_email(&email) {
+        anyhow::bail!("--email: {email:?} is not a valid email address");
+    }
+    auth::password::check_policy("password", &password, &email)
+        .map_err(|e| anyhow::anyhow!("{}", e.detail()))?;
+    let (pool, cluster) = app::open_database(&settings).await?;
+    db::migrate(&pool).await?;
+    let hash = auth::password::hash(password)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let created = users::insert(&pool, &email, name.trim(), &hash, auth::Role::SuperAdmin).await;
+    pool.close().await;
+    drop(cluster);
+    let user = created.map_err(|e| match e.code() {
+        crate::error::ErrorCode::Conflict => {
+            anyhow::anyhow!("an account with the email {email} already exists")
+        }
+        _ => anyhow::anyhow!("{e}"),
+    })?;
+    println!("created SUPER_ADMIN {} ({})", user.email, user.id);
     Ok(())
 }
 

@@ -93,6 +93,39 @@ pub struct Settings {
     /// `OUTBOUND_ALLOW_CIDRS`: comma-separated ranges that user-configured requests may
     /// reach even though they are internal (self-hosted targets); empty by default.
     pub outbound_allow_cidrs: Vec<ipnet::IpNet>,
+    /// Identity and access settings (tokens, sessions, rate limits, lockout).
+    pub auth: AuthSettings,
+}
+
+/// Settings of the `auth` and `api_keys` modules.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// `JWT_ISSUER`: the `iss` of access tokens (default `nocron`).
+    pub jwt_issuer: String,
+    /// `JWT_AUDIENCE`: the `aud` of access tokens (default `nocron-api`).
+    pub jwt_audience: String,
+    /// `ACCESS_TOKEN_TTL_SECONDS`: access-token lifetime (default 900).
+    pub access_token_ttl: Duration,
+    /// `SESSION_IDLE_TTL_SECONDS`: a session unused this long ends (default 7 days).
+    pub session_idle_ttl: Duration,
+    /// `SESSION_ABSOLUTE_TTL_SECONDS`: a session ends this long after login (default 30 days).
+    pub session_absolute_ttl: Duration,
+    /// `AUTH_RATE_LIMIT_PER_MINUTE`: register/login/refresh requests per client IP (default 20).
+    pub auth_rate_limit_per_minute: u32,
+    /// `AUTH_RATE_LIMIT_BURST`: how many of them may come at once (default 10).
+    pub auth_rate_limit_burst: u32,
+    /// `API_KEY_RATE_LIMIT_PER_MINUTE`: `/api/v1` requests per API key or user (default 600).
+    pub api_key_rate_limit_per_minute: u32,
+    /// `API_KEY_RATE_LIMIT_BURST`: how many of them may come at once (default 100).
+    pub api_key_rate_limit_burst: u32,
+    /// `LOGIN_LOCKOUT_THRESHOLD`: failed logins on one email before it is locked (default 5).
+    pub login_lockout_threshold: u32,
+    /// `LOGIN_LOCKOUT_BASE_SECONDS`: the first lock's length; each further lock doubles it,
+    /// up to 15 minutes (default 60).
+    pub login_lockout_base: Duration,
+    /// `SESSION_CLEANUP_CRON`: when expired sessions are deleted (six-field cron, default
+    /// every 15 minutes).
+    pub session_cleanup_cron: String,
 }
 
 /// A setting that could not be parsed; the message names the variable.
@@ -245,7 +278,9 @@ impl Settings {
             Some(list) => parse_cidrs(&list)?,
             None => Vec::new(),
         };
+        let auth = auth_settings(&var)?;
         Ok(Settings {
+            auth,
             environment,
             host,
             port,
@@ -312,6 +347,56 @@ pub fn resolve_jwt_secret(settings: &Settings) -> anyhow::Result<String> {
         .with_context(|| format!("cannot write {}", path.display()))?;
     file.write_all(secret.as_bytes())?;
     Ok(secret)
+}
+
+fn auth_settings(var: &impl Fn(&str) -> Option<String>) -> Result<AuthSettings, ConfigError> {
+    let count = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
+        let value: u32 = parse(var(name), name, "a whole number above 0")?.unwrap_or(default);
+        if value == 0 {
+            return Err(invalid(name, "0", "a whole number above 0"));
+        }
+        Ok(value)
+    };
+    let access_token_ttl = seconds(
+        var("ACCESS_TOKEN_TTL_SECONDS"),
+        "ACCESS_TOKEN_TTL_SECONDS",
+        900,
+    )?;
+    let session_idle_ttl = seconds(
+        var("SESSION_IDLE_TTL_SECONDS"),
+        "SESSION_IDLE_TTL_SECONDS",
+        7 * 24 * 3600,
+    )?;
+    let session_absolute_ttl = seconds(
+        var("SESSION_ABSOLUTE_TTL_SECONDS"),
+        "SESSION_ABSOLUTE_TTL_SECONDS",
+        30 * 24 * 3600,
+    )?;
+    if session_idle_ttl > session_absolute_ttl {
+        return Err(ConfigError {
+            name: "SESSION_IDLE_TTL_SECONDS",
+            message: "must not exceed SESSION_ABSOLUTE_TTL_SECONDS".into(),
+        });
+    }
+    Ok(AuthSettings {
+        jwt_issuer: var("JWT_ISSUER").unwrap_or_else(|| "nocron".to_owned()),
+        jwt_audience: var("JWT_AUDIENCE").unwrap_or_else(|| "nocron-api".to_owned()),
+        access_token_ttl,
+        session_idle_ttl,
+        session_absolute_ttl,
+        auth_rate_limit_per_minute: count("AUTH_RATE_LIMIT_PER_MINUTE", 20)?,
+        auth_rate_limit_burst: count("AUTH_RATE_LIMIT_BURST", 10)?,
+        api_key_rate_limit_per_minute: count("API_KEY_RATE_LIMIT_PER_MINUTE", 600)?,
+        api_key_rate_limit_burst: count("API_KEY_RATE_LIMIT_BURST", 100)?,
+        login_lockout_threshold: count("LOGIN_LOCKOUT_THRESHOLD", 5)?,
+        login_lockout_base: seconds(
+            var("LOGIN_LOCKOUT_BASE_SECONDS"),
+            "LOGIN_LOCKOUT_BASE_SECONDS",
+            60,
+        )?,
+        session_cleanup_cron: var("SESSION_CLEANUP_CRON")
+            .unwrap_or_else(|| "0 */15 * * * *".to_owned()),
+    })
 }
 
 fn invalid(name: &'static str, value: &str, expected: &str) -> ConfigError {
@@ -453,6 +538,11 @@ mod tests {
             ("EXECUTION_RETENTION_DAYS", "-3"),
             ("OUTBOUND_ALLOW_CIDRS", "127.0.0.0/33"),
             ("OUTBOUND_ALLOW_CIDRS", "10.0.0.0/8,localhost"),
+            ("ACCESS_TOKEN_TTL_SECONDS", "soon"),
+            ("AUTH_RATE_LIMIT_PER_MINUTE", "0"),
+            ("API_KEY_RATE_LIMIT_BURST", "-1"),
+            ("LOGIN_LOCKOUT_THRESHOLD", "0"),
+            ("SESSION_IDLE_TTL_SECONDS", "99999999999"),
         ] {
             let err = settings(&[(name, value)]).expect_err(name);
             assert_eq!(err.name, name);
@@ -482,6 +572,26 @@ mod tests {
         assert_eq!(s.worker_batch_size, 50);
         assert_eq!(s.execution_lease, Duration::from_secs(9));
         assert_eq!(s.execution_retention_days, 7);
+    }
+
+    #[test]
+    fn auth_defaults_follow_the_documented_values() {
+        let auth = settings(&[]).expect("defaults").auth;
+        assert_eq!(auth.access_token_ttl, Duration::from_secs(900));
+        assert_eq!(
+            auth.session_absolute_ttl,
+            Duration::from_secs(30 * 24 * 3600)
+        );
+        assert_eq!(auth.auth_rate_limit_per_minute, 20);
+        assert_eq!(auth.login_lockout_threshold, 5);
+        let custom = settings(&[
+            ("AUTH_RATE_LIMIT_PER_MINUTE", "3"),
+            ("JWT_AUDIENCE", "tests"),
+        ])
+        .expect("custom")
+        .auth;
+        assert_eq!(custom.auth_rate_limit_per_minute, 3);
+        assert_eq!(custom.jwt_audience, "tests");
     }
 
     #[test]

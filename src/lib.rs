@@ -5,7 +5,10 @@
 //! each domain lives in its own module. See `docs/ARCHITECTURE.md`.
 
 pub mod actions;
+pub mod admin;
+pub mod api_keys;
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -18,7 +21,9 @@ pub mod net;
 pub mod openapi;
 pub mod scheduler;
 pub mod state;
+pub mod system_jobs;
 pub mod tasks;
+pub mod users;
 
 /// Installs the process-wide TLS crypto provider (ring). Call once at start; idempotent.
 pub fn install_crypto_provider() {

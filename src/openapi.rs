@@ -24,6 +24,12 @@ use crate::error::{ErrorCode, FieldError, Problem};
     tags(
         (name = "health", description = "Liveness, readiness, status and metrics"),
         (name = "scheduler", description = "Cron expressions, time zones and daylight-saving rules"),
+        (name = "auth", description = "Register, sign in, refresh tokens, sign out, change password"),
+        (name = "sessions", description = "Your signed-in devices"),
+        (name = "users", description = "Profiles and user management"),
+        (name = "admin", description = "Role administration"),
+        (name = "api-keys", description = "API keys for integrations (scopes: tasks:read, tasks:write, tasks:execute, executions:read, analytics:read)"),
+        (name = "api-v1", description = "The integration API, for API keys (X-API-Key) and signed-in users"),
     )
 )]
 pub struct ApiDoc;

@@ -6,7 +6,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{config::Settings, events::EventBus, net::OutboundPolicy};
+use crate::{auth::AuthContext, config::Settings, events::EventBus, net::OutboundPolicy};
 
 /// Shared application state, cheap to clone.
 #[derive(Clone)]
@@ -33,4 +33,6 @@ pub struct AppState {
     pub outbound: Arc<OutboundPolicy>,
     /// The shared, SSRF-guarded client for user-configured requests.
     pub outbound_http: reqwest::Client,
+    /// JWT keys, rate limiters and the API-key cache.
+    pub auth: Arc<AuthContext>,
 }

@@ -195,6 +195,9 @@ pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings
         ("JWT_SECRET", TEST_JWT_SECRET),
         ("DATA_DIR", data_dir.to_str().unwrap_or("/tmp")),
         ("SHUTDOWN_GRACE_SECONDS", "10"),
+        // Tests register many users from 127.0.0.1; the rate-limit tests lower these.
+        ("AUTH_RATE_LIMIT_PER_MINUTE", "10000"),
+        ("AUTH_RATE_LIMIT_BURST", "10000"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -306,4 +309,196 @@ pub async fn problem(response: reqwest::Response) -> serde_json::Value {
         "error responses are problem documents"
     );
     response.json().await.expect("problem JSON")
+}
+
+/// A password that passes the policy.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A signed-in test user.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    /// The user id.
+    pub id: uuid::Uuid,
+    /// The email.
+    pub email: String,
+    /// The password.
+    pub password: String,
+    /// A valid access token.
+    pub access_token: String,
+    /// The session's current refresh token.
+    pub refresh_token: String,
+}
+
+/// A unique email for a test.
+pub fn unique_email(name: &str) -> String {
+    format!(
+        "{name}-{}@example.com",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
+}
+
+impl TestApp {
+    /// `POST /auth/register`; asserts 201 and returns (user, access token, refresh token).
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> (serde_json::Value, String, String) {
+        let response = self
+            .post_json(
+                "/auth/register",
+                &serde_json::json!({ "email": email, "password": password, "name": "Test User" }),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "register {email}");
+        let body: serde_json::Value = response.json().await.expect("json");
+        let access = body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned();
+        let refresh = body["refresh_token"]
+            .as_str()
+            .expect("refresh_token")
+            .to_owned();
+        (body["user"].clone(), access, refresh)
+    }
+
+    /// `POST /auth/login`.
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            "/auth/login",
+            &serde_json::json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
+    /// Registers a new user with `role` (set directly in the database for admins) and
+    /// returns it signed in.
+    pub async fn login_as(&self, role: &str) -> TestUser {
+        let email = unique_email(&role.to_ascii_lowercase());
+        let (user, access_token, refresh_token) = self.register(&email, PASSWORD).await;
+        let id: uuid::Uuid = user["id"].as_str().expect("id").parse().expect("uuid");
+        if role != "USER" {
+            sqlx::query("UPDATE users SET role = $2 WHERE id = $1")
+                .bind(id)
+                .bind(role)
+                .execute(&self.db)
+                .await
+                .expect("set role");
+        }
+        TestUser {
+            id,
+            email,
+            password: PASSWORD.to_owned(),
+            access_token,
+            refresh_token,
+        }
+    }
+
+    fn with_token(&self, builder: reqwest::RequestBuilder, token: &str) -> reqwest::RequestBuilder {
+        builder.bearer_auth(token)
+    }
+
+    /// `GET path` with a bearer token.
+    pub async fn get_as(&self, token: &str, path: &str) -> reqwest::Response {
+        self.with_token(self.client.get(self.url(path)), token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// `POST path` with a bearer token and a JSON body.
+    pub async fn post_as(
+        &self,
+        token: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.with_token(self.client.post(self.url(path)), token)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// `PATCH path` with a bearer token and a JSON body.
+    pub async fn patch_as(
+        &self,
+        token: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.with_token(self.client.patch(self.url(path)), token)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// `DELETE path` with a bearer token.
+    pub async fn delete_as(&self, token: &str, path: &str) -> reqwest::Response {
+        self.with_token(self.client.delete(self.url(path)), token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// `GET path` with an `X-API-Key` header.
+    pub async fn get_with_key(&self, key: &str, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .header("x-api-key", key)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Creates an API key for the user; returns the creation response body.
+    pub async fn create_api_key(&self, token: &str, scopes: &[&str]) -> serde_json::Value {
+        let response = self
+            .post_as(
+                token,
+                "/api-keys",
+                &serde_json::json!({ "name": "test key", "scopes": scopes }),
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+        response.json().await.expect("json")
+    }
+
+    /// Starts a second instance of the application on the same database (for tests of
+    /// cross-instance behaviour).
+    pub async fn spawn_sibling(&self, overrides: &[(&str, &str)]) -> Sibling {
+        let settings = test_settings(&self.database.url(), overrides);
+        let application = Application::build(settings)
+            .await
+            .expect("build the sibling");
+        let port = application.port();
+        let shutdown = application.shutdown_token();
+        let server = tokio::spawn(application.run_until_stopped());
+        Sibling {
+            address: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+            shutdown,
+            server: Some(server),
+        }
+    }
+}
+
+/// A second application instance on a test's database.
+pub struct Sibling {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    /// An HTTP client.
+    pub client: reqwest::Client,
+    /// Cancelling it stops the instance.
+    pub shutdown: CancellationToken,
+    /// The running server.
+    pub server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Drop for Sibling {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
 }

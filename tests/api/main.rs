@@ -3,6 +3,8 @@
 // Helpers serve every module; not each one uses all of them.
 #![allow(dead_code)]
 
+mod api_keys;
+mod auth;
 mod capture;
 mod cron;
 mod embedded;
@@ -17,4 +19,8 @@ mod helpers;
 mod middleware;
 mod openapi;
 mod outbound;
+mod rate_limits;
+mod sessions;
 mod shutdown;
+mod storage;
+mod users;

@@ -167,3 +167,61 @@ async fn the_cli_prints_the_same_spec() {
     let printed: Value = serde_json::from_slice(&output.stdout).expect("stdout is JSON");
     assert_eq!(printed, served);
 }
+
+#[tokio::test]
+async fn protected_operations_declare_their_security_and_error_responses() {
+    let app = spawn_app().await;
+    let spec: Value = app.get("/api-json").await.json().await.expect("spec");
+    let public = ["/auth/register", "/auth/login", "/auth/refresh"];
+    let mut protected = 0;
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        let identity = [
+            "/auth",
+            "/sessions",
+            "/users",
+            "/admin",
+            "/api-keys",
+            "/api/v1",
+        ]
+        .iter()
+        .any(|prefix| path.starts_with(prefix));
+        if !identity {
+            continue;
+        }
+        for method in METHODS {
+            let Some(operation) = item.get(method) else {
+                continue;
+            };
+            let security = operation["security"].as_array();
+            if public.contains(&path.as_str()) {
+                assert!(security.is_none(), "{method} {path} needs no credential");
+                assert!(
+                    operation["responses"].get("429").is_some(),
+                    "{method} {path}"
+                );
+                continue;
+            }
+            let schemes: Vec<&str> = security
+                .unwrap_or_else(|| panic!("{method} {path} declares no security"))
+                .iter()
+                .flat_map(|s| s.as_object().expect("requirement").keys())
+                .map(String::as_str)
+                .collect();
+            let expected: &[&str] = if path.starts_with("/api/v1") {
+                &["api_key", "bearer"]
+            } else {
+                &["bearer"]
+            };
+            assert_eq!(schemes, expected, "{method} {path}");
+            let unauthorized = &operation["responses"]["401"]["content"]["application/json"];
+            assert!(
+                unauthorized["schema"]["$ref"]
+                    .as_str()
+                    .is_some_and(|r| r.ends_with("/Problem")),
+                "{method} {path} documents its 401 problem"
+            );
+            protected += 1;
+        }
+    }
+    assert!(protected >= 17, "{protected} protected operations");
+}

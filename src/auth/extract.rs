@@ -1,0 +1,222 @@
+//! The caller extractors every module uses: [`CurrentUser`] (a signed-in user, JWT only),
+//! [`RequireRole`] (a user with at least a role) and [`Principal`] (a user or an API key,
+//! with scopes), plus [`authenticate_token`] for callers outside HTTP (the Socket.IO
+//! handshake). A credential that is present but invalid is always a 401, never ignored.
+
+use std::marker::PhantomData;
+
+use axum::{
+    extract::FromRequestParts,
+    http::{HeaderName, header, request::Parts},
+};
+use uuid::Uuid;
+
+use super::{Role, Scope, ScopeSet};
+use crate::{api_keys, error::AppError, state::AppState};
+
+/// The header integrators send API keys in (`Authorization: Bearer nck_…` works too).
+pub const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-api-key");
+
+/// A user signed in with an access token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CurrentUser {
+    /// The user id.
+    pub id: Uuid,
+    /// The role as stored now (not as when the token was issued).
+    pub role: Role,
+    /// The session the token belongs to.
+    pub session_id: Uuid,
+}
+
+/// A minimum role, for [`RequireRole`].
+pub trait RoleRequirement {
+    /// The least role that passes.
+    const MINIMUM: Role;
+}
+
+/// Admins and super admins.
+pub struct Admin;
+/// Super admins only.
+pub struct SuperAdmin;
+
+impl RoleRequirement for Admin {
+    const MINIMUM: Role = Role::Admin;
+}
+
+impl RoleRequirement for SuperAdmin {
+    const MINIMUM: Role = Role::SuperAdmin;
+}
+
+/// A signed-in user holding at least the role `R` (else 403).
+#[derive(Debug, Clone, Copy)]
+pub struct RequireRole<R>(pub CurrentUser, PhantomData<R>);
+
+impl<R> RequireRole<R> {
+    /// The user.
+    pub fn user(&self) -> CurrentUser {
+        self.0
+    }
+}
+
+/// Who is calling an endpoint that accepts users and API keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The user (the key's owner for an API key).
+    pub user_id: Uuid,
+    /// The user's role.
+    pub role: Role,
+    /// The API key, when the caller used one.
+    pub api_key_id: Option<Uuid>,
+    /// What the caller may do: everything for a user, the key's scopes for a key.
+    pub scopes: ScopeSet,
+}
+
+impl Principal {
+    /// 403 `INSUFFICIENT_SCOPE` unless the caller holds `scope`.
+    pub fn require_scope(&self, scope: Scope) -> Result<(), AppError> {
+        self.scopes.require(scope)
+    }
+}
+
+/// The bearer token of a request, if any; a malformed `Authorization` header is a 401.
+fn bearer(parts: &Parts) -> Result<Option<&str>, AppError> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| AppError::unauthorized("the Authorization header is malformed"))?;
+    match value.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(Some(token.trim()))
+        }
+        _ => Err(AppError::unauthorized(
+            "the Authorization header must be `Bearer <token>`",
+        )),
+    }
+}
+
+fn www_authenticate(err: AppError) -> AppError {
+    err.with_header(
+        header::WWW_AUTHENTICATE,
+        axum::http::HeaderValue::from_static("Bearer"),
+    )
+}
+
+/// Authenticates an access token: signature and claims, then (one indexed query) that its
+/// session is live and the user's token version still matches.
+pub async fn authenticate_access_token(
+    state: &AppState,
+    token: &str,
+) -> Result<CurrentUser, AppError> {
+    let claims = state.auth.jwt.verify(token)?;
+    let row = sqlx::query!(
+        "SELECT s.user_id, u.role, u.status, u.token_version
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id = $1 AND s.revoked_at IS NULL AND s.absolute_expires_at > now()",
+        claims.sid
+    )
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or_else(|| AppError::unauthorized("the session has ended; sign in again"))?;
+    if row.user_id != claims.sub || row.status != "active" {
+        return Err(AppError::unauthorized(
+            "the session has ended; sign in again",
+        ));
+    }
+    if row.token_version != claims.ver {
+        return Err(AppError::unauthorized(
+            "the token has been revoked; sign in again",
+        ));
+    }
+    Ok(CurrentUser {
+        id: row.user_id,
+        role: Role::from_db(&row.role)?,
+        session_id: claims.sid,
+    })
+}
+
+/// Authenticates either an access token or an API key (`nck_…`), e.g. for a Socket.IO
+/// handshake. Rate limits are not applied here.
+pub async fn authenticate_token(state: &AppState, token: &str) -> Result<Principal, AppError> {
+    if api_keys::looks_like_key(token) {
+        return api_keys::authenticate(state, token).await;
+    }
+    let user = authenticate_access_token(state, token).await?;
+    Ok(Principal {
+        user_id: user.id,
+        role: user.role,
+        api_key_id: None,
+        scopes: ScopeSet::All,
+    })
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        if let Some(user) = parts.extensions.get::<CurrentUser>() {
+            return Ok(*user);
+        }
+        let token = bearer(parts)?.ok_or_else(|| {
+            www_authenticate(AppError::unauthorized(
+                "sign in: send `Authorization: Bearer <access token>`",
+            ))
+        })?;
+        if api_keys::looks_like_key(token) {
+            return Err(AppError::unauthorized(
+                "API keys are accepted on /api/v1 only; sign in for this endpoint",
+            ));
+        }
+        let user = authenticate_access_token(state, token)
+            .await
+            .map_err(www_authenticate)?;
+        parts.extensions.insert(user);
+        Ok(user)
+    }
+}
+
+impl<R: RoleRequirement + Send + Sync> FromRequestParts<AppState> for RequireRole<R> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let user = CurrentUser::from_request_parts(parts, state).await?;
+        if !user.role.includes(R::MINIMUM) {
+            return Err(AppError::forbidden(format!(
+                "this requires the {} role",
+                R::MINIMUM.as_str()
+            )));
+        }
+        Ok(RequireRole(user, PhantomData))
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let key = parts
+            .headers
+            .get(&API_KEY_HEADER)
+            .map(|v| {
+                v.to_str()
+                    .map_err(|_| AppError::unauthorized("the X-API-Key header is malformed"))
+            })
+            .transpose()?;
+        let token = match key {
+            Some(key) => key.trim(),
+            None => bearer(parts)?.ok_or_else(|| {
+                www_authenticate(AppError::unauthorized(
+                    "send an API key in `X-API-Key` or a token in `Authorization: Bearer …`",
+                ))
+            })?,
+        };
+        let principal = authenticate_token(state, token).await?;
+        if let Some(key_id) = principal.api_key_id {
+            state.auth.api_key_limiter.check(&key_id)?;
+        }
+        Ok(principal)
+    }
+}

@@ -1,0 +1,383 @@
+//! `/auth/*`: register, login, refresh, logout, change password, me.
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequestParts, State},
+    http::{StatusCode, request::Parts},
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+use validator::Validate;
+
+use super::{
+    CurrentUser, Role, events, events::SecurityEventKind, lockout, password, request::ClientMeta,
+    sessions,
+};
+use crate::{
+    error::{AppError, ErrorCode, Problem},
+    http::{AppJson, ValidJson, extract::parse_json},
+    state::AppState,
+    users::{self, UserOut, UserStatus},
+};
+
+/// Routes of this file.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(change_password))
+        .routes(routes!(me))
+}
+
+/// Counts the request against its client IP's register/login/refresh budget (429 when over).
+pub struct IpRateLimited;
+
+impl FromRequestParts<AppState> for IpRateLimited {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        if let Some(ip) = ClientMeta::from_parts(parts).ip {
+            state.auth.ip_limiter.check(&ip)?;
+        }
+        Ok(IpRateLimited)
+    }
+}
+
+/// `POST /auth/register` body.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+pub struct RegisterIn {
+    /// The sign-in email.
+    #[validate(email, length(max = 254))]
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    /// 8–128 characters, any Unicode; the most common passwords are refused.
+    #[schema(example = "correct horse battery staple")]
+    pub password: String,
+    /// Display name.
+    #[validate(length(min = 1, max = 100))]
+    #[schema(example = "Ada Lovelace")]
+    pub name: String,
+}
+
+/// `POST /auth/login` body.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+pub struct LoginIn {
+    /// The sign-in email.
+    #[validate(length(min = 1, max = 254))]
+    pub email: String,
+    /// The password.
+    #[validate(length(min = 1, max = 128))]
+    pub password: String,
+}
+
+/// `POST /auth/refresh` body.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+pub struct RefreshIn {
+    /// The refresh token from the last login or refresh.
+    #[validate(length(min = 1, max = 512))]
+    pub refresh_token: String,
+}
+
+/// `POST /auth/logout` body (optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct LogoutIn {
+    /// End every session of the account, not just this one.
+    #[serde(default)]
+    pub all: bool,
+}
+
+/// `POST /auth/change-password` body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ChangePasswordIn {
+    /// The password in use now.
+    pub current_password: String,
+    /// The new password (same rules as at registration).
+    pub new_password: String,
+}
+
+/// Tokens and the user they are for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthOut {
+    /// The signed-in user.
+    pub user: UserOut,
+    /// A JWT for `Authorization: Bearer …`.
+    pub access_token: String,
+    /// Opaque; exchange it at `POST /auth/refresh`. Each one works once.
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    #[schema(example = 900)]
+    pub expires_in: i64,
+}
+
+fn auth_out(
+    state: &AppState,
+    user: UserOut,
+    session_id: Uuid,
+    token_version: i32,
+    refresh_token: String,
+) -> Result<AuthOut, AppError> {
+    let access_token = state
+        .auth
+        .jwt
+        .issue(user.id, user.role, session_id, token_version)?;
+    Ok(AuthOut {
+        user,
+        access_token,
+        refresh_token,
+        token_type: "Bearer",
+        expires_in: state.auth.jwt.ttl_seconds(),
+    })
+}
+
+fn invalid_credentials() -> AppError {
+    AppError::new(
+        ErrorCode::InvalidCredentials,
+        "the email or password is wrong",
+    )
+}
+
+/// Create an account and sign in.
+#[utoipa::path(post, path = "/auth/register", tag = "auth",
+    request_body = RegisterIn,
+    responses(
+        (status = 201, description = "Account created and signed in", body = AuthOut),
+        (status = 409, description = "The email cannot be used", body = Problem),
+        (status = 422, description = "Invalid field (e.g. a common password)", body = Problem),
+        (status = 429, description = "Too many requests from this address", body = Problem),
+    ))]
+async fn register(
+    State(state): State<AppState>,
+    _limit: IpRateLimited,
+    client: ClientMeta,
+    ValidJson(body): ValidJson<RegisterIn>,
+) -> Result<(StatusCode, AppJson<AuthOut>), AppError> {
+    let email = body.email.trim().to_owned();
+    password::check_policy("password", &body.password, &email)?;
+    let hash = password::hash(body.password).await?;
+    let mut tx = state.db.begin().await?;
+    let user = users::insert(&mut *tx, &email, body.name.trim(), &hash, Role::User).await?;
+    let (session_id, refresh) =
+        sessions::create(&mut tx, user.id, &client, &state.settings.auth).await?;
+    tx.commit().await?;
+    let out = auth_out(&state, user, session_id, 0, refresh)?;
+    Ok((StatusCode::CREATED, AppJson(out)))
+}
+
+/// Sign in with email and password.
+#[utoipa::path(post, path = "/auth/login", tag = "auth",
+    request_body = LoginIn,
+    responses(
+        (status = 200, description = "Signed in", body = AuthOut),
+        (status = 401, description = "Wrong email or password", body = Problem),
+        (status = 403, description = "The account is disabled", body = Problem),
+        (status = 422, description = "Invalid field", body = Problem),
+        (status = 429, description = "Too many requests, or the email is locked for a while after repeated failures", body = Problem),
+    ))]
+async fn login(
+    State(state): State<AppState>,
+    _limit: IpRateLimited,
+    client: ClientMeta,
+    ValidJson(body): ValidJson<LoginIn>,
+) -> Result<AppJson<AuthOut>, AppError> {
+    let email = body.email.trim();
+    if let Some(left) = lockout::locked_for(&state.db, email).await? {
+        return Err(locked(left));
+    }
+    let account = users::find_for_login(&state.db, email).await?;
+    let stored = account.as_ref().map(|a| a.password_hash.clone());
+    let matched = password::verify(body.password, stored).await?;
+    let account = match account {
+        Some(account) if matched => account,
+        account => {
+            let user_id = account.map(|a| a.id);
+            events::record(
+                &state.db,
+                SecurityEventKind::LoginFailed,
+                user_id,
+                &client,
+                serde_json::json!({ "email": email }),
+            )
+            .await?;
+            if let Some(lock) =
+                lockout::record_failure(&state.db, email, &state.settings.auth).await?
+            {
+                events::record(
+                    &state.db,
+                    SecurityEventKind::AccountLocked,
+                    user_id,
+                    &client,
+                    serde_json::json!({ "email": email, "seconds": lock.as_secs() }),
+                )
+                .await?;
+            }
+            return Err(invalid_credentials());
+        }
+    };
+    if account.status != UserStatus::Active {
+        return Err(AppError::forbidden("this account is disabled"));
+    }
+    lockout::clear(&state.db, email).await?;
+    let mut tx = state.db.begin().await?;
+    let (session_id, refresh) =
+        sessions::create(&mut tx, account.id, &client, &state.settings.auth).await?;
+    let user = users::get(&mut *tx, account.id)
+        .await?
+        .ok_or_else(invalid_credentials)?;
+    tx.commit().await?;
+    Ok(AppJson(auth_out(
+        &state,
+        user,
+        session_id,
+        account.token_version,
+        refresh,
+    )?))
+}
+
+fn locked(left: std::time::Duration) -> AppError {
+    // Rounded up: a client that waits exactly this long finds the lock gone.
+    let seconds = (left.as_secs() + u64::from(left.subsec_nanos() > 0)).max(1);
+    AppError::new(
+        ErrorCode::AccountLocked,
+        "too many failed sign-ins for this email; try again later",
+    )
+    .with_header(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(seconds),
+    )
+}
+
+/// Exchange a refresh token for a new token pair (the old refresh token stops working).
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth",
+    request_body = RefreshIn,
+    responses(
+        (status = 200, description = "A new access and refresh token", body = AuthOut),
+        (status = 401, description = "Invalid, expired, revoked or reused refresh token (reuse ends the session)", body = Problem),
+        (status = 429, description = "Too many requests from this address", body = Problem),
+    ))]
+async fn refresh(
+    State(state): State<AppState>,
+    _limit: IpRateLimited,
+    client: ClientMeta,
+    ValidJson(body): ValidJson<RefreshIn>,
+) -> Result<AppJson<AuthOut>, AppError> {
+    let rotated = sessions::rotate(
+        &state.db,
+        &body.refresh_token,
+        &client,
+        &state.settings.auth,
+    )
+    .await?;
+    let user = users::get(&state.db, rotated.user_id)
+        .await?
+        .ok_or_else(|| AppError::unauthorized("the refresh token is invalid or expired"))?;
+    Ok(AppJson(auth_out(
+        &state,
+        user,
+        rotated.session_id,
+        rotated.token_version,
+        rotated.refresh_token,
+    )?))
+}
+
+/// Sign out of this session, or of every session with `{"all": true}`.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])),
+    request_body(content = Option<LogoutIn>, description = "Optional"),
+    responses(
+        (status = 204, description = "Signed out; the session's tokens stop working"),
+        (status = 401, description = "Not signed in", body = Problem),
+    ))]
+async fn logout(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    body: Bytes,
+) -> Result<StatusCode, AppError> {
+    let body: LogoutIn = if body.iter().all(u8::is_ascii_whitespace) {
+        LogoutIn::default()
+    } else {
+        parse_json(&body)?
+    };
+    if body.all {
+        sessions::revoke_all(&state.db, user.id, None, "signed_out_everywhere").await?;
+    } else {
+        sessions::revoke(&state.db, user.session_id, "signed_out").await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Change your password; every other session is signed out.
+#[utoipa::path(post, path = "/auth/change-password", tag = "auth", security(("bearer" = [])),
+    request_body = ChangePasswordIn,
+    responses(
+        (status = 200, description = "Changed; new tokens for this session", body = AuthOut),
+        (status = 401, description = "Not signed in", body = Problem),
+        (status = 422, description = "Wrong current password or a weak new one", body = Problem),
+    ))]
+async fn change_password(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    client: ClientMeta,
+    AppJson(body): AppJson<ChangePasswordIn>,
+) -> Result<AppJson<AuthOut>, AppError> {
+    let (stored, _) = users::password_hash(&state.db, user.id)
+        .await?
+        .ok_or_else(|| AppError::unauthorized("the session has ended; sign in again"))?;
+    let profile = users::get(&state.db, user.id)
+        .await?
+        .ok_or_else(|| AppError::unauthorized("the session has ended; sign in again"))?;
+    if body.current_password.chars().count() > password::MAX_LENGTH
+        || !password::verify(body.current_password, Some(stored)).await?
+    {
+        return Err(AppError::invalid_field(
+            "current_password",
+            "is not your current password",
+        ));
+    }
+    password::check_policy("new_password", &body.new_password, &profile.email)?;
+    let hash = password::hash(body.new_password).await?;
+    let mut tx = state.db.begin().await?;
+    let version = users::set_password(&mut tx, user.id, &hash).await?;
+    sessions::revoke_all(&mut *tx, user.id, Some(user.session_id), "password_changed").await?;
+    let refresh = sessions::reissue(&mut tx, user.session_id).await?;
+    events::record(
+        &mut *tx,
+        SecurityEventKind::PasswordChanged,
+        Some(user.id),
+        &client,
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    let profile = users::get(&state.db, user.id)
+        .await?
+        .ok_or_else(|| AppError::unauthorized("the session has ended; sign in again"))?;
+    Ok(AppJson(auth_out(
+        &state,
+        profile,
+        user.session_id,
+        version,
+        refresh,
+    )?))
+}
+
+/// The signed-in user.
+#[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Your account", body = UserOut),
+        (status = 401, description = "Not signed in", body = Problem),
+    ))]
+async fn me(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<AppJson<UserOut>, AppError> {
+    users::get(&state.db, user.id)
+        .await?
+        .map(AppJson)
+        .ok_or_else(|| AppError::unauthorized("the session has ended; sign in again"))
+}

@@ -1,0 +1,41 @@
+//! Who is calling: accounts' sign-in (register, login, refresh-token rotation, logout,
+//! password change), sessions, password hashing, access tokens, lockout, rate limits,
+//! security events, and the caller extractors other modules import: [`CurrentUser`],
+//! [`RequireRole`] with [`Admin`]/[`SuperAdmin`], [`Principal`] with [`Scope`] checks, and
+//! [`authenticate_token`] for non-HTTP callers.
+
+pub mod api_v1;
+pub mod context;
+pub mod events;
+pub mod extract;
+pub mod handlers;
+pub mod lockout;
+pub mod password;
+pub mod rate_limit;
+pub mod request;
+pub mod role;
+pub mod scope;
+pub mod sessions;
+pub mod tokens;
+pub mod user_agent;
+
+use utoipa_axum::router::OpenApiRouter;
+
+pub use context::AuthContext;
+pub use extract::{
+    Admin, CurrentUser, Principal, RequireRole, RoleRequirement, SuperAdmin,
+    authenticate_access_token, authenticate_token,
+};
+pub use request::ClientMeta;
+pub use role::Role;
+pub use scope::{Scope, ScopeSet};
+
+use crate::state::AppState;
+
+/// `/auth/*`, `/sessions` and `/api/v1/me`.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(handlers::router())
+        .merge(sessions::router())
+        .merge(api_v1::router())
+}

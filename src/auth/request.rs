@@ -1,0 +1,44 @@
+//! Facts about the client taken from the connection and headers: IP and user agent.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::{
+    extract::{ConnectInfo, FromRequestParts},
+    http::{header, request::Parts},
+};
+
+/// Longest user agent kept; the rest is cut off.
+const MAX_USER_AGENT: usize = 512;
+
+/// The client's address (the TCP peer) and user agent.
+#[derive(Debug, Clone, Default)]
+pub struct ClientMeta {
+    /// The peer address, when the server was started with connect info.
+    pub ip: Option<IpAddr>,
+    /// The `User-Agent` header, trimmed to 512 characters.
+    pub user_agent: Option<String>,
+}
+
+impl ClientMeta {
+    /// Reads the meta of a request.
+    pub fn from_parts(parts: &Parts) -> Self {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(MAX_USER_AGENT).collect());
+        ClientMeta { ip, user_agent }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientMeta::from_parts(parts))
+    }
+}

@@ -1,0 +1,142 @@
+//! Rate limits and lockout: per IP on register/login/refresh, per account on failed logins,
+//! per API key on `/api/v1`; each over-limit answer is a 429 problem with `Retry-After` and
+//! `RateLimit-*` headers, and each limit recovers.
+
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, problem, spawn_app_with, unique_email};
+
+fn retry_after(response: &reqwest::Response) -> u64 {
+    response.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds")
+}
+
+fn assert_rate_limit_headers(response: &reqwest::Response, limit: &str) {
+    let headers = response.headers();
+    assert_eq!(headers["ratelimit-limit"], limit);
+    assert_eq!(headers["ratelimit-remaining"], "0");
+    assert!(headers.contains_key("ratelimit-reset"));
+    assert!(retry_after(response) >= 1);
+}
+
+#[tokio::test]
+async fn too_many_logins_from_one_address_get_429_then_recover() {
+    // Three at once, then one a second.
+    let app = spawn_app_with(&[
+        ("AUTH_RATE_LIMIT_PER_MINUTE", "60"),
+        ("AUTH_RATE_LIMIT_BURST", "3"),
+    ])
+    .await;
+    for _ in 0..3 {
+        let response = app.login(&unique_email("nobody"), "wrong password").await;
+        assert_eq!(response.status(), 401);
+    }
+    let limited = app.login(&unique_email("nobody"), "wrong password").await;
+    assert_eq!(limited.status(), 429);
+    assert_rate_limit_headers(&limited, "3");
+    let wait = retry_after(&limited);
+    assert_eq!(problem(limited).await["code"], "RATE_LIMITED");
+    // Refresh and register share the budget.
+    let refresh = app
+        .post_json("/auth/refresh", &json!({ "refresh_token": "x" }))
+        .await;
+    assert_eq!(refresh.status(), 429);
+
+    tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+    let recovered = app.login(&unique_email("nobody"), "wrong password").await;
+    assert_eq!(recovered.status(), 401, "allowed again after Retry-After");
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_account_then_its_owner_gets_back_in() {
+    let app = spawn_app_with(&[
+        ("LOGIN_LOCKOUT_THRESHOLD", "3"),
+        ("LOGIN_LOCKOUT_BASE_SECONDS", "1"),
+    ])
+    .await;
+    let email = unique_email("victim");
+    app.register(&email, PASSWORD).await;
+    for _ in 0..3 {
+        assert_eq!(app.login(&email, "not the password").await.status(), 401);
+    }
+    // Locked: even the right password waits.
+    let locked = app.login(&email, PASSWORD).await;
+    assert_eq!(locked.status(), 429);
+    let wait = retry_after(&locked);
+    assert_eq!(problem(locked).await["code"], "ACCOUNT_LOCKED");
+
+    // An unknown email locks the same way, so a lock reveals nothing.
+    let unknown = unique_email("ghost");
+    for _ in 0..3 {
+        assert_eq!(app.login(&unknown, "not the password").await.status(), 401);
+    }
+    assert_eq!(app.login(&unknown, "not the password").await.status(), 429);
+
+    // After the lock, further failures lock it again, twice as long.
+    tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+    for _ in 0..3 {
+        assert_eq!(app.login(&email, "not the password").await.status(), 401);
+    }
+    let second = app.login(&email, PASSWORD).await;
+    assert_eq!(second.status(), 429);
+    let second_wait = retry_after(&second);
+    let lock_seconds: f64 = sqlx::query_scalar(
+        "SELECT extract(epoch FROM locked_until - updated_at)::float8 FROM login_throttle WHERE email = $1",
+    )
+    .bind(&email)
+    .fetch_one(&app.db)
+    .await
+    .expect("throttle row");
+    assert!((1.5..2.5).contains(&lock_seconds), "{lock_seconds}");
+
+    // Once it expires the owner signs in, and the counters start over.
+    tokio::time::sleep(std::time::Duration::from_secs(second_wait)).await;
+    assert_eq!(app.login(&email, PASSWORD).await.status(), 200);
+    let (locks, failures): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE kind = 'account_locked'),
+                count(*) FILTER (WHERE kind = 'login_failed')
+         FROM security_events",
+    )
+    .fetch_one(&app.db)
+    .await
+    .expect("events");
+    assert_eq!((locks, failures), (3, 9));
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM login_throttle WHERE email = $1")
+        .bind(&email)
+        .fetch_one(&app.db)
+        .await
+        .expect("count");
+    assert_eq!(left, 0);
+}
+
+#[tokio::test]
+async fn each_api_key_has_its_own_budget() {
+    let app = spawn_app_with(&[
+        ("API_KEY_RATE_LIMIT_PER_MINUTE", "60"),
+        ("API_KEY_RATE_LIMIT_BURST", "2"),
+    ])
+    .await;
+    let user = app.login_as("USER").await;
+    let first = app
+        .create_api_key(&user.access_token, &["tasks:read"])
+        .await;
+    let second = app
+        .create_api_key(&user.access_token, &["tasks:read"])
+        .await;
+    let first = first["key"].as_str().expect("key");
+    let second = second["key"].as_str().expect("key");
+    for _ in 0..2 {
+        assert_eq!(app.get_with_key(first, "/api/v1/me").await.status(), 200);
+    }
+    let limited = app.get_with_key(first, "/api/v1/me").await;
+    assert_eq!(limited.status(), 429);
+    assert_rate_limit_headers(&limited, "2");
+    let wait = retry_after(&limited);
+    assert_eq!(app.get_with_key(second, "/api/v1/me").await.status(), 200);
+
+    tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+    assert_eq!(app.get_with_key(first, "/api/v1/me").await.status(), 200);
+}
