@@ -187,8 +187,16 @@ fn graphile(database_url: &str, sink: &str, jobs: u64, concurrency: usize) -> Op
         .output()
         .ok()?;
     let line = String::from_utf8_lossy(&output.stdout).into_owned();
-    let result: serde_json::Value = serde_json::from_str(line.trim()).ok()?;
-    result["per_second"].as_f64()
+    match serde_json::from_str::<serde_json::Value>(line.trim()) {
+        Ok(result) => result["per_second"].as_f64(),
+        Err(_) => {
+            println!(
+                "graphile-worker: failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+            None
+        }
+    }
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -319,8 +327,18 @@ async fn main() {
     println!(
         "throughput nocron: {executions} executions at {nocron_rate:.0}/s (concurrency {concurrency})"
     );
-    let bench_url = server.clone().database(DATABASE).to_url_lossy().to_string();
-    if let Some(graphile_rate) = graphile(&bench_url, &sink, executions, concurrency) {
+    let bench_url = match url.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{DATABASE}"),
+        None => url.clone(),
+    };
+    let graphile_sink = sink.clone();
+    let graphile_rate = tokio::task::spawn_blocking(move || {
+        graphile(&bench_url, &graphile_sink, executions, concurrency)
+    })
+    .await
+    .ok()
+    .flatten();
+    if let Some(graphile_rate) = graphile_rate {
         println!(
             "throughput graphile-worker: {graphile_rate:.0}/s; nocron / graphile = {:.2}",
             nocron_rate / graphile_rate
