@@ -28,7 +28,7 @@ use crate::{
 };
 
 /// Tasks claimed per tick; a fuller backlog is worked off in consecutive ticks.
-pub const TASKS_PER_TICK: i64 = 500;
+pub const TASKS_PER_TICK: i64 = 2000;
 
 /// The longest sleep between ticks when nothing is scheduled (a safety net for a lost
 /// notification; normal wake-ups come from the earliest slot or `NOTIFY`).

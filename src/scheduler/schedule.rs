@@ -147,6 +147,21 @@ mod tests {
     }
 
     #[test]
+    fn cached_schedules_behave_like_parsed_ones() {
+        let parsed = Schedule::parse("*/7 * * * *", "UTC", DstPolicy::ShiftOnce).expect("parse");
+        for _ in 0..2 {
+            let cached =
+                Schedule::cached("*/7 * * * *", "UTC", DstPolicy::ShiftOnce).expect("cached");
+            assert_eq!(
+                cached.next_after(at(10, 0, 0)),
+                parsed.next_after(at(10, 0, 0))
+            );
+        }
+        let err = Schedule::cached("* * *", "UTC", DstPolicy::ShiftOnce).expect_err("bad");
+        assert_eq!(err.field, "cron");
+    }
+
+    #[test]
     fn the_time_zone_applies() {
         let nine =
             Schedule::parse("0 9 * * *", "Europe/Berlin", DstPolicy::ShiftOnce).expect("parse");
