@@ -42,9 +42,9 @@ fn measure(iterations: usize, mut op: impl FnMut(usize)) -> f64 {
 
 fn report(name: &str, nanos: f64) {
     if nanos >= 1_000_000.0 {
-        println!("{name:<64} {:>10.2} ms", nanos / 1_000_000.0);
+        println!("{name:<72} {:>10.2} ms", nanos / 1_000_000.0);
     } else {
-        println!("{name:<64} {:>10.2} µs", nanos / 1_000.0);
+        println!("{name:<72} {:>10.2} µs", nanos / 1_000.0);
     }
 }
 
@@ -63,6 +63,26 @@ fn main() {
         "parse \"0 9 * * 1-5\" Europe/Berlin",
         measure(20_000, |_| {
             black_box(CronSchedule::parse("0 9 * * 1-5", "Europe/Berlin", default).ok());
+        }),
+    );
+
+    report(
+        "parse a never-firing expression \"0 0 30 2 *\" (refused)",
+        measure(5, |_| {
+            black_box(CronSchedule::parse("0 0 30 2 *", "UTC", default).is_err());
+        }),
+    );
+    let rare = schedule("0 0 29 2 +1", "Europe/Berlin", default);
+    report(
+        "upcoming 100 of \"0 0 29 2 +1\" (Feb 29 on a Monday, ~2,800 years)",
+        measure(3, |_| {
+            black_box(rare.upcoming(instants[0], 100));
+        }),
+    );
+    report(
+        "upcoming 4 of \"0 0 29 2 +1\" (explain's century: 3 runs + 1 beyond)",
+        measure(20, |_| {
+            black_box(rare.upcoming(instants[0], 4));
         }),
     );
 
@@ -149,7 +169,7 @@ fn main() {
         .collect();
     let now = utc("2026-06-15T12:00:00Z");
     report(
-        "advance 10,000 minute schedules by one slot (total)",
+        "advance 10,000 hourly schedules (spread minutes) by one slot (total)",
         measure(1, |_| {
             for task in &minute_tasks {
                 black_box(task.next_after(now));

@@ -394,9 +394,34 @@ fn auth_settings(var: &impl Fn(&str) -> Option<String>) -> Result<AuthSettings, 
             "LOGIN_LOCKOUT_BASE_SECONDS",
             60,
         )?,
-        session_cleanup_cron: var("SESSION_CLEANUP_CRON")
-            .unwrap_or_else(|| "0 */15 * * * *".to_owned()),
+        session_cleanup_cron: cron_with_seconds(
+            var("SESSION_CLEANUP_CRON"),
+            "SESSION_CLEANUP_CRON",
+            "0 */15 * * * *",
+        )?,
     })
+}
+
+/// A six-field cron expression (with seconds) for a system job.
+fn cron_with_seconds(
+    value: Option<String>,
+    name: &'static str,
+    default: &str,
+) -> Result<String, ConfigError> {
+    use croner::parser::{CronParser, Seconds};
+    let expression = value.unwrap_or_else(|| default.to_owned());
+    CronParser::builder()
+        .seconds(Seconds::Required)
+        .build()
+        .parse(&expression)
+        .map_err(|_| {
+            invalid(
+                name,
+                &expression,
+                "a cron expression with seconds, e.g. \"0 */15 * * * *\"",
+            )
+        })?;
+    Ok(expression)
 }
 
 fn invalid(name: &'static str, value: &str, expected: &str) -> ConfigError {
@@ -543,11 +568,33 @@ mod tests {
             ("API_KEY_RATE_LIMIT_BURST", "-1"),
             ("LOGIN_LOCKOUT_THRESHOLD", "0"),
             ("SESSION_IDLE_TTL_SECONDS", "99999999999"),
+            ("SESSION_CLEANUP_CRON", "every full moon"),
+            ("SESSION_CLEANUP_CRON", "*/15 * * * *"),
         ] {
             let err = settings(&[(name, value)]).expect_err(name);
             assert_eq!(err.name, name);
             assert!(err.to_string().contains(name));
         }
+    }
+
+    #[test]
+    fn auth_defaults_follow_the_documented_values() {
+        let auth = settings(&[]).expect("defaults").auth;
+        assert_eq!(auth.access_token_ttl, Duration::from_secs(900));
+        assert_eq!(
+            auth.session_absolute_ttl,
+            Duration::from_secs(30 * 24 * 3600)
+        );
+        assert_eq!(auth.auth_rate_limit_per_minute, 20);
+        assert_eq!(auth.login_lockout_threshold, 5);
+        let custom = settings(&[
+            ("AUTH_RATE_LIMIT_PER_MINUTE", "3"),
+            ("JWT_AUDIENCE", "tests"),
+        ])
+        .expect("custom")
+        .auth;
+        assert_eq!(custom.auth_rate_limit_per_minute, 3);
+        assert_eq!(custom.jwt_audience, "tests");
     }
 
     #[test]
@@ -572,26 +619,6 @@ mod tests {
         assert_eq!(s.worker_batch_size, 50);
         assert_eq!(s.execution_lease, Duration::from_secs(9));
         assert_eq!(s.execution_retention_days, 7);
-    }
-
-    #[test]
-    fn auth_defaults_follow_the_documented_values() {
-        let auth = settings(&[]).expect("defaults").auth;
-        assert_eq!(auth.access_token_ttl, Duration::from_secs(900));
-        assert_eq!(
-            auth.session_absolute_ttl,
-            Duration::from_secs(30 * 24 * 3600)
-        );
-        assert_eq!(auth.auth_rate_limit_per_minute, 20);
-        assert_eq!(auth.login_lockout_threshold, 5);
-        let custom = settings(&[
-            ("AUTH_RATE_LIMIT_PER_MINUTE", "3"),
-            ("JWT_AUDIENCE", "tests"),
-        ])
-        .expect("custom")
-        .auth;
-        assert_eq!(custom.auth_rate_limit_per_minute, 3);
-        assert_eq!(custom.jwt_audience, "tests");
     }
 
     #[test]

@@ -20,8 +20,7 @@ pub use verify::{KeyCache, authenticate, notify_user_changed};
 use crate::{
     auth::{CurrentUser, Scope, tokens::token_hash},
     error::{AppError, Problem},
-    http::AppJson,
-    http::{AppPath, ValidJson},
+    http::{AppJson, AppPath, ValidJson},
     state::AppState,
 };
 

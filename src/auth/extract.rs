@@ -173,6 +173,7 @@ impl FromRequestParts<AppState> for CurrentUser {
         let user = authenticate_access_token(state, token)
             .await
             .map_err(www_authenticate)?;
+        tracing::Span::current().record("user_id", tracing::field::display(user.id));
         parts.extensions.insert(user);
         Ok(user)
     }
@@ -214,7 +215,10 @@ impl FromRequestParts<AppState> for Principal {
             })?,
         };
         let principal = authenticate_token(state, token).await?;
+        let span = tracing::Span::current();
+        span.record("user_id", tracing::field::display(principal.user_id));
         if let Some(key_id) = principal.api_key_id {
+            span.record("api_key_id", tracing::field::display(key_id));
             state.auth.api_key_limiter.check(&key_id)?;
         }
         Ok(principal)

@@ -159,6 +159,9 @@ async fn register(
     ValidJson(body): ValidJson<RegisterIn>,
 ) -> Result<(StatusCode, AppJson<AuthOut>), AppError> {
     let email = body.email.trim().to_owned();
+    if body.name.trim().is_empty() {
+        return Err(AppError::invalid_field("name", "must not be blank"));
+    }
     password::check_policy("password", &body.password, &email)?;
     let hash = password::hash(body.password).await?;
     let mut tx = state.db.begin().await?;

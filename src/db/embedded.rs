@@ -42,6 +42,12 @@ impl LocalCluster {
     /// Initialises `root/postgres` if needed and starts it; if a server from an earlier run
     /// is still up on that directory, it is reused.
     pub fn start(root: &Path) -> anyhow::Result<Self> {
+        Self::start_with(root, &[])
+    }
+
+    /// Like [`LocalCluster::start`], with extra server settings (`-c name=value`) applied
+    /// when this call starts the server; a server already running keeps its own.
+    pub fn start_with(root: &Path, settings: &[(&str, &str)]) -> anyhow::Result<Self> {
         let bin_dir = find_bin_dir()?;
         fs::create_dir_all(root).with_context(|| format!("cannot create {}", root.display()))?;
         let root = fs::canonicalize(root)?;
@@ -72,7 +78,7 @@ impl LocalCluster {
                 tracing::info!(port, data_dir = %cluster.data_dir.display(), "reusing running local PostgreSQL");
                 cluster.port = port;
             }
-            None => cluster.launch()?,
+            None => cluster.launch(settings)?,
         }
         Ok(cluster)
     }
@@ -169,7 +175,7 @@ impl LocalCluster {
         Ok(())
     }
 
-    fn launch(&mut self) -> anyhow::Result<()> {
+    fn launch(&mut self, settings: &[(&str, &str)]) -> anyhow::Result<()> {
         // A stale pid file from a killed server would make pg_ctl refuse to start.
         let pid_file = self.data_dir.join("postmaster.pid");
         if pid_file.exists() {
@@ -177,8 +183,11 @@ impl LocalCluster {
         }
         let port = free_port()?;
         let log = self.data_dir.join("server.log");
-        let options =
+        let mut options =
             format!("-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''");
+        for (name, value) in settings {
+            options.push_str(&format!(" -c {name}={value}"));
+        }
         let output = self.pg_ctl(&[
             "start",
             "-w",

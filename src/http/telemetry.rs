@@ -52,6 +52,9 @@ fn make_span(request: &Request) -> Span {
         method = %request.method(),
         route = %route_of(request),
         status = tracing::field::Empty,
+        // Filled in by the auth extractors once the caller is known.
+        user_id = tracing::field::Empty,
+        api_key_id = tracing::field::Empty,
     )
 }
 

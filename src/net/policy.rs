@@ -155,6 +155,15 @@ impl OutboundPolicy {
         }
     }
 
+    /// Parses a user-supplied URL and checks it with [`OutboundPolicy::check_url`]: the
+    /// one call for validating a URL field when a task is saved.
+    pub fn parse_url(&self, raw: &str) -> Result<Url, SsrfError> {
+        let url = Url::parse(raw.trim())
+            .map_err(|err| SsrfError::refused(format!("is not a valid URL: {err}")))?;
+        self.check_url(&url)?;
+        Ok(url)
+    }
+
     /// Accepts only `http`/`https` URLs whose host is allowed: IP literals in every encoding
     /// the URL parser normalises (`0x7f000001`, `2130706433`, `[::ffff:127.0.0.1]`) are
     /// checked, and `localhost` names count as loopback. Other host names are checked
@@ -346,6 +355,32 @@ mod tests {
                 "{url}"
             );
         }
+    }
+
+    #[test]
+    fn parse_url_parses_then_checks() {
+        let policy = OutboundPolicy::default();
+        assert_eq!(
+            policy
+                .parse_url(" https://example.com/hook ")
+                .expect("public")
+                .as_str(),
+            "https://example.com/hook"
+        );
+        assert!(
+            policy
+                .parse_url("not a url")
+                .expect_err("garbage")
+                .message()
+                .starts_with("is not a valid URL")
+        );
+        assert_eq!(
+            policy
+                .parse_url("http://0x7f000001/")
+                .expect_err("loopback")
+                .message(),
+            "127.0.0.1 is a loopback address"
+        );
     }
 
     #[test]

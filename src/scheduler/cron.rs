@@ -22,7 +22,8 @@ mod tests;
 use std::str::FromStr;
 
 use chrono::{
-    DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Timelike, Utc,
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone,
+    Timelike, Utc,
 };
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -129,9 +130,10 @@ pub struct Transition {
 /// an instant starts within this long after it.
 const LOOK_AHEAD: Duration = Duration::hours(3);
 
-/// Dates from which a "never fires" check searches; 400 years is the full Gregorian cycle.
+/// The first day of the calendar cycle the "never fires" check walks.
 const NEVER_CHECK_FROM: (i32, u32, u32) = (2001, 1, 1);
-const NEVER_CHECK_YEARS: i32 = 400;
+/// Days in the 400-year Gregorian cycle, after which weekdays and leap years repeat.
+const GREGORIAN_CYCLE_DAYS: usize = 146_097;
 
 impl CronSchedule {
     /// Parses a 5-field (minute first) or 6-field (second first) expression or a macro
@@ -379,14 +381,17 @@ impl CronSchedule {
         }
     }
 
+    /// Every hour, minute and second field matches something, so an expression fires
+    /// unless no date matches; the calendar repeats every 400 years, so one cycle of days
+    /// decides (a direct walk: croner's search would run on to the year 5000).
     fn ensure_it_fires(&self) -> Result<(), CronError> {
         let (year, month, day) = NEVER_CHECK_FROM;
-        let from = NaiveDate::from_ymd_opt(year, month, day)
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .unwrap_or_default();
-        let fires = self
-            .next_wall_clock(from, true)
-            .is_some_and(|at| at < from + Duration::days(366 * i64::from(NEVER_CHECK_YEARS)));
+        let fires = NaiveDate::from_ymd_opt(year, month, day).is_some_and(|first| {
+            first
+                .iter_days()
+                .take(GREGORIAN_CYCLE_DAYS)
+                .any(|date| self.matches_date(date))
+        });
         if fires {
             Ok(())
         } else {
@@ -394,6 +399,14 @@ impl CronSchedule {
                 "never fires: no date matches the day-of-month, month and day-of-week fields together",
             ))
         }
+    }
+
+    fn matches_date(&self, date: NaiveDate) -> bool {
+        let pattern = &self.cron.pattern;
+        pattern.month_match(date.month()).unwrap_or(false)
+            && pattern
+                .day_match(date.year(), date.month(), date.day())
+                .unwrap_or(false)
     }
 }
 
@@ -480,9 +493,10 @@ fn repeat_end(tz: Tz, wall_clock: NaiveDateTime) -> Option<NaiveDateTime> {
     first_after(wall_clock, |t| !repeated(t))
 }
 
-/// Offset changes of `tz` in `(from, to]`, found by sampling every 6 hours and bisecting.
+/// Offset changes of `tz` in `(from, to]`, found by sampling every 12 hours and
+/// bisecting (zones never change offset twice within 12 hours).
 pub fn transitions(tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Transition> {
-    let step = Duration::hours(6);
+    let step = Duration::hours(12);
     let mut found = Vec::new();
     let mut left = from;
     let mut left_offset = offset_seconds(tz, left);

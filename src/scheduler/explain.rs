@@ -17,6 +17,9 @@ use crate::{
 /// How many runs are listed when `count` is omitted, and the most that may be asked for.
 const DEFAULT_COUNT: usize = 10;
 const MAX_COUNT: usize = 100;
+/// Runs are listed up to this far after `after`: it bounds the work for expressions whose
+/// runs are decades apart (the endpoint is public), and zone rules further out are guesses.
+const HORIZON: Duration = Duration::days(100 * 365);
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -36,7 +39,7 @@ pub struct ExplainIn {
     /// How the skipped and the repeated hour are handled (defaults: `RUN_AT_GAP_END`, `ONCE`).
     #[serde(default)]
     pub dst_policy: DstPolicy,
-    /// How many runs to list (1-100, default 10).
+    /// How many runs to list (1-100, default 10); only runs within 100 years are listed.
     #[schema(example = 10, minimum = 1, maximum = 100)]
     pub count: Option<i64>,
     /// List runs strictly after this instant (default: now).
@@ -125,7 +128,20 @@ async fn explain(AppJson(body): AppJson<ExplainIn>) -> AppResult<AppJson<Explain
     };
     let after = body.after.unwrap_or_else(Utc::now);
     let count = usize::try_from(count).unwrap_or(DEFAULT_COUNT);
-    let slots = schedule.upcoming_slots(after, count);
+    let horizon = after
+        .checked_add_signed(HORIZON)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    let mut slots = Vec::with_capacity(count);
+    let mut cursor = after;
+    while slots.len() < count {
+        match schedule.next_slot_after(cursor) {
+            Some(slot) if slot.at <= horizon => {
+                cursor = slot.at;
+                slots.push(slot);
+            }
+            _ => break,
+        }
+    }
     let tz = schedule.timezone();
     let dst_notes = match slots.last() {
         Some(last) => cron::transitions(tz, after, last.at)

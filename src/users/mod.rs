@@ -190,6 +190,9 @@ async fn update_user(
     if !may_see(caller, id) {
         return Err(AppError::not_found("user"));
     }
+    if patch.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        return Err(AppError::invalid_field("name", "must not be blank"));
+    }
     if let Some(Some(zone)) = &patch.timezone
         && zone.parse::<chrono_tz::Tz>().is_err()
     {

@@ -429,3 +429,30 @@ async fn every_kind_of_bad_access_token_is_a_401() {
         "token after version bump"
     );
 }
+
+#[tokio::test]
+async fn two_simultaneous_uses_of_one_refresh_token_count_as_reuse() {
+    let app = spawn_app().await;
+    let (_, _, refresh) = app.register(&unique_email("race"), PASSWORD).await;
+    let body = json!({ "refresh_token": refresh });
+    let (a, b) = tokio::join!(
+        app.post_json("/auth/refresh", &body),
+        app.post_json("/auth/refresh", &body)
+    );
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [200, 401], "exactly one use wins the row lock");
+    let winner: Value = if a.status() == 200 { a } else { b }
+        .json()
+        .await
+        .expect("json");
+    let next = app
+        .post_json(
+            "/auth/refresh",
+            &json!({ "refresh_token": winner["refresh_token"] }),
+        )
+        .await;
+    assert_eq!(next.status(), 401, "the loser's reuse revoked the family");
+    let access = winner["access_token"].as_str().expect("token");
+    assert_eq!(app.get_as(access, "/auth/me").await.status(), 401);
+}

@@ -284,6 +284,28 @@ async fn instants_beyond_the_search_horizon_list_no_runs() {
 }
 
 #[tokio::test]
+async fn runs_are_listed_within_a_century() {
+    let app = spawn_app().await;
+    // 29 February on a Monday: 2044, 2072, 2112, then 2140 (beyond the century).
+    let body = app
+        .explain_cron(&json!({
+            "cron": "0 0 29 2 +MON",
+            "timezone": "UTC",
+            "count": 100,
+            "after": "2026-01-01T00:00:00Z",
+        }))
+        .await;
+    assert_eq!(
+        utc_of(&body),
+        [
+            "2044-02-29T00:00:00Z",
+            "2072-02-29T00:00:00Z",
+            "2112-02-29T00:00:00Z"
+        ]
+    );
+}
+
+#[tokio::test]
 async fn the_endpoint_is_documented_under_the_scheduler_tag() {
     let app = spawn_app().await;
     let spec: Value = app.get("/api-json").await.json().await.expect("spec");

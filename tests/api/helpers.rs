@@ -19,6 +19,20 @@ use tokio_util::sync::CancellationToken;
 /// A JWT secret only tests use.
 pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
 
+/// Settings for the throwaway test cluster: durability off for speed. `DROP DATABASE` waits
+/// until every backend has answered its signal barrier, and two kinds of backend answer
+/// late: the checkpointer during a spread checkpoint (so checkpoints never spread), and a
+/// connection still in authentication, whose client (an app whose test just ended) will
+/// never answer (so authentication times out after a second, not a minute).
+const TEST_CLUSTER_SETTINGS: &[(&str, &str)] = &[
+    ("fsync", "off"),
+    ("synchronous_commit", "off"),
+    ("full_page_writes", "off"),
+    ("checkpoint_completion_target", "0"),
+    ("authentication_timeout", "1s"),
+    ("max_connections", "300"),
+];
+
 /// Where tests create their databases.
 struct Server {
     admin: PgConnectOptions,
@@ -40,8 +54,16 @@ async fn server() -> &'static Server {
                     // scripts/test names the directory (and stops the cluster afterwards).
                     let root = std::env::var_os("NOCRON_TEST_PG_DIR")
                         .map(std::path::PathBuf::from)
-                        .unwrap_or_else(|| std::env::temp_dir().join("nocron-test-pg"));
-                    let cluster = tokio::task::spawn_blocking(move || LocalCluster::start(&root))
+                        .unwrap_or_else(|| {
+                            let checkout = std::hash::BuildHasher::hash_one(
+                                &std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default(),
+                                env!("CARGO_MANIFEST_DIR"),
+                            );
+                            std::env::temp_dir().join(format!("nocron-test-pg-{checkout:x}"))
+                        });
+                    let cluster = tokio::task::spawn_blocking(move || {
+                        LocalCluster::start_with(&root, TEST_CLUSTER_SETTINGS)
+                    })
                         .await
                         .expect("cluster start task")
                         .expect("start the local test PostgreSQL (install the postgresql package or set DATABASE_URL)");
@@ -168,6 +190,7 @@ impl Drop for TestDatabase {
         let admin = self.admin.clone();
         let name = self.name.clone();
         // Drop runs outside async context rules; use a private runtime on a plain thread.
+        // Refuse new connections, end the app's open ones, then drop.
         let _ = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -175,7 +198,22 @@ impl Drop for TestDatabase {
                 .ok()?;
             runtime.block_on(async move {
                 let mut conn = PgConnection::connect_with(&admin).await.ok()?;
-                conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                let refuse = format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false");
+                conn.execute(refuse.as_str()).await.ok()?;
+                for _ in 0..50 {
+                    let open: i64 = sqlx::query_scalar(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1",
+                    )
+                    .bind(&name)
+                    .fetch_one(&mut conn)
+                    .await
+                    .ok()?;
+                    if open == 0 {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                conn.execute(format!("DROP DATABASE IF EXISTS {name}").as_str())
                     .await
                     .ok()
             })

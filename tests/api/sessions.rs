@@ -179,3 +179,16 @@ async fn the_cleanup_job_skips_a_run_while_another_instance_holds_its_lock() {
         "the job did not run after the lock was released"
     );
 }
+
+#[tokio::test]
+async fn a_bad_cleanup_schedule_stops_start_up_naming_it() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_nocron"))
+        .arg("migrate")
+        .env("SESSION_CLEANUP_CRON", "every full moon")
+        .env("DATA_DIR", std::env::temp_dir().join("nocron-badcron"))
+        .output()
+        .expect("run nocron");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("SESSION_CLEANUP_CRON"), "{stderr}");
+}

@@ -454,3 +454,50 @@ async fn create_admin_bootstraps_a_super_admin_from_stdin() {
         .expect("run");
     assert!(!missing_flag.status.success());
 }
+
+#[tokio::test]
+async fn admins_read_and_delete_users_but_only_super_admins_delete_admins() {
+    let app = spawn_app().await;
+    let admin = app.login_as("ADMIN").await;
+    let user = app.login_as("USER").await;
+    let other_admin = app.login_as("ADMIN").await;
+    let path = format!("/users/{}", user.id);
+    let read: Value = app
+        .get_as(&admin.access_token, &path)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(read["email"], user.email);
+    assert_eq!(
+        app.delete_as(&admin.access_token, &format!("/users/{}", other_admin.id))
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        app.delete_as(&admin.access_token, &path).await.status(),
+        204
+    );
+    assert_eq!(app.get_as(&admin.access_token, &path).await.status(), 404);
+    assert_eq!(
+        app.get_as(&user.access_token, "/auth/me").await.status(),
+        401
+    );
+    let (kind, by): (String, Value) =
+        sqlx::query_as("SELECT kind, details->'by' FROM security_events WHERE user_id = $1")
+            .bind(user.id)
+            .fetch_one(&app.db)
+            .await
+            .expect("event");
+    assert_eq!(kind, "user_deleted");
+    assert_eq!(by, admin.id.to_string());
+    let blank = app
+        .patch_as(
+            &admin.access_token,
+            &format!("/users/{}", admin.id),
+            &json!({ "name": "  " }),
+        )
+        .await;
+    assert_eq!(problem(blank).await["errors"][0]["field"], "name");
+}

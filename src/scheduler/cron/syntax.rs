@@ -103,21 +103,23 @@ pub(super) fn parse_expression(expression: &str) -> Result<Cron, String> {
         }
     };
     for (index, field) in fields.iter().enumerate() {
-        check_field(index + 1, &FIELDS[index + offset], offset + index, field)?;
+        check_numbers(index + 1, &FIELDS[index + offset], field)?;
     }
-    parser()
-        .parse(expanded)
-        .map_err(|err| format!("is invalid: {}", croner_message(&err)))
+    parser().parse(expanded).map_err(|err| {
+        // croner does not say which field it refused: ask it about each field alone
+        // (parsing is costly, so only once something is known to be wrong).
+        fields
+            .iter()
+            .enumerate()
+            .find_map(|(index, field)| {
+                probe_field(index + 1, &FIELDS[index + offset], offset + index, field).err()
+            })
+            .unwrap_or_else(|| format!("is invalid: {}", croner_message(&err)))
+    })
 }
 
-/// Checks one field: numbers within range, steps above zero, and croner's own verdict on
-/// the field alone (all other fields `*`).
-fn check_field(
-    position: usize,
-    spec: &FieldSpec,
-    six_field_index: usize,
-    text: &str,
-) -> Result<(), String> {
+/// Checks one field's numbers: within range, steps above zero.
+fn check_numbers(position: usize, spec: &FieldSpec, text: &str) -> Result<(), String> {
     let at = |what: String| format!("field {position} ({}) {what}", spec.name);
     for item in text.split(',') {
         if item.is_empty() {
@@ -149,12 +151,25 @@ fn check_field(
             }
         }
     }
+    Ok(())
+}
+
+/// croner's verdict on one field alone (all other fields `*`).
+fn probe_field(
+    position: usize,
+    spec: &FieldSpec,
+    six_field_index: usize,
+    text: &str,
+) -> Result<(), String> {
     let mut probe = ["0", "*", "*", "*", "*", "*"];
     probe[six_field_index] = text;
-    parser()
-        .parse(&probe.join(" "))
-        .map(|_| ())
-        .map_err(|err| at(format!("{text:?} is invalid: {}", croner_message(&err))))
+    parser().parse(&probe.join(" ")).map(|_| ()).map_err(|err| {
+        format!(
+            "field {position} ({}) {text:?} is invalid: {}",
+            spec.name,
+            croner_message(&err)
+        )
+    })
 }
 
 /// croner's message without its type prefixes, in lower case where it starts a sentence.
