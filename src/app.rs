@@ -203,7 +203,9 @@ async fn start_background_work(state: &AppState) -> anyhow::Result<()> {
     api_keys::verify::start_listener(state)
         .await
         .context("listening for API key changes")?;
-    system_jobs::start(state, system_jobs::auth_jobs(state)).await?;
+    let mut jobs = system_jobs::auth_jobs(state);
+    jobs.extend(scheduler::maintenance::system_jobs(state));
+    system_jobs::start(state, jobs).await?;
     let housekeeping = state.clone();
     state.tasks.spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
