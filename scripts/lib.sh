@@ -83,3 +83,37 @@ ensure_node() {
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
 }
+
+# Installs Python's aiosmtpd (the SMTP server the email tests start) when it is missing:
+# with pip, or from the Debian package when pip is not allowed to install.
+ensure_aiosmtpd() {
+  if python3 -c 'import aiosmtpd' >/dev/null 2>&1; then return; fi
+  echo "aiosmtpd not found: installing it for the email tests" >&2
+  if ! command -v python3 >/dev/null; then
+    local sudo=""
+    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 >/dev/null
+  fi
+  if python3 -m pip install --quiet aiosmtpd >/dev/null 2>&1 \
+    || python3 -m pip install --quiet --break-system-packages aiosmtpd >/dev/null 2>&1; then
+    return
+  fi
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-aiosmtpd >/dev/null
+  if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+    echo "could not install aiosmtpd (pip install aiosmtpd)" >&2
+    exit 1
+  fi
+}
+
+# The TLS email tests make a private CA and a server certificate with the openssl command.
+ensure_openssl() {
+  if command -v openssl >/dev/null; then return; fi
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+}

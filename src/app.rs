@@ -21,7 +21,7 @@ use crate::{
     net::{self, OutboundPolicy},
     openapi::ApiDoc,
     realtime::{self, RealtimeHooks},
-    scheduler,
+    scheduler, secrets,
     state::AppState,
     system_jobs, users,
 };
@@ -111,6 +111,7 @@ impl Application {
         hooks: RealtimeHooks,
     ) -> anyhow::Result<Self> {
         let jwt_secret = config::resolve_jwt_secret(&settings)?;
+        let vault = secrets::build_vault(&settings)?;
         let (db, cluster) = open_database(&settings).await?;
         db::migrate(&db).await?;
         let listener = TcpListener::bind((settings.host, settings.port))
@@ -141,6 +142,7 @@ impl Application {
             events: EventBus::default(),
             outbound,
             outbound_http,
+            vault: Arc::new(vault),
         };
         start_background_work(&state).await?;
         let router = router_with_realtime(&state, hooks, queue).await?;
@@ -229,7 +231,9 @@ async fn start_background_work(state: &AppState) -> anyhow::Result<()> {
     api_keys::verify::start_listener(state)
         .await
         .context("listening for API key changes")?;
-    system_jobs::start(state, system_jobs::auth_jobs(state)).await?;
+    let mut jobs = system_jobs::auth_jobs(state);
+    jobs.extend(scheduler::maintenance::system_jobs(state));
+    system_jobs::start(state, jobs).await?;
     let housekeeping = state.clone();
     state.tasks.spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));

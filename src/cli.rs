@@ -1,9 +1,9 @@
 //! The command line: `nocron [serve]`, `nocron migrate`, `nocron openapi`,
-//! `nocron create-admin --email … --password-stdin`.
+//! `nocron create-admin --email … --password-stdin`, `nocron rotate-master-key`.
 
 use clap::{Parser, Subcommand};
 
-use crate::{app, auth, config::Settings, db, logging, users};
+use crate::{app, auth, config::Settings, db, logging, secrets, users};
 
 /// Nocron: scheduled, triggered and chained tasks with history, live logs and alerts.
 #[derive(Debug, Parser)]
@@ -35,6 +35,13 @@ pub enum Command {
         /// never taken from arguments, which other users can see).
         #[arg(long, required = true)]
         password_stdin: bool,
+    },
+    /// Re-encrypt every stored secret under `NOCRON_MASTER_KEY` (old keys from
+    /// `NOCRON_OLD_MASTER_KEYS`); safe to run again.
+    RotateMasterKey {
+        /// Secrets re-encrypted per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch_size: u32,
     },
 }
 
@@ -69,6 +76,7 @@ pub async fn run() -> i32 {
             name,
             password_stdin: _,
         } => create_admin(settings, email, name).await,
+        Command::RotateMasterKey { batch_size } => rotate_master_key(settings, batch_size).await,
         Command::Openapi => unreachable!("handled above"),
     };
     match result {
@@ -128,6 +136,33 @@ async fn create_admin(settings: Settings, email: String, name: String) -> anyhow
     })?;
     println!("created SUPER_ADMIN {} ({})", user.email, user.id);
     Ok(())
+}
+
+/// Re-encrypts every stored secret under the current master key.
+async fn rotate_master_key(settings: Settings, batch_size: u32) -> anyhow::Result<()> {
+    let vault = secrets::build_vault(&settings)?;
+    let (pool, cluster) = app::open_database(&settings).await?;
+    db::migrate(&pool).await?;
+    let result = secrets::rotation::rotate_all(&pool, &vault, batch_size).await;
+    pool.close().await;
+    drop(cluster);
+    let report = result?;
+    println!(
+        "rotated {} secrets to key {} in {} batches",
+        report.rotated,
+        vault.current_key_id(),
+        report.batches
+    );
+    if report.failed.is_empty() {
+        return Ok(());
+    }
+    for (id, reason) in &report.failed {
+        eprintln!("secret {id}: {reason}");
+    }
+    anyhow::bail!(
+        "{} secrets could not be decrypted with any configured key; add their key to NOCRON_OLD_MASTER_KEYS and run again",
+        report.failed.len()
+    )
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

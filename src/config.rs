@@ -6,6 +6,10 @@
 
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 
+use lettre::message::Mailbox;
+
+use crate::{email::SmtpUrl, secrets::MasterKey};
+
 /// Where the process runs; production refuses development conveniences.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Environment {
@@ -106,6 +110,19 @@ pub struct Settings {
     /// `OUTBOUND_ALLOW_CIDRS`: comma-separated ranges that user-configured requests may
     /// reach even though they are internal (self-hosted targets); empty by default.
     pub outbound_allow_cidrs: Vec<ipnet::IpNet>,
+    /// `NOCRON_MASTER_KEY`: the key secrets are encrypted under (`base64` or `id:base64` of
+    /// 32 bytes); generated in development.
+    pub master_key: Option<MasterKey>,
+    /// `NOCRON_OLD_MASTER_KEYS`: comma-separated earlier keys, still accepted for decryption.
+    pub old_master_keys: Vec<MasterKey>,
+    /// `SMTP_URL`: outbound mail server (`smtp://`, `smtps://`, `smtp://…?tls=required`).
+    pub smtp_url: Option<SmtpUrl>,
+    /// `SMTP_FROM`: the sender of outgoing mail (`Nocron <noreply@example.com>`); required with `SMTP_URL`.
+    pub smtp_from: Option<Mailbox>,
+    /// `SMTP_TIMEOUT_SECONDS`: connect and command timeout (default 30).
+    pub smtp_timeout: Duration,
+    /// `SMTP_CA_FILE`: PEM certificates to trust in addition to the system's, for a private CA.
+    pub smtp_ca_file: Option<PathBuf>,
     /// Identity and access settings (tokens, sessions, rate limits, lockout).
     pub auth: AuthSettings,
 }
@@ -327,6 +344,73 @@ impl Settings {
             None => Vec::new(),
         };
         let auth = auth_settings(&var)?;
+        let master_key = var("NOCRON_MASTER_KEY")
+            .map(|text| {
+                MasterKey::parse(&text).map_err(|message| ConfigError {
+                    name: "NOCRON_MASTER_KEY",
+                    message,
+                })
+            })
+            .transpose()?;
+        if master_key.is_none() && environment == Environment::Production {
+            return Err(ConfigError {
+                name: "NOCRON_MASTER_KEY",
+                message: "is required when NOCRON_ENV=production (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)".into(),
+            });
+        }
+        let old_master_keys = var("NOCRON_OLD_MASTER_KEYS")
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|item| !item.is_empty())
+                    .enumerate()
+                    .map(|(i, item)| {
+                        MasterKey::parse(item).map_err(|message| ConfigError {
+                            name: "NOCRON_OLD_MASTER_KEYS",
+                            message: format!("key {}: {message}", i + 1),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
+        let smtp_url = var("SMTP_URL")
+            .map(|text| {
+                SmtpUrl::parse(&text).map_err(|message| ConfigError {
+                    name: "SMTP_URL",
+                    message,
+                })
+            })
+            .transpose()?;
+        let smtp_from = var("SMTP_FROM")
+            .map(|text| {
+                text.parse::<Mailbox>().map_err(|_| {
+                    invalid(
+                        "SMTP_FROM",
+                        &text,
+                        "an address like Nocron <noreply@example.com>",
+                    )
+                })
+            })
+            .transpose()?;
+        if smtp_url.is_some() && smtp_from.is_none() {
+            return Err(ConfigError {
+                name: "SMTP_FROM",
+                message: "is required when SMTP_URL is set (e.g. Nocron <noreply@example.com>)"
+                    .into(),
+            });
+        }
+        let smtp_timeout = seconds(var("SMTP_TIMEOUT_SECONDS"), "SMTP_TIMEOUT_SECONDS", 30)?;
+        let smtp_ca_file = var("SMTP_CA_FILE").map(PathBuf::from);
+        if let Some(path) = &smtp_ca_file
+            && !path.is_file()
+        {
+            return Err(invalid(
+                "SMTP_CA_FILE",
+                &path.display().to_string(),
+                "a readable PEM file",
+            ));
+        }
         Ok(Settings {
             auth,
             environment,
@@ -356,6 +440,12 @@ impl Settings {
             execution_lease,
             execution_retention_days,
             outbound_allow_cidrs,
+            master_key,
+            old_master_keys,
+            smtp_url,
+            smtp_from,
+            smtp_timeout,
+            smtp_ca_file,
         })
     }
 
@@ -629,6 +719,13 @@ mod tests {
             ("SESSION_IDLE_TTL_SECONDS", "99999999999"),
             ("SESSION_CLEANUP_CRON", "every full moon"),
             ("SESSION_CLEANUP_CRON", "*/15 * * * *"),
+            ("NOCRON_MASTER_KEY", "not-base64"),
+            ("NOCRON_MASTER_KEY", "c2hvcnQ="),
+            ("NOCRON_OLD_MASTER_KEYS", "bad id:AAAA"),
+            ("SMTP_URL", "http://mail.example.com"),
+            ("SMTP_FROM", "not an address"),
+            ("SMTP_TIMEOUT_SECONDS", "0"),
+            ("SMTP_CA_FILE", "/nonexistent/ca.pem"),
         ] {
             let err = settings(&[(name, value)]).expect_err(name);
             assert_eq!(err.name, name);
@@ -687,8 +784,68 @@ mod tests {
         let ok = settings(&[
             ("NOCRON_ENV", "production"),
             ("JWT_SECRET", &"x".repeat(32)),
+            ("NOCRON_MASTER_KEY", MASTER_KEY),
         ]);
         assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn smtp_needs_a_sender_and_parses_its_url() {
+        let err = settings(&[("SMTP_URL", "smtp://127.0.0.1:2525")]).expect_err("no from");
+        assert_eq!(err.name, "SMTP_FROM");
+        let s = settings(&[
+            ("SMTP_URL", "smtps://user:secret@mail.example.com"),
+            ("SMTP_FROM", "Nocron <noreply@example.com>"),
+            ("SMTP_TIMEOUT_SECONDS", "5"),
+        ])
+        .expect("parse");
+        let url = s.smtp_url.expect("url");
+        assert_eq!(url.port, 465);
+        assert_eq!(
+            s.smtp_from.expect("from").email.to_string(),
+            "noreply@example.com"
+        );
+        assert_eq!(s.smtp_timeout, Duration::from_secs(5));
+        let err = settings(&[("SMTP_URL", "ftp://user:secret@x")]).expect_err("scheme");
+        assert!(!err.to_string().contains("secret"));
+    }
+
+    /// base64 of 32 bytes.
+    const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    #[test]
+    fn production_requires_a_master_key() {
+        let err = settings(&[
+            ("NOCRON_ENV", "production"),
+            ("JWT_SECRET", &"x".repeat(32)),
+        ])
+        .expect_err("no master key");
+        assert_eq!(err.name, "NOCRON_MASTER_KEY");
+        assert!(settings(&[]).expect("development").master_key.is_none());
+    }
+
+    #[test]
+    fn master_keys_parse_with_ids_and_old_keys_in_order() {
+        let s = settings(&[
+            ("NOCRON_MASTER_KEY", &format!("k2:{MASTER_KEY}")),
+            (
+                "NOCRON_OLD_MASTER_KEYS",
+                &format!("k1:{MASTER_KEY}, {MASTER_KEY}"),
+            ),
+        ])
+        .expect("parse");
+        assert_eq!(s.master_key.expect("current").id(), "k2");
+        let old: Vec<&str> = s.old_master_keys.iter().map(|k| k.id()).collect();
+        assert_eq!(old.len(), 2);
+        assert_eq!(old[0], "k1");
+        assert_eq!(old[1].len(), 16, "an id derived from the key");
+        let err = settings(&[("NOCRON_OLD_MASTER_KEYS", &format!("{MASTER_KEY},x"))])
+            .expect_err("second key bad");
+        assert!(err.message.contains("key 2"), "{}", err.message);
+        assert!(
+            !err.to_string().contains(MASTER_KEY),
+            "keys never echo back"
+        );
     }
 
     #[test]

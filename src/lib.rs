@@ -12,6 +12,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod email;
 pub mod error;
 pub mod events;
 pub mod health;
@@ -20,10 +21,13 @@ pub mod logging;
 pub mod net;
 pub mod openapi;
 pub mod realtime;
+pub mod sandbox;
 pub mod scheduler;
+pub mod secrets;
 pub mod state;
 pub mod system_jobs;
 pub mod tasks;
+pub mod triggers;
 pub mod users;
 
 /// Installs the process-wide TLS crypto provider (ring). Call once at start; idempotent.

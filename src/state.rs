@@ -8,6 +8,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     auth::AuthContext, config::Settings, events::EventBus, net::OutboundPolicy, realtime::Gateway,
+    secrets::Vault,
 };
 
 /// Shared application state, cheap to clone.
@@ -39,4 +40,6 @@ pub struct AppState {
     pub outbound_http: reqwest::Client,
     /// JWT keys, rate limiters and the API-key cache.
     pub auth: Arc<AuthContext>,
+    /// The master keys secrets are sealed and opened with.
+    pub vault: Arc<Vault>,
 }

@@ -28,7 +28,7 @@ use crate::{
 };
 
 /// Tasks claimed per tick; a fuller backlog is worked off in consecutive ticks.
-pub const TASKS_PER_TICK: i64 = 500;
+pub const TASKS_PER_TICK: i64 = 2000;
 
 /// The longest sleep between ticks when nothing is scheduled (a safety net for a lost
 /// notification; normal wake-ups come from the earliest slot or `NOTIFY`).
@@ -232,7 +232,7 @@ fn plan_tick(due: &[DueTask], active: &HashMap<Uuid, (i64, i64)>) -> TickPlan {
         let schedule = task
             .cron
             .as_deref()
-            .map(|cron| Schedule::parse(cron, &task.timezone, task.dst_policy));
+            .map(|cron| Schedule::cached(cron, &task.timezone, task.dst_policy));
         let Some(Ok(schedule)) = schedule else {
             tracing::error!(task_id = %task.id, "stored schedule no longer parses; unscheduling the task");
             plan.next_tasks.push(task.id);

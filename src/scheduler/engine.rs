@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use sqlx::PgPool;
 
-use super::{dispatcher, maintenance, worker};
+use super::{dispatcher, worker};
 use crate::{
     events::EventBus,
     net::{
@@ -92,7 +92,8 @@ pub fn action_client(policy: &Arc<OutboundPolicy>, shared: &reqwest::Client) -> 
 }
 
 /// Starts the loops this instance's role flags ask for, on the state's task tracker; each
-/// stops when the state's shutdown token is cancelled.
+/// stops when the state's shutdown token is cancelled. Lease rescue and retention are system
+/// jobs (`maintenance::system_jobs`), started with the others.
 pub fn start(state: &AppState) {
     let engine = Engine::from_state(state);
     let settings = &state.settings;
@@ -104,11 +105,6 @@ pub fn start(state: &AppState) {
     if settings.workers_enabled {
         state
             .tasks
-            .spawn(worker::run(engine.clone(), state.shutdown.clone()));
-    }
-    if settings.scheduler_enabled || settings.workers_enabled {
-        state
-            .tasks
-            .spawn(maintenance::run(engine, state.shutdown.clone()));
+            .spawn(worker::run(engine, state.shutdown.clone()));
     }
 }

@@ -1,12 +1,9 @@
 //! Engine housekeeping: rescuing executions whose lease expired (their instance died or lost
 //! the database), and pruning finished executions past the retention period.
 //!
-//! Rescue is safe on every instance at once (`SKIP LOCKED`); pruning runs under a Postgres
-//! advisory lock so only one instance deletes at a time.
+//! Both run as system jobs (`system_jobs`: tokio-cron-scheduler, one instance at a time
+//! under a Postgres advisory lock); rescue would also be safe concurrently (`SKIP LOCKED`).
 
-use std::time::Duration;
-
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{
@@ -14,13 +11,10 @@ use super::{
     model::ExecutionStatus,
     outcomes::{self, FinishedAttempt},
 };
+use crate::{state::AppState, system_jobs::SystemJob};
 
 /// Expired leases handled per rescue pass.
 const RESCUE_BATCH: i64 = 500;
-/// Advisory lock key of the retention job.
-const RETENTION_LOCK: i64 = 0x6e6f_6372_6f6e_0001;
-/// How often old executions are pruned.
-const RETENTION_PERIOD: Duration = Duration::from_secs(3600);
 
 /// Fails every execution whose lease expired: a retry is queued at once when attempts
 /// remain, otherwise it is dead; a cancelled one stays cancelled. Returns the rescued ids.
@@ -78,16 +72,9 @@ pub async fn rescue_expired_leases(engine: &Engine) -> Result<Vec<Uuid>, sqlx::E
 }
 
 /// Deletes finished executions (with their log lines) and ledger rows older than the
-/// retention period, if no other instance is doing it. Returns the executions deleted.
+/// retention period. Returns the executions deleted.
 pub async fn prune_old_executions(engine: &Engine) -> Result<u64, sqlx::Error> {
     let mut tx = engine.db.begin().await?;
-    let locked = sqlx::query_scalar!("SELECT pg_try_advisory_xact_lock($1)", RETENTION_LOCK)
-        .fetch_one(&mut *tx)
-        .await?
-        .unwrap_or(false);
-    if !locked {
-        return Ok(0);
-    }
     let days = f64::from(engine.config.retention_days);
     let deleted = sqlx::query!(
         "DELETE FROM executions
@@ -111,23 +98,26 @@ pub async fn prune_old_executions(engine: &Engine) -> Result<u64, sqlx::Error> {
     Ok(deleted)
 }
 
-/// Runs rescue every half lease and pruning hourly, until `shutdown`.
-pub async fn run(engine: Engine, shutdown: CancellationToken) {
-    let rescue_period = engine.config.lease / 2;
-    let mut last_prune: Option<tokio::time::Instant> = None;
-    loop {
-        if let Err(err) = rescue_expired_leases(&engine).await {
-            tracing::warn!(error = %err, "lease rescue failed");
-        }
-        if last_prune.is_none_or(|at| at.elapsed() >= RETENTION_PERIOD) {
-            match prune_old_executions(&engine).await {
-                Ok(_) => last_prune = Some(tokio::time::Instant::now()),
-                Err(err) => tracing::warn!(error = %err, "pruning old executions failed"),
-            }
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(rescue_period) => {}
-        }
-    }
+/// The engine's system jobs: lease rescue every half lease (at least every second, at most
+/// every 30 s) and hourly retention pruning.
+pub fn system_jobs(state: &AppState) -> Vec<SystemJob> {
+    let every = (state.settings.execution_lease.as_secs() / 2).clamp(1, 30);
+    vec![
+        SystemJob::new(
+            "execution-lease-rescue",
+            format!("*/{every} * * * * *"),
+            |state: AppState| async move {
+                rescue_expired_leases(&Engine::from_state(&state)).await?;
+                Ok(())
+            },
+        ),
+        SystemJob::new(
+            "execution-retention",
+            "0 17 * * * *",
+            |state: AppState| async move {
+                prune_old_executions(&Engine::from_state(&state)).await?;
+                Ok(())
+            },
+        ),
+    ]
 }

@@ -4,6 +4,11 @@
 //! Everything in the dispatcher asks this module for fire times; it maps a task's stored
 //! DST policy onto the cron module's `CronSchedule`, which does the evaluation.
 
+use std::{
+    collections::HashMap,
+    sync::{Mutex, OnceLock},
+};
+
 use chrono::{DateTime, SubsecRound, Utc};
 
 use super::cron::{self, CronSchedule, RepeatedHour, SkippedHour};
@@ -50,6 +55,34 @@ impl Schedule {
                 field: err.field,
                 message: err.message,
             })
+    }
+
+    /// Like [`Schedule::parse`], from a process-wide cache. Parsing checks that an expression
+    /// fires at all (over a whole Gregorian cycle), which costs far more than computing a slot,
+    /// and the dispatcher reads the same few expressions for thousands of tasks every tick.
+    pub fn cached(
+        expression: &str,
+        timezone: &str,
+        dst_policy: DstPolicy,
+    ) -> Result<Self, ScheduleError> {
+        type Key = (String, String, DstPolicy);
+        static CACHE: OnceLock<Mutex<HashMap<Key, Schedule>>> = OnceLock::new();
+        const CAPACITY: usize = 10_000;
+        let cache = CACHE.get_or_init(Mutex::default);
+        let key = (expression.to_owned(), timezone.to_owned(), dst_policy);
+        if let Ok(map) = cache.lock()
+            && let Some(schedule) = map.get(&key)
+        {
+            return Ok(schedule.clone());
+        }
+        let schedule = Self::parse(expression, timezone, dst_policy)?;
+        if let Ok(mut map) = cache.lock() {
+            if map.len() >= CAPACITY {
+                map.clear();
+            }
+            map.insert(key, schedule.clone());
+        }
+        Ok(schedule)
     }
 
     /// The first slot strictly after `after`, or `None` when the expression never fires again.
@@ -111,6 +144,21 @@ mod tests {
             .single()
             .expect("valid");
         assert_eq!(skip.next_after(after), Some(next_day));
+    }
+
+    #[test]
+    fn cached_schedules_behave_like_parsed_ones() {
+        let parsed = Schedule::parse("*/7 * * * *", "UTC", DstPolicy::ShiftOnce).expect("parse");
+        for _ in 0..2 {
+            let cached =
+                Schedule::cached("*/7 * * * *", "UTC", DstPolicy::ShiftOnce).expect("cached");
+            assert_eq!(
+                cached.next_after(at(10, 0, 0)),
+                parsed.next_after(at(10, 0, 0))
+            );
+        }
+        let err = Schedule::cached("* * *", "UTC", DstPolicy::ShiftOnce).expect_err("bad");
+        assert_eq!(err.field, "cron");
     }
 
     #[test]

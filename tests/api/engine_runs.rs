@@ -320,3 +320,73 @@ async fn shutdown_hands_unfinished_executions_back_to_the_queue() {
             .expect("slow");
     assert_eq!((status.as_str(), instance, attempt), ("QUEUED", None, 1));
 }
+
+#[tokio::test]
+async fn rescue_dead_letters_the_last_attempt_and_keeps_cancellations() {
+    let app = spawn_manual_app().await;
+    let engine = app.engine();
+    let mut new = http_task("https://example.com/");
+    new.retry.max_attempts = 1;
+    let task = app.create_task(&new).await;
+    let last_attempt = app.trigger(&task).await;
+    let cancelled = app.trigger(&task).await;
+    assert_eq!(worker::claim(&engine, 10).await.expect("claim").len(), 2);
+    control::cancel_execution(&engine, cancelled, task.owner_id)
+        .await
+        .expect("cancel requested");
+    // Their instance stops renewing: the leases lapse.
+    sqlx::query("UPDATE executions SET lease_expires_at = now() - interval '1 second'")
+        .execute(&app.db)
+        .await
+        .expect("lapse");
+    let rescued = nocron::scheduler::maintenance::rescue_expired_leases(&engine)
+        .await
+        .expect("rescue");
+    assert_eq!(rescued.len(), 2);
+    assert_eq!(status_of(&app.db, last_attempt).await, "DEAD");
+    assert_eq!(status_of(&app.db, cancelled).await, "CANCELLED");
+    assert_eq!(
+        executions(&app.db, task.id).await.len(),
+        2,
+        "no retry queued"
+    );
+    assert!(
+        nocron::scheduler::maintenance::rescue_expired_leases(&engine)
+            .await
+            .expect("rescue again")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn retention_prunes_only_old_finished_executions() {
+    let app = spawn_manual_app().await;
+    let engine = app.engine();
+    let task = app.create_task(&http_task("https://example.com/")).await;
+    let old = app.trigger(&task).await;
+    let recent = app.trigger(&task).await;
+    let queued = app.trigger(&task).await;
+    sqlx::query(
+        "UPDATE executions SET status = 'SUCCEEDED', finished_at = now() - interval '31 days'
+         WHERE id = $1",
+    )
+    .bind(old)
+    .execute(&app.db)
+    .await
+    .expect("age");
+    sqlx::query("UPDATE executions SET status = 'SUCCEEDED', finished_at = now() WHERE id = $1")
+        .bind(recent)
+        .execute(&app.db)
+        .await
+        .expect("finish");
+    let deleted = nocron::scheduler::maintenance::prune_old_executions(&engine)
+        .await
+        .expect("prune");
+    assert_eq!(deleted, 1);
+    let left: Vec<uuid::Uuid> = executions(&app.db, task.id)
+        .await
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(left, [recent, queued]);
+}
