@@ -59,13 +59,12 @@ ensure_redis() {
   exit 1
 }
 
-# Whether a Redis answers PING at host $1, port $2 (bash's /dev/tcp: no client needed).
+# Whether a Redis answers PING at host $1, port $2 (bash's /dev/tcp: no client needed). The
+# connection lives in a subshell so its redirections never touch this shell's descriptors.
 redis_answers() {
   local reply
-  exec 9<>"/dev/tcp/$1/$2" 2>/dev/null || return 1
-  printf 'PING\r\n' >&9
-  read -r -t 2 reply <&9 || true
-  exec 9>&-
+  reply=$( { exec 9<>"/dev/tcp/$1/$2" && printf 'PING\r\n' >&9 && read -r -t 2 line <&9 \
+    && printf '%s' "$line"; } 2>/dev/null ) || return 1
   [ "${reply%$'\r'}" = "+PONG" ]
 }
 
