@@ -108,11 +108,13 @@ ensure_aiosmtpd() {
   fi
 }
 
-# The TLS email tests make a private CA and a server certificate with the openssl command.
+# The TLS email tests make a private CA and a server certificate with the openssl command,
+# and the Rust Socket.IO test client (a dev-dependency) links OpenSSL through pkg-config.
 ensure_openssl() {
-  if command -v openssl >/dev/null; then return; fi
+  if command -v openssl >/dev/null && command -v pkg-config >/dev/null \
+    && pkg-config --exists openssl 2>/dev/null; then return; fi
   local sudo=""
   if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl libssl-dev pkg-config >/dev/null
 }
