@@ -1,5 +1,18 @@
 # Shared by scripts/run and scripts/test: make sure what Nocron needs on the machine is there.
 
+# Installs Debian packages, with sudo when not root; `$1` says what they are for.
+apt_install() {
+  local why=$1 sudo=""
+  shift
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  if ! command -v apt-get >/dev/null; then
+    echo "apt-get is not available: install $* yourself ($why)" >&2
+    exit 1
+  fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
 # Prints the directory with initdb/pg_ctl/postgres, or nothing.
 pg_bin_dir() {
   if [ -n "${PG_BIN_DIR:-}" ] && [ -x "$PG_BIN_DIR/initdb" ]; then echo "$PG_BIN_DIR"; return; fi
@@ -16,14 +29,7 @@ pg_bin_dir() {
 ensure_postgres_binaries() {
   if [ -n "${DATABASE_URL:-}" ] || [ -n "$(pg_bin_dir)" ]; then return; fi
   echo "PostgreSQL server binaries not found: installing the postgresql package" >&2
-  local sudo=""
-  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-  if ! command -v apt-get >/dev/null; then
-    echo "apt-get is not available: install PostgreSQL (initdb, pg_ctl, postgres) and set PG_BIN_DIR, or set DATABASE_URL" >&2
-    exit 1
-  fi
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  apt_install "or set PG_BIN_DIR to their directory, or DATABASE_URL" postgresql
   if [ -z "$(pg_bin_dir)" ]; then
     echo "installing postgresql did not provide initdb/pg_ctl/postgres" >&2
     exit 1
@@ -41,14 +47,7 @@ ensure_redis() {
   if redis_answers "$host" "$port"; then return; fi
   if ! command -v redis-server >/dev/null; then
     echo "Redis not reachable at $host:$port and redis-server not found: installing it" >&2
-    local sudo=""
-    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-    if ! command -v apt-get >/dev/null; then
-      echo "apt-get is not available: start a Redis (>= 7) and set TEST_REDIS_URL" >&2
-      exit 1
-    fi
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+    apt_install "or start a Redis >= 7 and set TEST_REDIS_URL" redis-server
   fi
   redis-server --port "$port" --bind "$host" --save "" --appendonly no --daemonize yes >/dev/null
   for _ in $(seq 50); do
@@ -73,14 +72,7 @@ redis_answers() {
 ensure_node() {
   if command -v node >/dev/null && command -v npm >/dev/null; then return; fi
   echo "node/npm not found: installing the nodejs and npm packages" >&2
-  local sudo=""
-  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-  if ! command -v apt-get >/dev/null; then
-    echo "apt-get is not available: install node (>= 18) and npm" >&2
-    exit 1
-  fi
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+  apt_install "node >= 18 with npm" nodejs npm
 }
 
 # Installs Python's aiosmtpd (the SMTP server the email tests start) when it is missing:
@@ -89,19 +81,13 @@ ensure_aiosmtpd() {
   if python3 -c 'import aiosmtpd' >/dev/null 2>&1; then return; fi
   echo "aiosmtpd not found: installing it for the email tests" >&2
   if ! command -v python3 >/dev/null; then
-    local sudo=""
-    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 >/dev/null
+    apt_install "for the email tests" python3
   fi
   if python3 -m pip install --quiet aiosmtpd >/dev/null 2>&1 \
     || python3 -m pip install --quiet --break-system-packages aiosmtpd >/dev/null 2>&1; then
     return
   fi
-  local sudo=""
-  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-aiosmtpd >/dev/null
+  apt_install "for the email tests" python3-aiosmtpd
   if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
     echo "could not install aiosmtpd (pip install aiosmtpd)" >&2
     exit 1
@@ -113,8 +99,5 @@ ensure_aiosmtpd() {
 ensure_openssl() {
   if command -v openssl >/dev/null && command -v pkg-config >/dev/null \
     && pkg-config --exists openssl 2>/dev/null; then return; fi
-  local sudo=""
-  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl libssl-dev pkg-config >/dev/null
+  apt_install "for the TLS email tests and the Socket.IO test client" openssl libssl-dev pkg-config
 }
