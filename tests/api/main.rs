@@ -32,4 +32,5 @@ mod shutdown;
 mod signatures;
 mod sockets;
 mod storage;
+mod tasks_api;
 mod users;
