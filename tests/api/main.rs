@@ -23,6 +23,7 @@ mod outbound;
 mod rate_limits;
 mod realtime;
 mod realtime_auth;
+mod realtime_browser;
 mod realtime_engine;
 mod realtime_node;
 mod sandbox;
