@@ -34,4 +34,5 @@ mod signatures;
 mod sockets;
 mod storage;
 mod tasks_api;
+mod templates;
 mod users;

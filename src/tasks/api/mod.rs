@@ -29,4 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(runs::duplicate_task))
         .routes(routes!(history::task_logs))
         .routes(routes!(history::next_runs))
+        .routes(routes!(
+            crate::tasks::templates::routes::create_from_template
+        ))
 }
