@@ -11,20 +11,8 @@ use uuid::Uuid;
 use crate::{
     capture::CaptureServer,
     engine_support::{has_status, spawn_engine_app, wait_until},
-    helpers::{problem, spawn_app},
+    helpers::{problem, problem_fields, spawn_app},
 };
-
-fn fields(problem: &Value) -> Vec<String> {
-    problem["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .filter_map(|e| e["field"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 #[tokio::test]
 async fn every_built_in_template_makes_a_valid_task() {
@@ -109,7 +97,7 @@ async fn variables_are_filled_checked_and_named() {
         .post_as(token, "/tasks/from-template/http-uptime-check", &json!({}))
         .await;
     assert_eq!(missing.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(fields(&problem(missing).await), ["variables.url"]);
+    assert_eq!(problem_fields(&problem(missing).await), ["variables.url"]);
     let wrong = app
         .post_as(
             token,
@@ -118,7 +106,7 @@ async fn variables_are_filled_checked_and_named() {
         )
         .await;
     assert_eq!(
-        fields(&problem(wrong).await),
+        problem_fields(&problem(wrong).await),
         ["variables.max_latency_ms", "variables.colour"]
     );
     let bad_url = app
@@ -128,7 +116,10 @@ async fn variables_are_filled_checked_and_named() {
             &json!({"variables": {"url": "ftp://x.example"}}),
         )
         .await;
-    assert_eq!(fields(&problem(bad_url).await), ["action.config.url"]);
+    assert_eq!(
+        problem_fields(&problem(bad_url).await),
+        ["action.config.url"]
+    );
     let unknown = app
         .post_as(token, "/tasks/from-template/no-such-template", &json!({}))
         .await;
@@ -330,7 +321,7 @@ async fn templates_that_cannot_make_a_task_are_refused_when_saved() {
         )
         .await;
     assert_eq!(undeclared.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(fields(&problem(undeclared).await), ["definition"]);
+    assert_eq!(problem_fields(&problem(undeclared).await), ["definition"]);
     let invalid_with_defaults = app
         .post_as(
             token,
@@ -342,13 +333,13 @@ async fn templates_that_cannot_make_a_task_are_refused_when_saved() {
         )
         .await;
     assert_eq!(
-        fields(&problem(invalid_with_defaults).await),
+        problem_fields(&problem(invalid_with_defaults).await),
         ["definition.action.config.url"]
     );
     let neither = app
         .post_as(token, "/templates", &json!({"name": "x"}))
         .await;
-    assert_eq!(fields(&problem(neither).await), ["task_id"]);
+    assert_eq!(problem_fields(&problem(neither).await), ["task_id"]);
     let list: Value = app
         .get_as(token, "/templates")
         .await

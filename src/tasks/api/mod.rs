@@ -10,6 +10,8 @@ mod version;
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+pub use crud::set_location;
+
 use crate::state::AppState;
 
 /// Routes of this module, relative to `/tasks`.

@@ -2,7 +2,7 @@
 
 use axum::{
     extract::State,
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, StatusCode},
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -17,7 +17,10 @@ use crate::{
     http::{AppJson, AppPath, AppQuery, extract::parse_json},
     state::AppState,
     tasks::{
-        api::body::{TaskIn, TaskOut},
+        api::{
+            body::{TaskIn, TaskOut},
+            set_location,
+        },
         db,
         model::{ActionType, TaskStatus},
     },
@@ -253,10 +256,7 @@ pub async fn create_from_template(
     )
     .await?;
     let mut headers = HeaderMap::new();
-    let prefix = if caller.via_api { "/api/v1" } else { "" };
-    if let Ok(location) = HeaderValue::from_str(&format!("{prefix}/tasks/{}", task.id)) {
-        headers.insert(header::LOCATION, location);
-    }
+    set_location(&mut headers, &caller, task.id);
     Ok((
         StatusCode::CREATED,
         headers,
