@@ -866,3 +866,71 @@ async fn created_location(app: &TestApp, key: &str, id: &str) -> StatusCode {
         .await
         .status()
 }
+
+#[tokio::test]
+async fn executions_are_listed_across_tasks_with_filters() {
+    let app = spawn_manual_app().await;
+    let user = app.login_as("USER").await;
+    let stranger = app.login_as("USER").await;
+    let token = &user.access_token;
+    let mut ids = Vec::new();
+    for name in ["First", "Second"] {
+        let task = create(&app, &user, &task_body(name, "https://example.com/")).await;
+        for _ in 0..2 {
+            let run: Value = app
+                .post_as(
+                    token,
+                    &format!("/tasks/{}/execute", task["id"].as_str().expect("id")),
+                    &json!({}),
+                )
+                .await
+                .json()
+                .await
+                .expect("json");
+            ids.push(run["execution_id"].as_str().expect("id").to_owned());
+        }
+    }
+    let cancelled = app
+        .post_as(token, &format!("/executions/{}/cancel", ids[0]), &json!({}))
+        .await;
+    assert_eq!(cancelled.status(), StatusCode::ACCEPTED);
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/executions?limit=3&cursor={c}"),
+            None => "/executions?limit=3".to_owned(),
+        };
+        let page: Value = app.get_as(token, &path).await.json().await.expect("json");
+        for item in page["items"].as_array().expect("items") {
+            seen.push(item["id"].as_str().expect("id").to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
+    assert_eq!(seen, newest_first);
+
+    let only_cancelled: Value = app
+        .get_as(token, "/executions?status=CANCELLED")
+        .await
+        .json()
+        .await
+        .expect("json");
+    let items = only_cancelled["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], ids[0].as_str());
+    assert_eq!(items[0]["task_name"], "First");
+    let theirs: Value = app
+        .get_as(&stranger.access_token, "/executions")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(theirs["items"], json!([]));
+    let bad = app.get_as(token, "/executions?status=LOST").await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+}
