@@ -35,6 +35,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(admin::router())
         .merge(api_keys::router())
+        .merge(secrets::router())
 }
 
 /// The OpenAPI document of the whole API.

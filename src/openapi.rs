@@ -34,6 +34,7 @@ use crate::{
         (name = "users", description = "Profiles and user management"),
         (name = "admin", description = "Role administration"),
         (name = "api-keys", description = "API keys for integrations (scopes: tasks:read, tasks:write, tasks:execute, executions:read, analytics:read)"),
+        (name = "secrets", description = "Your encrypted secrets, used in task configurations as {{ secrets.NAME }}; values are write-only"),
         (name = "api-v1", description = "The integration API, for API keys (X-API-Key) and signed-in users"),
     )
 )]

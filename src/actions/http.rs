@@ -103,6 +103,7 @@ impl HttpAction {
             success: error.is_none(),
             result,
             error,
+            timed_out: false,
         }
     }
 
