@@ -33,7 +33,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Checks a DATABASE_QUERY configuration as saved.
 pub fn validate(config: &Value) -> Vec<FieldError> {
-    DatabaseConfig::parse(config).err().unwrap_or_default()
+    DatabaseConfig::parse(config, true)
+        .err()
+        .unwrap_or_default()
 }
 
 /// A configured DATABASE_QUERY action.
@@ -54,7 +56,7 @@ impl DatabaseAction {
     /// Parses a configuration whose secret references are resolved.
     pub fn from_config(config: &Value) -> Result<Self, Vec<FieldError>> {
         Ok(DatabaseAction {
-            config: DatabaseConfig::parse(config)?,
+            config: DatabaseConfig::parse(config, false)?,
         })
     }
 
@@ -137,26 +139,28 @@ impl DatabaseAction {
         let remaining = context
             .deadline
             .saturating_duration_since(tokio::time::Instant::now());
-        let mut connection =
-            match tokio::time::timeout(CONNECT_TIMEOUT.min(remaining), PgConnection::connect_with(&options))
-                .await
-            {
-                Err(_) => {
-                    return Err(Failure::Failed(format!(
-                        "connecting to {}:{} timed out",
-                        target.host, target.port
-                    )));
-                }
-                Ok(Err(err)) => {
-                    return Err(Failure::Failed(format!(
-                        "cannot connect to {}:{}: {}",
-                        target.host,
-                        target.port,
-                        describe(&err)
-                    )));
-                }
-                Ok(Ok(connection)) => connection,
-            };
+        let mut connection = match tokio::time::timeout(
+            CONNECT_TIMEOUT.min(remaining),
+            PgConnection::connect_with(&options),
+        )
+        .await
+        {
+            Err(_) => {
+                return Err(Failure::Failed(format!(
+                    "connecting to {}:{} timed out",
+                    target.host, target.port
+                )));
+            }
+            Ok(Err(err)) => {
+                return Err(Failure::Failed(format!(
+                    "cannot connect to {}:{}: {}",
+                    target.host,
+                    target.port,
+                    describe(&err)
+                )));
+            }
+            Ok(Ok(connection)) => connection,
+        };
         let outcome = self.run_statement(context, &mut connection).await;
         // One connection per run, closed whatever happened.
         let _ = tokio::time::timeout(Duration::from_secs(2), connection.close()).await;
@@ -196,7 +200,7 @@ impl DatabaseAction {
             .await
             .map_err(failed)?;
         let max_rows = u64::from(config.max_rows);
-        let result = match wrap(&config.sql, max_rows + 1) {
+        let result = match wrap(&config.sql, max_rows + 1, config.allow_writes) {
             Statement::Plain(sql) => {
                 let done = bind(sqlx::query(&sql), &config.params)
                     .persistent(false)
@@ -230,7 +234,9 @@ impl DatabaseAction {
                             break;
                         }
                         size += text.len() + 1;
-                        rows.push(serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text)));
+                        rows.push(
+                            serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text)),
+                        );
                     }
                 }
                 json!({
@@ -271,7 +277,11 @@ fn bind<'q>(
 }
 
 async fn resolve(host: &str, port: u16) -> Result<Vec<IpAddr>, Failure> {
-    if let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+    if let Ok(ip) = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
         return Ok(vec![ip]);
     }
     let found = tokio::net::lookup_host((host, port))
@@ -289,7 +299,11 @@ fn refused_own_database() -> Failure {
 
 /// Whether a target names Nocron's database: same port and database, and a host that is
 /// the same name or shares an address (a Unix-socket host counts as this machine).
-async fn is_same_database(own: &DatabaseTarget, target: &DatabaseTarget, addresses: &[IpAddr]) -> bool {
+async fn is_same_database(
+    own: &DatabaseTarget,
+    target: &DatabaseTarget,
+    addresses: &[IpAddr],
+) -> bool {
     if own.port != target.port || own.database != target.database {
         return false;
     }

@@ -67,8 +67,9 @@ pub(super) fn field(path: &str, message: impl Into<String>) -> FieldError {
 }
 
 impl DatabaseConfig {
-    /// Parses and checks a configuration (secret references unresolved or resolved).
-    pub fn parse(config: &Value) -> Result<Self, Vec<FieldError>> {
+    /// Parses and checks a configuration. `as_saved`: the configuration as the user wrote
+    /// it (secret references unresolved), where a password in a literal URL is refused.
+    pub fn parse(config: &Value, as_saved: bool) -> Result<Self, Vec<FieldError>> {
         let parsed: DatabaseConfig =
             serde_path_to_error::deserialize(config.clone()).map_err(|err| {
                 let path = err.path().to_string();
@@ -85,7 +86,10 @@ impl DatabaseConfig {
             errors.push(field("params", format!("at most {MAX_PARAMS} parameters")));
         }
         if !(1..=MAX_MAX_ROWS).contains(&parsed.max_rows) {
-            errors.push(field("max_rows", format!("must be from 1 to {MAX_MAX_ROWS}")));
+            errors.push(field(
+                "max_rows",
+                format!("must be from 1 to {MAX_MAX_ROWS}"),
+            ));
         }
         if !(1..=MAX_TIMEOUT_MS).contains(&parsed.timeout_ms) {
             errors.push(field(
@@ -99,7 +103,7 @@ impl DatabaseConfig {
         } else if !connection.contains("{{") {
             // A literal URL: it must parse, and a password belongs in a secret.
             match ConnectionUrl::parse(connection) {
-                Ok(url) if url.has_password => errors.push(field(
+                Ok(url) if as_saved && url.has_password => errors.push(field(
                     "connection",
                     "keeps a password in the task: store the URL as a secret and write {{ secrets.NAME }}",
                 )),
@@ -146,8 +150,10 @@ impl ConnectionUrl {
             return Err("the URL names no database".into());
         }
         for (key, _) in url.query_pairs() {
-            if matches!(key.as_ref(), "host" | "hostaddr" | "port" | "user" | "password" | "dbname" | "passfile")
-            {
+            if matches!(
+                key.as_ref(),
+                "host" | "hostaddr" | "port" | "user" | "password" | "dbname" | "passfile"
+            ) {
                 return Err(format!(
                     "the URL parameter {key} is not allowed: put it in the URL itself"
                 ));
@@ -155,9 +161,7 @@ impl ConnectionUrl {
         }
         let password = url
             .password()
-            .map(|p| {
-                percent_encoding_decode(p)
-            })
+            .map(|p| percent_encoding_decode(p))
             .unwrap_or_default();
         let options = PgConnectOptions::from_str(text.trim())
             .map_err(|_| "is not a valid postgres:// URL".to_owned())?
@@ -210,9 +214,12 @@ fn has_word(sql: &str, word: &str) -> bool {
 
 /// Wraps one statement so its rows arrive as `row_to_json` text with at most `limit` rows:
 /// queries (`SELECT`, `WITH`, `VALUES`, `TABLE`) as a subquery, writes with `RETURNING` as
-/// a data-modifying CTE; other statements run as they are.
-pub fn wrap(sql: &str, limit: u64) -> Statement {
-    let sql = sql.trim().trim_end_matches(|c: char| c == ';' || c.is_whitespace());
+/// a data-modifying CTE when writes are allowed; other statements run as they are (so a
+/// write in read-only mode fails with PostgreSQL's own words for it).
+pub fn wrap(sql: &str, limit: u64, allow_writes: bool) -> Statement {
+    let sql = sql
+        .trim()
+        .trim_end_matches(|c: char| c == ';' || c.is_whitespace());
     let first: String = skip_trivia(sql)
         .chars()
         .take_while(|c| c.is_ascii_alphabetic())
@@ -223,7 +230,7 @@ pub fn wrap(sql: &str, limit: u64) -> Statement {
         "SELECT" | "WITH" | "VALUES" | "TABLE" => Statement::Rows(format!(
             "SELECT row_to_json(q)::text FROM (\n{sql}\n) AS q LIMIT {limit}"
         )),
-        "INSERT" | "UPDATE" | "DELETE" | "MERGE" if has_word(sql, "RETURNING") => {
+        "INSERT" | "UPDATE" | "DELETE" | "MERGE" if allow_writes && has_word(sql, "RETURNING") => {
             Statement::Rows(format!(
                 "WITH q AS (\n{sql}\n) SELECT row_to_json(q)::text FROM q LIMIT {limit}"
             ))
@@ -239,7 +246,7 @@ mod tests {
     use super::*;
 
     fn fields(config: Value) -> Vec<String> {
-        match DatabaseConfig::parse(&config) {
+        match DatabaseConfig::parse(&config, true) {
             Ok(_) => Vec::new(),
             Err(errors) => errors.into_iter().map(|e| e.field).collect(),
         }
@@ -254,9 +261,14 @@ mod tests {
             fields(json!({"connection": "postgres://u:pw@db.example.com/app", "sql": "SELECT 1"})),
             vec!["action.config.connection"]
         );
-        assert!(fields(json!({"connection": "postgres://u@db.example.com/app", "sql": "SELECT 1"})).is_empty());
+        assert!(
+            fields(json!({"connection": "postgres://u@db.example.com/app", "sql": "SELECT 1"}))
+                .is_empty()
+        );
         assert_eq!(
-            fields(json!({"connection": "mysql://u@h/db", "sql": " ", "max_rows": 0, "timeout_ms": 0})),
+            fields(
+                json!({"connection": "mysql://u@h/db", "sql": " ", "max_rows": 0, "timeout_ms": 0})
+            ),
             vec![
                 "action.config.sql",
                 "action.config.max_rows",
@@ -276,14 +288,17 @@ mod tests {
         for (text, expected) in [
             ("postgres://db.example.com/app", "user"),
             ("postgres://u@db.example.com", "database"),
-            ("postgres://u@db.example.com/app?host=/var/run/postgresql", "not allowed"),
+            (
+                "postgres://u@db.example.com/app?host=/var/run/postgresql",
+                "not allowed",
+            ),
             ("postgres://u@%2Fvar%2Frun/app", "socket"),
         ] {
             let err = ConnectionUrl::parse(text).err().unwrap_or_default();
             assert!(err.contains(expected), "{text}: {err}");
         }
-        let url = ConnectionUrl::parse("postgres://u:p%40ss@db.example.com:6543/app")
-            .expect("parses");
+        let url =
+            ConnectionUrl::parse("postgres://u:p%40ss@db.example.com:6543/app").expect("parses");
         assert!(url.has_password);
         assert_eq!(url.options.get_port(), 6543);
         assert_eq!(url.options.get_database(), Some("app"));
@@ -292,18 +307,33 @@ mod tests {
     #[test]
     fn statements_are_wrapped_by_kind() {
         assert_eq!(
-            wrap("select * from t; ", 11),
-            Statement::Rows("SELECT row_to_json(q)::text FROM (\nselect * from t\n) AS q LIMIT 11".into())
+            wrap("select * from t; ", 11, false),
+            Statement::Rows(
+                "SELECT row_to_json(q)::text FROM (\nselect * from t\n) AS q LIMIT 11".into()
+            )
         );
-        assert!(matches!(wrap("-- hi\n/* x */ WITH a AS (SELECT 1) SELECT * FROM a", 2), Statement::Rows(_)));
         assert!(matches!(
-            wrap("insert into t values (1) returning id", 2),
+            wrap(
+                "-- hi\n/* x */ WITH a AS (SELECT 1) SELECT * FROM a",
+                2,
+                false
+            ),
+            Statement::Rows(_)
+        ));
+        assert!(matches!(
+            wrap("insert into t values (1) returning id", 2, true),
             Statement::Rows(sql) if sql.starts_with("WITH q AS")
         ));
+        assert!(matches!(
+            wrap("insert into t values (1) returning id", 2, false),
+            Statement::Plain(_)
+        ));
         assert_eq!(
-            wrap("UPDATE t SET returning_x = 1", 2),
+            wrap("UPDATE t SET returning_x = 1", 2, true),
             Statement::Plain("UPDATE t SET returning_x = 1".into())
         );
-        assert!(matches!(wrap("SELECT 1 -- trailing", 2), Statement::Rows(sql) if sql.contains("trailing\n)")));
+        assert!(
+            matches!(wrap("SELECT 1 -- trailing", 2, false), Statement::Rows(sql) if sql.contains("trailing\n)"))
+        );
     }
 }

@@ -204,7 +204,9 @@ impl EmailAction {
             (Some(from), _) => from.clone(),
             (None, Some(server)) => server.from().to_string(),
             (None, None) => {
-                return Err("from is required with smtp_url when the server has no SMTP_FROM".into());
+                return Err(
+                    "from is required with smtp_url when the server has no SMTP_FROM".into(),
+                );
             }
         };
         let from = from_text
@@ -357,9 +359,10 @@ mod tests {
             fields(json!({"to": ["a@example.com"], "subject": "x", "text": "y", "tx": 1})),
             vec!["action.config.tx"]
         );
-        assert_eq!(fields(json!({"to": ["a@example.com"], "text": "y"})), vec![
-            "action.config"
-        ]);
+        assert_eq!(
+            fields(json!({"to": ["a@example.com"], "text": "y"})),
+            vec!["action.config"]
+        );
         assert_eq!(fields(json!([])), vec!["action.config"]);
     }
 

@@ -16,7 +16,9 @@ use super::{Action, ActionOutcome, ExecutionContext};
 use crate::{
     error::FieldError,
     net::OutboundPolicy,
-    sandbox::{self, HttpHandler, HttpRequest, HttpResponse, SandboxLimits, ScriptContext, ScriptError},
+    sandbox::{
+        self, HttpHandler, HttpRequest, HttpResponse, SandboxLimits, ScriptContext, ScriptError,
+    },
     secrets::validate_name,
 };
 
@@ -82,7 +84,10 @@ fn parse(config: &Value) -> Result<ScriptConfig, Vec<FieldError>> {
             errors.push(field(&format!("secrets[{i}]"), message));
         }
     }
-    if parsed.timeout_seconds.is_some_and(|s| !(1..=86_400).contains(&s)) {
+    if parsed
+        .timeout_seconds
+        .is_some_and(|s| !(1..=86_400).contains(&s))
+    {
         errors.push(field("timeout_seconds", "must be from 1 to 86400"));
     }
     if parsed

@@ -85,15 +85,27 @@ async fn an_email_is_rendered_from_the_input_and_sent_through_the_server_smtp() 
     assert_eq!(header(data, "Reply-To"), "support@example.com");
     assert!(!data.contains("audit@example.com"), "Bcc stays out");
     assert!(data.contains("shop.example.com answered 503."));
-    assert!(data.contains("&lt;b&gt;down&lt;&#x2f;b&gt;"), "HTML is escaped");
+    assert!(
+        data.contains("&lt;b&gt;down&lt;&#x2f;b&gt;"),
+        "HTML is escaped"
+    );
     // The execution records what the server said about this message.
     assert_eq!(
         run.outcome["message_id"].as_str(),
         Some(header(data, "Message-ID").as_str())
     );
-    assert!(run.outcome["response"].as_str().expect("response").starts_with("250"));
+    assert!(
+        run.outcome["response"]
+            .as_str()
+            .expect("response")
+            .starts_with("250")
+    );
     assert_eq!(run.outcome["subject"], "[DOWN] shop.example.com (run 1)");
-    assert!(run.logs.iter().any(|line| line.contains("250")), "{:?}", run.logs);
+    assert!(
+        run.logs.iter().any(|line| line.contains("250")),
+        "{:?}",
+        run.logs
+    );
 }
 
 #[tokio::test]
@@ -129,7 +141,10 @@ async fn an_unreachable_smtp_server_fails_the_attempt_and_the_engine_retries() {
     drop(closed);
     let url = format!("smtp://127.0.0.1:{port}");
     let mut settings = MANUAL_ENGINE.to_vec();
-    settings.extend([("SMTP_URL", url.as_str()), ("SMTP_FROM", "n@nocron.example")]);
+    settings.extend([
+        ("SMTP_URL", url.as_str()),
+        ("SMTP_FROM", "n@nocron.example"),
+    ]);
     let app = spawn_engine_app(&settings).await;
     let user = app.login_as("USER").await;
     let mut new = NewTask::new(user.id, "mail", ActionType::EmailSend, report_config());
@@ -169,7 +184,11 @@ async fn configuration_errors_are_named_when_the_task_is_saved() {
     let err = tasks::db::create_task(&app.state.db, &app.state.events, &new)
         .await
         .expect_err("refused");
-    let mut fields: Vec<&str> = err.field_errors().iter().map(|e| e.field.as_str()).collect();
+    let mut fields: Vec<&str> = err
+        .field_errors()
+        .iter()
+        .map(|e| e.field.as_str())
+        .collect();
     fields.sort();
     assert_eq!(
         fields,

@@ -101,7 +101,9 @@ async fn a_secret_reaches_the_target_and_appears_nowhere_else() {
         .await
         .expect("text");
     assert!(listed.contains("API_TOKEN") && one.contains("API_TOKEN"));
-    assert!(!listed.contains(&value) && !one.contains(&value) && !created.to_string().contains(&value));
+    assert!(
+        !listed.contains(&value) && !one.contains(&value) && !created.to_string().contains(&value)
+    );
 
     // Nor in the server's tracing output, which did record the run.
     let traced = traced_text(&traced);

@@ -3,7 +3,9 @@
 // Helpers serve every module; not each one uses all of them.
 #![allow(dead_code)]
 
+mod action_database;
 mod action_email;
+mod action_script;
 mod action_support;
 mod api_keys;
 mod auth;

@@ -36,7 +36,9 @@ async fn secrets_are_managed_by_their_owner_and_values_never_come_back() {
     assert_eq!(list[0]["id"], id.as_str());
     bodies.push(list.to_string());
 
-    let one = app.get_as(&ann.access_token, &format!("/secrets/{id}")).await;
+    let one = app
+        .get_as(&ann.access_token, &format!("/secrets/{id}"))
+        .await;
     assert_eq!(one.status(), 200);
     bodies.push(one.text().await.expect("text"));
 
@@ -49,7 +51,8 @@ async fn secrets_are_managed_by_their_owner_and_values_never_come_back() {
         .expect("json");
     assert_eq!(bobs_list, json!([]));
     for response in [
-        app.get_as(&bob.access_token, &format!("/secrets/{id}")).await,
+        app.get_as(&bob.access_token, &format!("/secrets/{id}"))
+            .await,
         app.patch_as(
             &bob.access_token,
             &format!("/secrets/{id}"),
@@ -111,12 +114,17 @@ async fn secrets_are_managed_by_their_owner_and_values_never_come_back() {
         .delete_as(&ann.access_token, &format!("/secrets/{id}"))
         .await;
     assert_eq!(deleted.status(), 204);
-    let gone = app.get_as(&ann.access_token, &format!("/secrets/{id}")).await;
+    let gone = app
+        .get_as(&ann.access_token, &format!("/secrets/{id}"))
+        .await;
     assert_eq!(gone.status(), 404);
 
     for body in &bodies {
         assert!(!body.contains(VALUE), "value in a response: {body}");
-        assert!(!body.contains("sk_live_rotated"), "value in a response: {body}");
+        assert!(
+            !body.contains("sk_live_rotated"),
+            "value in a response: {body}"
+        );
     }
 }
 
