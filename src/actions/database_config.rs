@@ -161,7 +161,7 @@ impl ConnectionUrl {
         }
         let password = url
             .password()
-            .map(|p| percent_encoding_decode(p))
+            .map(percent_encoding_decode)
             .unwrap_or_default();
         let options = PgConnectOptions::from_str(text.trim())
             .map_err(|_| "is not a valid postgres:// URL".to_owned())?

@@ -22,10 +22,9 @@ use crate::{
     secrets::validate_name,
 };
 
-/// Most operations a script may spend unless its configuration says otherwise.
-pub const DEFAULT_MAX_OPERATIONS: u64 = 10_000_000;
-/// The largest operation budget a task may ask for.
-pub const MAX_MAX_OPERATIONS: u64 = 1_000_000_000;
+/// The largest operation budget a task may ask for. The budget also bounds memory (Rhai
+/// checks a map's size on use, not on insert), so it stays within a few times the default.
+pub const MAX_MAX_OPERATIONS: u64 = 10_000_000;
 /// Largest response body a script's `http(...)` reads.
 const HTTP_BODY_LIMIT: usize = 1024 * 1024;
 
@@ -143,11 +142,15 @@ impl ScriptAction {
             .config
             .timeout_seconds
             .map_or(remaining, |own| Duration::from_secs(own).min(remaining));
+        let defaults = SandboxLimits::default();
         let limits = SandboxLimits {
             timeout,
-            max_operations: self.config.max_operations.unwrap_or(DEFAULT_MAX_OPERATIONS),
+            max_operations: self
+                .config
+                .max_operations
+                .unwrap_or(defaults.max_operations),
             max_string_len: HTTP_BODY_LIMIT,
-            ..SandboxLimits::default()
+            ..defaults
         };
         let secrets = self
             .config
