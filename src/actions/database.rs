@@ -46,8 +46,10 @@ pub struct DatabaseAction {
 
 /// Why a run did not produce rows.
 enum Failure {
-    /// Not worth retrying as is (refused host, bad SQL, write in read-only mode).
+    /// Another attempt may succeed (the server unreachable, a deadlock, …).
     Failed(String),
+    /// Another attempt cannot help as is (refused host, bad SQL, a write in read-only mode).
+    Refused(String),
     /// The statement timeout fired.
     TimedOut(String),
 }
@@ -81,6 +83,10 @@ impl DatabaseAction {
                 context.logger.error(error.clone());
                 ActionOutcome::failed(error)
             }
+            Err(Failure::Refused(error)) => {
+                context.logger.error(error.clone());
+                ActionOutcome::failed_permanently(error)
+            }
             Err(Failure::TimedOut(error)) => {
                 context.logger.error(error.clone());
                 ActionOutcome::timed_out(error)
@@ -91,7 +97,7 @@ impl DatabaseAction {
     async fn query(&self, context: &ExecutionContext) -> Result<Value, Failure> {
         let config = &self.config;
         let url = ConnectionUrl::parse(&config.connection)
-            .map_err(|message| Failure::Failed(format!("connection: {message}")))?;
+            .map_err(|message| Failure::Refused(format!("connection: {message}")))?;
         let mut options = url.options;
         let target = DatabaseTarget {
             host: options.get_host().to_owned(),
@@ -106,7 +112,7 @@ impl DatabaseAction {
                     allowed.get_or_insert(*ip);
                 }
                 Err(err) => {
-                    return Err(Failure::Failed(format!(
+                    return Err(Failure::Refused(format!(
                         "connection: {} is refused: {}",
                         target.host,
                         err.message()
@@ -291,7 +297,7 @@ async fn resolve(host: &str, port: u16) -> Result<Vec<IpAddr>, Failure> {
 }
 
 fn refused_own_database() -> Failure {
-    Failure::Failed(
+    Failure::Refused(
         "connection: this is Nocron's own database, which tasks may not query (an administrator can allow it with DATABASE_QUERY_ALLOW_NOCRON_DB)"
             .into(),
     )
@@ -332,7 +338,10 @@ async fn same_server_identity(own: &sqlx::PgPool, connection: &mut PgConnection)
     matches!((ours, theirs), (Ok(a), Ok(b)) if a == b)
 }
 
-/// A database error in words; the statement timeout is a timeout.
+/// A database error in words; the statement timeout is a timeout. Errors in the statement
+/// or the data (syntax, permissions, a write in read-only mode, constraint violations) are
+/// permanent; connection trouble, deadlocks, serialization failures and a server short of
+/// resources are worth another attempt.
 fn classify(err: &sqlx::Error) -> Failure {
     if let sqlx::Error::Database(db) = err
         && db.code().as_deref() == Some("57014")
@@ -342,7 +351,23 @@ fn classify(err: &sqlx::Error) -> Failure {
             db.message()
         ));
     }
-    Failure::Failed(describe(err))
+    if is_transient(err) {
+        Failure::Failed(describe(err))
+    } else {
+        Failure::Refused(describe(err))
+    }
+}
+
+/// Whether another attempt may succeed: anything but a database error, or one of the
+/// SQLSTATE classes of connection trouble, rollbacks, resources and operator intervention.
+fn is_transient(err: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = err else {
+        return true;
+    };
+    let code = db.code().map(|code| code.into_owned()).unwrap_or_default();
+    ["08", "40", "53", "55", "57", "58"]
+        .iter()
+        .any(|class| code.starts_with(class))
 }
 
 fn describe(err: &sqlx::Error) -> String {

@@ -223,17 +223,18 @@ impl EmailAction {
     }
 
     async fn execute(&self, context: &ExecutionContext) -> ActionOutcome {
+        // Template, address and SMTP set-up problems need a change, not another attempt.
         let rendered = match self.spec.render(&Self::variables(context)) {
             Ok(rendered) => rendered,
-            Err(err) => return fail(context, describe(&err)),
+            Err(err) => return fail(context, describe(&err), true),
         };
         let mailer = match self.mailer(context).await {
             Ok(mailer) => mailer,
-            Err(error) => return fail(context, error),
+            Err(error) => return fail(context, error, true),
         };
         let message = match rendered.to_message(mailer.from()) {
             Ok(message) => message,
-            Err(err) => return fail(context, describe(&err)),
+            Err(err) => return fail(context, describe(&err), true),
         };
         context.logger.info(format!(
             "sending {:?} to {} recipient(s) (attempt {})",
@@ -253,14 +254,12 @@ impl EmailAction {
                     "subject": rendered.subject,
                 }))
             }
-            Err(err) => {
-                let retry = if err.is_retryable() {
-                    " (temporary: the attempt will be retried)"
-                } else {
-                    ""
-                };
-                fail(context, format!("{err}{retry}"))
-            }
+            Err(err) if err.is_retryable() => fail(
+                context,
+                format!("{err} (temporary: the attempt will be retried)"),
+                false,
+            ),
+            Err(err) => fail(context, err.to_string(), true),
         }
     }
 }
@@ -292,9 +291,13 @@ fn describe(err: &EmailError) -> String {
     }
 }
 
-fn fail(context: &ExecutionContext, error: String) -> ActionOutcome {
+fn fail(context: &ExecutionContext, error: String, permanent: bool) -> ActionOutcome {
     context.logger.error(error.clone());
-    ActionOutcome::failed(error)
+    if permanent {
+        ActionOutcome::failed_permanently(error)
+    } else {
+        ActionOutcome::failed(error)
+    }
 }
 
 impl Action for EmailAction {

@@ -104,6 +104,7 @@ impl HttpAction {
             result,
             error,
             timed_out: false,
+            permanent: false,
         }
     }
 

@@ -76,6 +76,10 @@ pub struct ActionOutcome {
     /// Whether the action stopped on a time limit of its own (recorded as `TIMED_OUT`).
     #[serde(skip)]
     pub timed_out: bool,
+    /// Whether another attempt cannot help (a refused target, invalid SQL, a permanent SMTP
+    /// rejection): the engine does not retry it.
+    #[serde(skip)]
+    pub permanent: bool,
 }
 
 impl ActionOutcome {
@@ -86,6 +90,7 @@ impl ActionOutcome {
             result,
             error: None,
             timed_out: false,
+            permanent: false,
         }
     }
 
@@ -96,6 +101,15 @@ impl ActionOutcome {
             result: serde_json::Value::Null,
             error: Some(error.into()),
             timed_out: false,
+            permanent: false,
+        }
+    }
+
+    /// A failure that another attempt cannot fix.
+    pub fn failed_permanently(error: impl Into<String>) -> Self {
+        ActionOutcome {
+            permanent: true,
+            ..Self::failed(error)
         }
     }
 

@@ -205,6 +205,10 @@ impl ScriptAction {
                     ScriptError::TimedOut(_) | ScriptError::OperationLimit(_) => {
                         ActionOutcome::timed_out(error)
                     }
+                    // The same source fails the same way on every attempt.
+                    ScriptError::Compile { .. } | ScriptError::Result(_) => {
+                        ActionOutcome::failed_permanently(error)
+                    }
                     _ => ActionOutcome::failed(error),
                 };
                 ActionOutcome { result, ..outcome }

@@ -226,7 +226,11 @@ async fn run_action(
                 ))
                 .into_owned();
             logger.error(error.clone());
-            return (AttemptResult::Failed, serde_json::Value::Null, Some(error));
+            return (
+                AttemptResult::FailedPermanently,
+                serde_json::Value::Null,
+                Some(error),
+            );
         }
     };
     let context = ExecutionContext {
@@ -254,6 +258,8 @@ async fn run_action(
                     AttemptResult::Succeeded
                 } else if outcome.timed_out {
                     AttemptResult::TimedOut
+                } else if outcome.permanent {
+                    AttemptResult::FailedPermanently
                 } else {
                     AttemptResult::Failed
                 };

@@ -283,3 +283,39 @@ async fn nocron_own_database_and_private_hosts_are_refused() {
     );
     assert!(!private.text.contains("pw-private-1"));
 }
+
+#[tokio::test]
+async fn a_broken_statement_is_dead_at_once_while_an_unreachable_server_is_retried() {
+    let (app, user, scratch) = setup().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    create_secret(
+        &app,
+        &user,
+        "DOWN_URL",
+        &format!("postgres://postgres@127.0.0.1:{port}/app"),
+    )
+    .await;
+    for (connection, sql, expected) in [
+        ("{{ secrets.PG_URL }}", "SELEC 1", "DEAD"),
+        ("{{ secrets.PG_URL }}", "SELECT nope FROM orders", "DEAD"),
+        ("{{ secrets.DOWN_URL }}", "SELECT 1", "FAILED"),
+    ] {
+        let mut new = nocron::tasks::model::NewTask::new(
+            user.id,
+            "query",
+            ActionType::DatabaseQuery,
+            json!({"connection": connection, "sql": sql}),
+        );
+        new.retry.max_attempts = 3;
+        new.retry.initial_delay_seconds = 60;
+        let task = app.create_task(&new).await;
+        let id = crate::action_support::trigger_with(&app, &task, json!({})).await;
+        let run = crate::action_support::run_one(&app, id).await;
+        assert_eq!(run.status, expected, "{sql}: {:?}", run.error);
+        let all = crate::engine_support::executions(&app.db, task.id).await;
+        assert_eq!(all.len(), if expected == "DEAD" { 1 } else { 2 }, "{sql}");
+    }
+    scratch.drop_database(&app).await;
+}
