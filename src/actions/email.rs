@@ -7,6 +7,8 @@
 //! (`id`, `task_id`, `attempt`). A task's own SMTP host passes the outbound (SSRF) policy.
 //! Transient SMTP failures fail the attempt so the engine retries it.
 
+use std::net::IpAddr;
+
 use futures::future::BoxFuture;
 use lettre::message::Mailbox;
 use minijinja::Environment;
@@ -14,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Action, ActionOutcome, ExecutionContext};
 use crate::{
-    email::{EmailError, EmailSpec, Mailer, MailerConfig, SmtpUrl},
+    email::{EmailError, EmailSpec, Mailer, MailerConfig, SmtpSecurity, SmtpUrl},
     error::FieldError,
 };
 
@@ -198,8 +200,14 @@ impl EmailAction {
                 ),
             };
         };
-        let url = SmtpUrl::parse(url).map_err(|message| format!("smtp_url: {message}"))?;
-        check_host(context, &url.host, url.port).await?;
+        let mut url = SmtpUrl::parse(url).map_err(|message| format!("smtp_url: {message}"))?;
+        let checked = check_host(context, &url.host, url.port).await?;
+        // Without TLS nothing needs the name: connect to the address that was checked, so a
+        // second lookup cannot answer differently. With TLS the name is kept for the
+        // certificate check.
+        if url.security == SmtpSecurity::None {
+            url.host = checked.to_string();
+        }
         let from_text = match (&self.from, &services.mailer) {
             (Some(from), _) => from.clone(),
             (None, Some(server)) => server.from().to_string(),
@@ -264,24 +272,21 @@ impl EmailAction {
     }
 }
 
-/// Resolves the SMTP host and checks every address against the outbound policy.
-async fn check_host(context: &ExecutionContext, host: &str, port: u16) -> Result<(), String> {
+/// Resolves the SMTP host and checks every address against the outbound policy; the first
+/// address when all pass.
+async fn check_host(context: &ExecutionContext, host: &str, port: u16) -> Result<IpAddr, String> {
     let addresses = tokio::net::lookup_host((host, port))
         .await
         .map_err(|err| format!("smtp_url: cannot resolve {host}: {err}"))?;
-    let mut any = false;
+    let mut first = None;
     for address in addresses {
-        any = true;
         context
             .outbound
             .check_ip(address.ip())
             .map_err(|err| format!("smtp_url: {}", err.message()))?;
+        first.get_or_insert(address.ip());
     }
-    if any {
-        Ok(())
-    } else {
-        Err(format!("smtp_url: {host} has no address"))
-    }
+    first.ok_or_else(|| format!("smtp_url: {host} has no address"))
 }
 
 fn describe(err: &EmailError) -> String {
