@@ -77,6 +77,8 @@ fn parse(config: &Value) -> Result<ScriptConfig, Vec<FieldError>> {
             "source",
             format!("must be at most {max_source} bytes"),
         ));
+    } else if let Err(err) = sandbox::check(&parsed.source, &SandboxLimits::default()) {
+        errors.push(field("source", err.to_string()));
     }
     for (i, name) in parsed.secrets.iter().enumerate() {
         if let Err(message) = validate_name(name) {
@@ -289,6 +291,21 @@ mod tests {
     fn configurations_are_checked_by_field() {
         assert!(fields(json!({"source": "40 + 2", "secrets": ["API_TOKEN"]})).is_empty());
         assert_eq!(fields(json!({"source": " "})), vec!["action.config.source"]);
+        for broken in [
+            "let x = ;",
+            "undeclared + 1",
+            r#"import "fs" as fs; 1"#,
+            r#"eval("1")"#,
+        ] {
+            assert_eq!(
+                fields(json!({"source": broken})),
+                vec!["action.config.source"],
+                "{broken}"
+            );
+        }
+        assert!(
+            fields(json!({"source": "fn f(x) { x * 2 } f(input.n) + secrets.len()"})).is_empty()
+        );
         assert_eq!(
             fields(json!({"source": "1", "secrets": ["ok", "not-ok"]})),
             vec!["action.config.secrets[1]"]
