@@ -3,8 +3,8 @@
 //! secret is a 404.
 
 use axum::{extract::State, http::StatusCode};
-use serde::{Deserialize, Deserializer};
-use utoipa::ToSchema;
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -12,7 +12,7 @@ use super::{NewSecret, SecretChanges, SecretMeta, SecretValue, store};
 use crate::{
     auth::CurrentUser,
     error::{AppError, Problem},
-    http::{AppJson, AppPath},
+    http::{AppJson, AppPath, AppQuery},
     state::AppState,
 };
 
@@ -59,6 +59,25 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
     Option::<String>::deserialize(d).map(Some)
 }
 
+/// `GET /secrets` parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SecretFilter {
+    /// Page size, 1–100 (default 50).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// One page of secrets.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecretPage {
+    /// The secrets, by name.
+    pub items: Vec<SecretMeta>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    pub next_cursor: Option<String>,
+}
+
 /// Store a new secret; the response shows its metadata, never the value.
 #[utoipa::path(post, path = "/secrets", tag = "secrets", security(("bearer" = [])),
     request_body = SecretIn,
@@ -87,17 +106,36 @@ async fn create_secret(
     Ok((StatusCode::CREATED, AppJson(meta)))
 }
 
-/// List your secrets by name (never their values).
+/// List your secrets by name (never their values), a page at a time.
 #[utoipa::path(get, path = "/secrets", tag = "secrets", security(("bearer" = [])),
+    params(SecretFilter),
     responses(
-        (status = 200, description = "Your secrets, by name", body = Vec<SecretMeta>),
+        (status = 200, description = "A page of your secrets, by name", body = SecretPage),
+        (status = 400, description = "Invalid query parameter", body = Problem),
         (status = 401, description = "Not signed in", body = Problem),
+        (status = 422, description = "Invalid limit", body = Problem),
     ))]
 async fn list_secrets(
     State(state): State<AppState>,
     user: CurrentUser,
-) -> Result<AppJson<Vec<SecretMeta>>, AppError> {
-    Ok(AppJson(store::list(&state.db, user.id).await?))
+    AppQuery(filter): AppQuery<SecretFilter>,
+) -> Result<AppJson<SecretPage>, AppError> {
+    let limit = filter.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(AppError::invalid_field(
+            "query.limit",
+            "must be between 1 and 100",
+        ));
+    }
+    let mut items =
+        store::list_page(&state.db, user.id, filter.cursor.as_deref(), limit + 1).await?;
+    let next_cursor = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|secret| secret.name.clone())
+    } else {
+        None
+    };
+    Ok(AppJson(SecretPage { items, next_cursor }))
 }
 
 /// One of your secrets (never its value).

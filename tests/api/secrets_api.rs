@@ -32,8 +32,9 @@ async fn secrets_are_managed_by_their_owner_and_values_never_come_back() {
     let list = app.get_as(&ann.access_token, "/secrets").await;
     assert_eq!(list.status(), 200);
     let list: Value = list.json().await.expect("json");
-    assert_eq!(list.as_array().expect("array").len(), 1);
-    assert_eq!(list[0]["id"], id.as_str());
+    assert_eq!(list["items"].as_array().expect("array").len(), 1);
+    assert_eq!(list["items"][0]["id"], id.as_str());
+    assert_eq!(list["next_cursor"], Value::Null);
     bodies.push(list.to_string());
 
     let one = app
@@ -49,7 +50,7 @@ async fn secrets_are_managed_by_their_owner_and_values_never_come_back() {
         .json()
         .await
         .expect("json");
-    assert_eq!(bobs_list, json!([]));
+    assert_eq!(bobs_list, json!({"items": [], "next_cursor": null}));
     for response in [
         app.get_as(&bob.access_token, &format!("/secrets/{id}"))
             .await,
@@ -152,4 +153,41 @@ async fn invalid_input_names_the_field() {
     assert!(response.status().is_client_error());
     let unauthenticated = app.get("/secrets").await;
     assert_eq!(unauthenticated.status(), 401);
+}
+
+#[tokio::test]
+async fn the_list_comes_in_pages_by_name() {
+    let app = spawn_app().await;
+    let user = app.login_as("USER").await;
+    for name in ["E", "B", "D", "A", "C"] {
+        let response = app
+            .post_as(
+                &user.access_token,
+                "/secrets",
+                &json!({"name": name, "value": "value-1234"}),
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+    }
+    let mut names = Vec::new();
+    let mut path = "/secrets?limit=2".to_owned();
+    loop {
+        let page: Value = app
+            .get_as(&user.access_token, &path)
+            .await
+            .json()
+            .await
+            .expect("json");
+        for item in page["items"].as_array().expect("items") {
+            names.push(item["name"].as_str().expect("name").to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/secrets?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(names, ["A", "B", "C", "D", "E"]);
+    let bad = app.get_as(&user.access_token, "/secrets?limit=0").await;
+    assert_eq!(bad.status(), 422);
+    assert_eq!(problem(bad).await["errors"][0]["field"], "query.limit");
 }
