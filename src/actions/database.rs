@@ -15,7 +15,7 @@ use futures::{TryStreamExt, future::BoxFuture};
 use serde_json::{Value, json};
 use sqlx::{
     Connection, Executor, PgConnection, Row,
-    postgres::{PgArguments, PgSslMode},
+    postgres::{PgArguments, PgConnectOptions, PgSslMode},
     query::Query,
 };
 
@@ -95,8 +95,52 @@ impl DatabaseAction {
     }
 
     async fn query(&self, context: &ExecutionContext) -> Result<Value, Failure> {
-        let config = &self.config;
-        let url = ConnectionUrl::parse(&config.connection)
+        let (options, target) = self.checked_target(context).await?;
+        context.logger.info(format!(
+            "connecting to {}:{}/{} (attempt {})",
+            target.host, target.port, target.database, context.attempt
+        ));
+        let remaining = context
+            .deadline
+            .saturating_duration_since(tokio::time::Instant::now());
+        let connecting = PgConnection::connect_with(&options);
+        let mut connection =
+            match tokio::time::timeout(CONNECT_TIMEOUT.min(remaining), connecting).await {
+                Err(_) => {
+                    return Err(Failure::Failed(format!(
+                        "connecting to {}:{} timed out",
+                        target.host, target.port
+                    )));
+                }
+                Ok(Err(err)) => {
+                    let message = format!(
+                        "cannot connect to {}:{}: {}",
+                        target.host,
+                        target.port,
+                        describe(&err)
+                    );
+                    // A refused login or an unknown database needs a new URL, not a retry.
+                    return Err(if is_transient(&err) {
+                        Failure::Failed(message)
+                    } else {
+                        Failure::Refused(message)
+                    });
+                }
+                Ok(Ok(connection)) => connection,
+            };
+        let outcome = self.run_statement(context, &mut connection).await;
+        // One connection per run, closed whatever happened.
+        let _ = tokio::time::timeout(Duration::from_secs(2), connection.close()).await;
+        outcome
+    }
+
+    /// The connect options for the configured URL, pointed at an address the outbound
+    /// policy allows, after refusing Nocron's own database.
+    async fn checked_target(
+        &self,
+        context: &ExecutionContext,
+    ) -> Result<(PgConnectOptions, DatabaseTarget), Failure> {
+        let url = ConnectionUrl::parse(&self.config.connection)
             .map_err(|message| Failure::Refused(format!("connection: {message}")))?;
         let mut options = url.options;
         let target = DatabaseTarget {
@@ -105,22 +149,16 @@ impl DatabaseAction {
             database: options.get_database().unwrap_or_default().to_owned(),
         };
         let addresses = resolve(&target.host, target.port).await?;
-        let mut allowed = None;
         for ip in &addresses {
-            match context.outbound.check_ip(*ip) {
-                Ok(()) => {
-                    allowed.get_or_insert(*ip);
-                }
-                Err(err) => {
-                    return Err(Failure::Refused(format!(
-                        "connection: {} is refused: {}",
-                        target.host,
-                        err.message()
-                    )));
-                }
-            }
+            context.outbound.check_ip(*ip).map_err(|err| {
+                Failure::Refused(format!(
+                    "connection: {} is refused: {}",
+                    target.host,
+                    err.message()
+                ))
+            })?;
         }
-        let Some(ip) = allowed else {
+        let Some(ip) = addresses.first() else {
             return Err(Failure::Failed(format!(
                 "connection: {} has no address",
                 target.host
@@ -138,39 +176,7 @@ impl DatabaseAction {
         if !matches!(options.get_ssl_mode(), PgSslMode::VerifyFull) {
             options = options.host(&ip.to_string());
         }
-        context.logger.info(format!(
-            "connecting to {}:{}/{} (attempt {})",
-            target.host, target.port, target.database, context.attempt
-        ));
-        let remaining = context
-            .deadline
-            .saturating_duration_since(tokio::time::Instant::now());
-        let mut connection = match tokio::time::timeout(
-            CONNECT_TIMEOUT.min(remaining),
-            PgConnection::connect_with(&options),
-        )
-        .await
-        {
-            Err(_) => {
-                return Err(Failure::Failed(format!(
-                    "connecting to {}:{} timed out",
-                    target.host, target.port
-                )));
-            }
-            Ok(Err(err)) => {
-                return Err(Failure::Failed(format!(
-                    "cannot connect to {}:{}: {}",
-                    target.host,
-                    target.port,
-                    describe(&err)
-                )));
-            }
-            Ok(Ok(connection)) => connection,
-        };
-        let outcome = self.run_statement(context, &mut connection).await;
-        // One connection per run, closed whatever happened.
-        let _ = tokio::time::timeout(Duration::from_secs(2), connection.close()).await;
-        outcome
+        Ok((options, target))
     }
 
     async fn run_statement(

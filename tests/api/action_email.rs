@@ -200,3 +200,33 @@ async fn configuration_errors_are_named_when_the_task_is_saved() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn a_permanent_smtp_rejection_is_not_retried() {
+    let smtp = SmtpSink::start(&["--user", "mailer", "--password", "right-password"]).await;
+    let app = spawn_manual_app().await;
+    let user = app.login_as("USER").await;
+    create_secret(
+        &app,
+        &user,
+        "MY_SMTP",
+        &format!("smtp://mailer:wrong-password@127.0.0.1:{}", smtp.port),
+    )
+    .await;
+    let mut config = report_config();
+    config["smtp_url"] = json!("{{ secrets.MY_SMTP }}");
+    config["from"] = json!("reports@example.com");
+    let mut new = NewTask::new(user.id, "mail", ActionType::EmailSend, config);
+    new.retry.max_attempts = 3;
+    let task = app.create_task(&new).await;
+    let id = trigger_with(&app, &task, report_input()).await;
+    nocron::scheduler::worker::run_batch(&app.engine(), 10)
+        .await
+        .expect("run");
+    let run = recorded(&app, id).await;
+    assert_eq!(run.status, "DEAD");
+    let error = run.error.expect("error");
+    assert!(error.contains("535"), "{error}");
+    assert!(!run.text.contains("wrong-password"));
+    assert_eq!(executions(&app.db, task.id).await.len(), 1, "no retry");
+}
