@@ -151,7 +151,12 @@ pub fn validate(config: &Value) -> Vec<FieldError> {
     {
         errors.push(field("smtp_url", message));
     }
-    if let Some(from) = &action.from
+    if action.from.is_some() && action.smtp_url.is_none() {
+        errors.push(field(
+            "from",
+            "can only be set with smtp_url (the server's SMTP sends as SMTP_FROM; use reply_to)",
+        ));
+    } else if let Some(from) = &action.from
         && !has_template(from)
         && from.trim().parse::<Mailbox>().is_err()
     {
@@ -372,6 +377,16 @@ mod tests {
             vec!["action.config"]
         );
         assert_eq!(fields(json!([])), vec!["action.config"]);
+    }
+
+    #[test]
+    fn a_sender_needs_its_own_server() {
+        assert_eq!(
+            fields(
+                json!({"to": ["a@example.com"], "subject": "x", "text": "y", "from": "b@example.com"})
+            ),
+            vec!["action.config.from"]
+        );
     }
 
     #[test]
