@@ -88,6 +88,9 @@ fn engine(db: &PgPool, concurrency: usize) -> Engine {
         http: action_client(&policy, &shared),
         outbound: policy,
         instance_id: "bench".into(),
+        actions: Arc::new(nocron::actions::ActionServices::new(Arc::new(
+            nocron::secrets::Vault::new(nocron::secrets::MasterKey::generate(), Vec::new()),
+        ))),
         config: EngineConfig {
             worker_concurrency: concurrency,
             worker_batch_size: concurrency.min(200),

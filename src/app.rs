@@ -43,6 +43,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             "/api/v1/executions",
             openapi::for_api_v1(executions::router()),
         )
+        .merge(secrets::router())
 }
 
 /// The OpenAPI document of the whole API.

@@ -47,6 +47,7 @@ use crate::{
         (name = "tasks", description = "Your tasks: definitions, runs, history and next runs (also under `/api/v1/tasks`)"),
         (name = "templates", description = "Built-in and saved task templates; `POST /tasks/from-template/{id}` makes a task from one"),
         (name = "executions", description = "One execution with its log lines; cancel and retry (also under `/api/v1/executions`)"),
+        (name = "secrets", description = "Your encrypted secrets, used in task configurations as {{ secrets.NAME }}; values are write-only"),
         (name = "api-v1", description = "The integration API, for API keys (X-API-Key) and signed-in users"),
     )
 )]

@@ -103,6 +103,8 @@ impl HttpAction {
             success: error.is_none(),
             result,
             error,
+            timed_out: false,
+            permanent: false,
         }
     }
 

@@ -5,11 +5,23 @@
 //! the outbound HTTP client) and returns an [`ActionOutcome`]. Configurations are validated
 //! once when a task is saved, with errors naming the field (`action.config.url`), and parsed
 //! again when the action is built for a run.
+//!
+//! Secret references (`{{ secrets.NAME }}`) are resolved by the worker before an action is
+//! built; the values reach the action only through its configuration and
+//! [`ExecutionContext::secrets`], and every log line is redacted as it is written.
 
+pub mod database;
+mod database_config;
+pub mod email;
 pub mod http;
 mod http_config;
+pub mod script;
+mod services;
 
-use std::sync::{Arc, Mutex};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
@@ -20,8 +32,11 @@ use crate::{
     error::FieldError,
     events::{DomainEvent, EventBus},
     net::OutboundPolicy,
+    secrets::{Redactor, SecretValue},
     tasks::model::ActionType,
 };
+
+pub use services::{ActionServices, DatabaseTarget};
 
 /// What an action gets to run.
 pub struct ExecutionContext {
@@ -43,6 +58,10 @@ pub struct ExecutionContext {
     pub http: reqwest::Client,
     /// The outbound policy, for checking URLs (such as redirect targets) before a request.
     pub outbound: Arc<OutboundPolicy>,
+    /// The secrets the configuration referred to (plus a script's declared ones), decrypted.
+    pub secrets: HashMap<String, SecretValue>,
+    /// Server-wide services some actions use (SMTP, the application's own database).
+    pub services: Arc<ActionServices>,
 }
 
 /// The result of one attempt.
@@ -54,15 +73,60 @@ pub struct ActionOutcome {
     pub result: serde_json::Value,
     /// Why it failed, for a person.
     pub error: Option<String>,
+    /// Whether the action stopped on a time limit of its own (recorded as `TIMED_OUT`).
+    #[serde(skip)]
+    pub timed_out: bool,
+    /// Whether another attempt cannot help (a refused target, invalid SQL, a permanent SMTP
+    /// rejection): the engine does not retry it.
+    #[serde(skip)]
+    pub permanent: bool,
 }
 
 impl ActionOutcome {
+    /// A success with this result.
+    pub fn succeeded(result: serde_json::Value) -> Self {
+        ActionOutcome {
+            success: true,
+            result,
+            error: None,
+            timed_out: false,
+            permanent: false,
+        }
+    }
+
     /// A failure with nothing to show but the reason.
     pub fn failed(error: impl Into<String>) -> Self {
         ActionOutcome {
             success: false,
             result: serde_json::Value::Null,
             error: Some(error.into()),
+            timed_out: false,
+            permanent: false,
+        }
+    }
+
+    /// A failure that another attempt cannot fix.
+    pub fn failed_permanently(error: impl Into<String>) -> Self {
+        ActionOutcome {
+            permanent: true,
+            ..Self::failed(error)
+        }
+    }
+
+    /// A run stopped by one of the action's own time limits.
+    pub fn timed_out(error: impl Into<String>) -> Self {
+        ActionOutcome {
+            timed_out: true,
+            ..Self::failed(error)
+        }
+    }
+
+    /// The outcome with every secret value replaced by `[REDACTED]`.
+    pub fn redacted(self, redactor: &Redactor) -> Self {
+        ActionOutcome {
+            result: redactor.redact_json(&self.result),
+            error: self.error.map(|e| redactor.redact(&e).into_owned()),
+            ..self
         }
     }
 }
@@ -120,6 +184,7 @@ pub struct ExecutionLogger {
     task_id: Uuid,
     lines: Arc<Mutex<Vec<LogLine>>>,
     events: EventBus,
+    redactor: Arc<Redactor>,
 }
 
 /// Lines kept per execution; later ones are counted, not stored, so a chatty action cannot
@@ -134,12 +199,21 @@ impl ExecutionLogger {
             task_id,
             lines: Arc::new(Mutex::new(Vec::new())),
             events,
+            redactor: Arc::new(Redactor::default()),
         }
     }
 
-    /// Appends a line.
+    /// The same logger, redacting these secrets from every line written from now on
+    /// (published and stored).
+    pub fn with_redactor(mut self, redactor: Redactor) -> Self {
+        self.redactor = Arc::new(redactor);
+        self
+    }
+
+    /// Appends a line (secret values redacted).
     pub fn log(&self, level: LogLevel, message: impl Into<String>, fields: serde_json::Value) {
-        let message = message.into();
+        let message = self.redactor.redact(&message.into()).into_owned();
+        let fields = self.redactor.redact_json(&fields);
         self.events.publish(DomainEvent::ExecutionLog {
             execution_id: self.execution_id,
             task_id: self.task_id,
@@ -182,12 +256,38 @@ impl ExecutionLogger {
     }
 }
 
-/// Checks an action configuration; every problem names its field (`action.config.url`).
-/// Types that arrive with later work are refused on `action.type`.
+/// Checks an action configuration as saved (secret references still unresolved); every
+/// problem names its field (`action.config.url`). Types that arrive with later work are
+/// refused on `action.type`.
 pub fn validate_config(action_type: ActionType, config: &serde_json::Value) -> Vec<FieldError> {
-    match build(action_type, config) {
-        Ok(_) => Vec::new(),
-        Err(errors) => errors,
+    match action_type {
+        ActionType::HttpRequest | ActionType::ApiCall => match build(action_type, config) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors,
+        },
+        ActionType::EmailSend => email::validate(config),
+        ActionType::DatabaseQuery => database::validate(config),
+        ActionType::CustomScript => script::validate(config),
+        ActionType::NotionSync => vec![not_available(action_type)],
+    }
+}
+
+/// Secret names an action declares besides the references in its configuration (a
+/// script's `secrets` list), so the worker loads them too.
+pub fn declared_secrets(action_type: ActionType, config: &serde_json::Value) -> Vec<String> {
+    match action_type {
+        ActionType::CustomScript => script::declared_secrets(config),
+        _ => Vec::new(),
+    }
+}
+
+fn not_available(action_type: ActionType) -> FieldError {
+    FieldError {
+        field: "action.type".into(),
+        message: format!(
+            "{action_type} is not available yet; supported types are HTTP_REQUEST, API_CALL, \
+             EMAIL_SEND, DATABASE_QUERY and CUSTOM_SCRIPT"
+        ),
     }
 }
 
@@ -205,11 +305,10 @@ pub fn build(
             config,
             http::Flavor::ApiCall,
         )?)),
-        other => Err(vec![FieldError {
-            field: "action.type".into(),
-            message: format!(
-                "{other} is not available yet; supported types are HTTP_REQUEST and API_CALL"
-            ),
-        }]),
+        ActionType::EmailSend => Ok(Box::new(email::EmailAction::from_config(config)?)),
+        ActionType::DatabaseQuery => Ok(Box::new(database::DatabaseAction::from_config(config)?)),
+        ActionType::CustomScript => Ok(Box::new(script::ScriptAction::from_config(config)?)),
+        // NOTION_SYNC: its action module plugs in here.
+        ActionType::NotionSync => Err(vec![not_available(action_type)]),
     }
 }

@@ -128,6 +128,9 @@ pub struct Settings {
     pub smtp_timeout: Duration,
     /// `SMTP_CA_FILE`: PEM certificates to trust in addition to the system's, for a private CA.
     pub smtp_ca_file: Option<PathBuf>,
+    /// `DATABASE_QUERY_ALLOW_NOCRON_DB`: lets DATABASE_QUERY tasks reach Nocron's own
+    /// database (off: such tasks fail).
+    pub database_query_allow_nocron_db: bool,
     /// Identity and access settings (tokens, sessions, rate limits, lockout).
     pub auth: AuthSettings,
 }
@@ -416,6 +419,11 @@ impl Settings {
                 "a readable PEM file",
             ));
         }
+        let database_query_allow_nocron_db = boolean(
+            var("DATABASE_QUERY_ALLOW_NOCRON_DB"),
+            "DATABASE_QUERY_ALLOW_NOCRON_DB",
+            false,
+        )?;
         Ok(Settings {
             auth,
             environment,
@@ -451,6 +459,7 @@ impl Settings {
             smtp_from,
             smtp_timeout,
             smtp_ca_file,
+            database_query_allow_nocron_db,
         })
     }
 

@@ -31,6 +31,59 @@ fn standard_package() -> Shared<Module> {
         .clone()
 }
 
+/// The engine without host functions: standard package only, limits set, strict
+/// variables, no `eval`, `import` or `export`.
+fn locked_down(limits: &SandboxLimits) -> Engine {
+    // `new_raw`: no packages, no module resolver, print/debug go nowhere.
+    let mut engine = Engine::new_raw();
+    engine.register_global_module(standard_package());
+    // Constant propagation would copy `input` into the AST on every compile.
+    engine.set_optimization_level(rhai::OptimizationLevel::None);
+    engine
+        .set_max_operations(limits.max_operations)
+        .set_max_call_levels(limits.max_call_depth)
+        .set_max_expr_depths(limits.max_expr_depth.0, limits.max_expr_depth.1)
+        .set_max_string_size(limits.max_string_len)
+        .set_max_array_size(limits.max_array_len)
+        .set_max_map_size(limits.max_map_len)
+        .set_max_modules(0)
+        .set_max_functions(256)
+        .set_max_variables(1_000)
+        .set_strict_variables(true);
+    // No dynamic code, no modules: `eval` would bypass compile-time checks and
+    // `import`/`export` would reach for a module resolver.
+    for symbol in ["eval", "import", "export"] {
+        engine.disable_symbol(symbol);
+    }
+    engine
+}
+
+/// Compiles `source` as a run would (with `input` and `secrets` in scope) without running
+/// it: the check behind saving a CUSTOM_SCRIPT task.
+pub(super) fn compile_check(source: &str, limits: &SandboxLimits) -> Result<(), ScriptError> {
+    if source.len() > limits.max_source_len {
+        return Err(ScriptError::Compile {
+            message: format!(
+                "the script is {} bytes, more than the limit of {} bytes",
+                source.len(),
+                limits.max_source_len
+            ),
+            line: None,
+        });
+    }
+    let engine = locked_down(limits);
+    let mut scope = Scope::new();
+    scope.push_constant_dynamic("input", Dynamic::UNIT);
+    scope.push_constant("secrets", Map::new());
+    engine
+        .compile_with_scope(&scope, source)
+        .map(|_| ())
+        .map_err(|err| ScriptError::Compile {
+            message: err.err_type().to_string(),
+            line: err.position().line(),
+        })
+}
+
 /// Log lines collected during a run.
 #[derive(Default)]
 pub(super) struct LogBuffer {
@@ -142,27 +195,7 @@ impl Job {
 
     fn build_engine(&self, logs: &Arc<Mutex<LogBuffer>>, operations: &Arc<AtomicU64>) -> Engine {
         let limits = &self.limits;
-        // `new_raw`: no packages, no module resolver, print/debug go nowhere.
-        let mut engine = Engine::new_raw();
-        engine.register_global_module(standard_package());
-        // Constant propagation would copy `input` into the AST on every compile.
-        engine.set_optimization_level(rhai::OptimizationLevel::None);
-        engine
-            .set_max_operations(limits.max_operations)
-            .set_max_call_levels(limits.max_call_depth)
-            .set_max_expr_depths(limits.max_expr_depth.0, limits.max_expr_depth.1)
-            .set_max_string_size(limits.max_string_len)
-            .set_max_array_size(limits.max_array_len)
-            .set_max_map_size(limits.max_map_len)
-            .set_max_modules(0)
-            .set_max_functions(256)
-            .set_max_variables(1_000)
-            .set_strict_variables(true);
-        // No dynamic code, no modules: `eval` would bypass compile-time checks and
-        // `import`/`export` would reach for a module resolver.
-        for symbol in ["eval", "import", "export"] {
-            engine.disable_symbol(symbol);
-        }
+        let mut engine = locked_down(limits);
 
         let deadline = self.deadline;
         let cancelled = self.cancelled.clone();

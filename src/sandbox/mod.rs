@@ -177,6 +177,12 @@ pub struct ScriptRun {
     pub duration: Duration,
 }
 
+/// Checks that `source` compiles under `limits` (syntax, unknown variables, disabled
+/// symbols, nesting depth, size) without running anything.
+pub fn check(source: &str, limits: &SandboxLimits) -> Result<(), ScriptError> {
+    engine::compile_check(source, limits)
+}
+
 /// Sets the flag when dropped, so a run whose caller went away stops at its next check.
 struct CancelOnDrop(Arc<AtomicBool>);
 

@@ -7,6 +7,7 @@ use sqlx::PgPool;
 
 use super::{dispatcher, worker};
 use crate::{
+    actions::ActionServices,
     events::EventBus,
     net::{
         OutboundPolicy,
@@ -50,6 +51,8 @@ pub struct Engine {
     pub outbound: Arc<OutboundPolicy>,
     /// This instance's id, recorded on claimed executions.
     pub instance_id: Arc<str>,
+    /// The vault, SMTP and database facts actions need.
+    pub actions: Arc<ActionServices>,
     /// Tuning.
     pub config: EngineConfig,
 }
@@ -64,6 +67,11 @@ impl Engine {
             http: state.action_http.clone(),
             outbound: state.outbound.clone(),
             instance_id: state.instance_id.clone(),
+            actions: Arc::new(ActionServices::from_settings(
+                settings,
+                state.vault.clone(),
+                &state.db,
+            )),
             config: EngineConfig {
                 worker_concurrency: settings.worker_concurrency,
                 worker_batch_size: settings.worker_batch_size,

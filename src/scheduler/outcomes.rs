@@ -29,6 +29,9 @@ pub enum AttemptResult {
     Succeeded,
     /// The action failed.
     Failed,
+    /// The action failed in a way another attempt cannot fix (an invalid configuration, a
+    /// permanent refusal): no retry, straight to the dead letters.
+    FailedPermanently,
     /// The action ran past the task's timeout.
     TimedOut,
     /// The execution was cancelled.
@@ -74,7 +77,7 @@ pub fn final_status(
         AttemptResult::Succeeded => (ExecutionStatus::Succeeded, false),
         AttemptResult::Cancelled => (ExecutionStatus::Cancelled, false),
         AttemptResult::Failed if attempts_left => (ExecutionStatus::Failed, true),
-        AttemptResult::Failed => (ExecutionStatus::Dead, false),
+        AttemptResult::Failed | AttemptResult::FailedPermanently => (ExecutionStatus::Dead, false),
         AttemptResult::TimedOut => (ExecutionStatus::TimedOut, attempts_left),
     }
 }
@@ -370,6 +373,7 @@ mod tests {
         assert_eq!(final_status(Succeeded, 1, 3), (S::Succeeded, false));
         assert_eq!(final_status(Failed, 1, 3), (S::Failed, true));
         assert_eq!(final_status(Failed, 3, 3), (S::Dead, false));
+        assert_eq!(final_status(FailedPermanently, 1, 3), (S::Dead, false));
         assert_eq!(final_status(TimedOut, 1, 2), (S::TimedOut, true));
         assert_eq!(final_status(TimedOut, 2, 2), (S::TimedOut, false));
         assert_eq!(final_status(Cancelled, 1, 3), (S::Cancelled, false));

@@ -30,6 +30,7 @@ use super::{
 use crate::{
     actions::{self, ExecutionContext, ExecutionLogger},
     events::DomainEvent,
+    secrets::{self, SecretError, store::ResolvedConfig},
     tasks::model::{ActionType, ConcurrencyPolicy, RetryPolicy},
 };
 
@@ -43,6 +44,8 @@ pub struct ClaimedExecution {
     pub id: Uuid,
     /// Its task.
     pub task_id: Uuid,
+    /// The task's owner, whose secrets the action may use.
+    pub owner_id: Uuid,
     /// Which try.
     pub attempt: i32,
     /// What created it.
@@ -82,7 +85,7 @@ pub async fn claim(engine: &Engine, limit: usize) -> Result<Vec<ClaimedExecution
                ORDER BY q.run_after
                LIMIT $3
                FOR UPDATE OF q SKIP LOCKED)
-           RETURNING e.id, e.task_id, e.attempt, e.trigger_kind AS "trigger_kind: TriggerKind",
+           RETURNING e.id, e.task_id, t.owner_id, e.attempt, e.trigger_kind AS "trigger_kind: TriggerKind",
                      e.scheduled_for, e.input, t.action_type AS "action_type: ActionType",
                      t.action_config, t.timeout_seconds, t.retry_max_attempts,
                      t.retry_initial_delay_seconds, t.retry_max_delay_seconds, t.retry_multiplier,
@@ -98,6 +101,7 @@ pub async fn claim(engine: &Engine, limit: usize) -> Result<Vec<ClaimedExecution
         .map(|row| ClaimedExecution {
             id: row.id,
             task_id: row.task_id,
+            owner_id: row.owner_id,
             attempt: row.attempt,
             trigger_kind: row.trigger_kind,
             scheduled_for: row.scheduled_for,
@@ -133,44 +137,21 @@ pub async fn execute(
     let logger = ExecutionLogger::new(claimed.id, claimed.task_id, engine.events.clone());
     let timeout = Duration::from_secs(u64::try_from(claimed.timeout_seconds).unwrap_or(1));
     let deadline = tokio::time::Instant::now() + timeout;
-    let (result, outcome, error) = match actions::build(claimed.action_type, &claimed.action_config)
-    {
-        Err(errors) => {
-            let detail: Vec<String> = errors
-                .iter()
-                .map(|e| format!("{}: {}", e.field, e.message))
-                .collect();
-            let error = format!("the action configuration is invalid: {}", detail.join("; "));
+    let (result, outcome, error, logger) = match resolve_secrets(engine, claimed).await {
+        Err(error) => {
             logger.error(error.clone());
-            (AttemptResult::Failed, serde_json::Value::Null, Some(error))
+            (
+                AttemptResult::Failed,
+                serde_json::Value::Null,
+                Some(error),
+                logger,
+            )
         }
-        Ok(action) => {
-            let context = ExecutionContext {
-                execution_id: claimed.id,
-                task_id: claimed.task_id,
-                attempt: claimed.attempt,
-                input: claimed.input.clone(),
-                config: claimed.action_config.clone(),
-                deadline,
-                logger: logger.clone(),
-                http: engine.http.clone(),
-                outbound: engine.outbound.clone(),
-            };
-            tokio::select! {
-                _ = cancel.cancelled() => {
-                    logger.warn("cancelled while running");
-                    (AttemptResult::Cancelled, serde_json::Value::Null, Some("cancelled while running".to_owned()))
-                }
-                ran = tokio::time::timeout_at(deadline, action.run(&context)) => match ran {
-                    Ok(outcome) if outcome.success => (AttemptResult::Succeeded, outcome.result, None),
-                    Ok(outcome) => (AttemptResult::Failed, outcome.result, outcome.error),
-                    Err(_) => {
-                        let error = format!("timed out after {} s", claimed.timeout_seconds);
-                        logger.error(error.clone());
-                        (AttemptResult::TimedOut, serde_json::Value::Null, Some(error))
-                    }
-                }
-            }
+        Ok(resolved) => {
+            let logger = logger.with_redactor(resolved.redactor.clone());
+            let (result, outcome, error) =
+                run_action(engine, claimed, resolved, &logger, deadline, cancel).await;
+            (result, outcome, error, logger)
         }
     };
     Completion {
@@ -188,6 +169,108 @@ pub async fn execute(
             claimed.concurrency_policy,
             ConcurrencyPolicy::QueueOne | ConcurrencyPolicy::CancelRunning
         ),
+    }
+}
+
+/// Loads and decrypts the secrets the task's configuration refers to (and a script's
+/// declared ones) for the task's owner, and resolves the references. The error is a
+/// sentence for the execution record, naming missing secrets and never showing a value.
+async fn resolve_secrets(
+    engine: &Engine,
+    claimed: &ClaimedExecution,
+) -> Result<ResolvedConfig, String> {
+    let declared = actions::declared_secrets(claimed.action_type, &claimed.action_config);
+    secrets::store::resolve_config(
+        &engine.db,
+        &engine.actions.vault,
+        claimed.owner_id,
+        &claimed.action_config,
+        &declared,
+    )
+    .await
+    .map_err(|err| match err {
+        SecretError::Missing(names) => format!(
+            "the task refers to secrets that do not exist: {}",
+            names.join(", ")
+        ),
+        SecretError::Database(db) => {
+            tracing::warn!(error = %db, "loading the task's secrets failed");
+            "loading the task's secrets failed (database unavailable)".to_owned()
+        }
+        other => other.to_string(),
+    })
+}
+
+/// Builds and runs the action with its resolved configuration, under the deadline and the
+/// cancellation token. Everything returned has the secrets' values redacted.
+async fn run_action(
+    engine: &Engine,
+    claimed: &ClaimedExecution,
+    resolved: ResolvedConfig,
+    logger: &ExecutionLogger,
+    deadline: tokio::time::Instant,
+    cancel: CancellationToken,
+) -> (AttemptResult, serde_json::Value, Option<String>) {
+    let redactor = resolved.redactor;
+    let action = match actions::build(claimed.action_type, &resolved.config) {
+        Ok(action) => action,
+        Err(errors) => {
+            let detail: Vec<String> = errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect();
+            let error = redactor
+                .redact(&format!(
+                    "the action configuration is invalid: {}",
+                    detail.join("; ")
+                ))
+                .into_owned();
+            logger.error(error.clone());
+            return (
+                AttemptResult::FailedPermanently,
+                serde_json::Value::Null,
+                Some(error),
+            );
+        }
+    };
+    let context = ExecutionContext {
+        execution_id: claimed.id,
+        task_id: claimed.task_id,
+        attempt: claimed.attempt,
+        input: claimed.input.clone(),
+        config: resolved.config,
+        deadline,
+        logger: logger.clone(),
+        http: engine.http.clone(),
+        outbound: engine.outbound.clone(),
+        secrets: resolved.secrets,
+        services: engine.actions.clone(),
+    };
+    tokio::select! {
+        _ = cancel.cancelled() => {
+            logger.warn("cancelled while running");
+            (AttemptResult::Cancelled, serde_json::Value::Null, Some("cancelled while running".to_owned()))
+        }
+        ran = tokio::time::timeout_at(deadline, action.run(&context)) => match ran {
+            Ok(outcome) => {
+                let outcome = outcome.redacted(&redactor);
+                let result = if outcome.success {
+                    AttemptResult::Succeeded
+                } else if outcome.timed_out {
+                    AttemptResult::TimedOut
+                } else if outcome.permanent {
+                    AttemptResult::FailedPermanently
+                } else {
+                    AttemptResult::Failed
+                };
+                (result, outcome.result, outcome.error)
+            }
+            Err(_) => {
+                let error = format!("timed out after {} s", claimed.timeout_seconds);
+                logger.error(error.clone());
+                (AttemptResult::TimedOut, serde_json::Value::Null, Some(error))
+            }
+        }
     }
 }
 

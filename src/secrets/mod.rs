@@ -4,17 +4,22 @@
 //! [`store::load_values`], for the worker; listing never returns them.
 
 pub mod rotation;
+pub mod routes;
 pub mod store;
 pub mod template;
 pub mod vault;
 
 use std::fmt;
 
+pub use routes::router;
 pub use store::{NewSecret, SecretChanges, SecretMeta};
 pub use template::{Redactor, find_references, resolve};
 pub use vault::{MasterKey, Vault, VaultError};
 
-use crate::{config::Settings, error::AppError};
+use crate::{
+    config::Settings,
+    error::{AppError, FieldError},
+};
 
 /// The vault for these settings: `NOCRON_MASTER_KEY` (or the development key kept in
 /// `DATA_DIR`) as the current key, `NOCRON_OLD_MASTER_KEYS` for decryption only.
@@ -105,7 +110,13 @@ impl From<SecretError> for AppError {
     fn from(err: SecretError) -> Self {
         match err {
             SecretError::Invalid { field, message } => AppError::invalid_field(field, message),
-            SecretError::DuplicateName(_) => AppError::conflict(err.to_string()),
+            SecretError::DuplicateName(_) => {
+                let message = err.to_string();
+                AppError::conflict(message.clone()).with_fields(vec![FieldError {
+                    field: "name".into(),
+                    message,
+                }])
+            }
             SecretError::Missing(_) => AppError::invalid_field("secrets", err.to_string()),
             SecretError::Undecryptable { .. } => AppError::internal(err),
             SecretError::Database(db) => AppError::from(db),

@@ -149,6 +149,26 @@ pub async fn list(db: &PgPool, owner_id: Uuid) -> Result<Vec<SecretMeta>, Secret
     .await?)
 }
 
+/// Up to `limit` of the owner's secrets by name, starting after the name `after`.
+pub async fn list_page(
+    db: &PgPool,
+    owner_id: Uuid,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<SecretMeta>, SecretError> {
+    Ok(sqlx::query_as!(
+        SecretMeta,
+        r#"SELECT id, name, description, created_at, updated_at
+           FROM secrets WHERE owner_id = $1 AND ($2::text IS NULL OR name > $2)
+           ORDER BY name LIMIT $3"#,
+        owner_id,
+        after,
+        limit,
+    )
+    .fetch_all(db)
+    .await?)
+}
+
 /// One of the owner's secrets, without its value.
 pub async fn get(db: &PgPool, owner_id: Uuid, id: Uuid) -> Result<Option<SecretMeta>, SecretError> {
     Ok(sqlx::query_as!(

@@ -445,7 +445,7 @@ mod tests {
     #[test]
     fn action_types_of_later_issues_are_refused_by_name() {
         let mut task = valid();
-        task.action_type = ActionType::EmailSend;
+        task.action_type = ActionType::NotionSync;
         task.action_config = json!({});
         assert_eq!(failing_fields(&task), vec!["action.type"]);
     }

@@ -14,14 +14,16 @@ use tokio::{
 use crate::helpers::test_settings;
 
 /// A running SMTP sink and the lines it prints.
-struct SmtpSink {
-    port: u16,
+pub struct SmtpSink {
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
     lines: Lines<BufReader<ChildStdout>>,
     _child: Child,
 }
 
 impl SmtpSink {
-    async fn start(args: &[&str]) -> Self {
+    /// Starts the sink with `smtp_sink.py` options.
+    pub async fn start(args: &[&str]) -> Self {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_sink.py");
         let mut child = Command::new("python3")
             .arg(script)
@@ -44,7 +46,8 @@ impl SmtpSink {
         sink
     }
 
-    async fn next_line(&mut self) -> Option<Value> {
+    /// The next JSON line the sink printed.
+    pub async fn next_line(&mut self) -> Option<Value> {
         let line = tokio::time::timeout(Duration::from_secs(15), self.lines.next_line())
             .await
             .ok()?
@@ -53,7 +56,7 @@ impl SmtpSink {
     }
 
     /// The next message the server accepted.
-    async fn received(&mut self) -> Value {
+    pub async fn received(&mut self) -> Value {
         self.next_line()
             .await
             .expect("the SMTP server received no message")

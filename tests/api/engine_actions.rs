@@ -247,7 +247,7 @@ async fn an_unreachable_target_is_a_failure_not_a_crash() {
 async fn other_action_types_are_refused_with_a_field_error() {
     let app = spawn_manual_app().await;
     let mut new = http_task("https://example.com/");
-    new.action_type = ActionType::CustomScript;
+    new.action_type = ActionType::NotionSync;
     let err = nocron::tasks::db::create_task(&app.state.db, &app.state.events, &new)
         .await
         .expect_err("refused");

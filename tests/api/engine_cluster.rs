@@ -36,6 +36,9 @@ fn engine_on(db: &PgPool) -> Engine {
         http: reqwest::Client::new(),
         outbound: std::sync::Arc::new(nocron::net::OutboundPolicy::default()),
         instance_id: "test-setup".into(),
+        actions: std::sync::Arc::new(nocron::actions::ActionServices::new(std::sync::Arc::new(
+            nocron::secrets::Vault::new(nocron::secrets::MasterKey::generate(), Vec::new()),
+        ))),
         config: EngineConfig {
             worker_concurrency: 1,
             worker_batch_size: 1,

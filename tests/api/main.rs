@@ -3,6 +3,10 @@
 // Helpers serve every module; not each one uses all of them.
 #![allow(dead_code)]
 
+mod action_database;
+mod action_email;
+mod action_script;
+mod action_support;
 mod api_keys;
 mod auth;
 mod capture;
@@ -13,6 +17,7 @@ mod engine_actions;
 mod engine_cluster;
 mod engine_policies;
 mod engine_runs;
+mod engine_secrets;
 mod engine_support;
 mod errors;
 mod health;
@@ -28,6 +33,7 @@ mod realtime_engine;
 mod realtime_node;
 mod sandbox;
 mod secrets;
+mod secrets_api;
 mod sessions;
 mod shutdown;
 mod signatures;

@@ -1,0 +1,174 @@
+//! CUSTOM_SCRIPT run by the engine: result and log lines stored, declared secrets usable
+//! and redacted, `http(...)` through the guarded client to a real server, a runaway loop
+//! ending as TIMED_OUT while the server keeps answering, and escape attempts failing cleanly.
+
+use std::time::{Duration, Instant};
+
+use nocron::{scheduler::model::ExecutionStatus, tasks::model::ActionType};
+use serde_json::json;
+
+use crate::{
+    action_support::{create_action_task, create_secret, recorded, run_action, trigger_with},
+    capture::CaptureServer,
+    engine_support::{has_status, spawn_engine_app, spawn_manual_app, wait_until},
+};
+
+#[tokio::test]
+async fn a_script_result_and_its_log_lines_are_stored() {
+    let app = spawn_manual_app().await;
+    let sink = CaptureServer::start().await;
+    let user = app.login_as("USER").await;
+    let token = "tok_script_5e6f7a8b9c";
+    create_secret(&app, &user, "API_TOKEN", token).await;
+
+    let run = run_action(
+        &app,
+        &user,
+        ActionType::CustomScript,
+        json!({
+            "secrets": ["API_TOKEN"],
+            "source": r#"
+                log("order " + input.order.id);
+                let response = http(#{
+                    method: "POST",
+                    url: input.base + "/json",
+                    headers: #{ authorization: "Bearer " + secrets.API_TOKEN },
+                    json: #{ id: input.order.id }
+                });
+                log("upstream answered " + response.status);
+                #{
+                    status: response.status,
+                    count: response.json.data.count,
+                    doubled: input.order.total * 2.0,
+                    leaked: secrets.API_TOKEN
+                }
+            "#
+        }),
+        json!({"base": sink.base, "order": {"id": 7, "total": 12.5}}),
+    )
+    .await;
+    assert_eq!(run.status, "SUCCEEDED", "{:?} {:?}", run.error, run.logs);
+    assert_eq!(
+        run.outcome,
+        json!({"status": 200, "count": 3, "doubled": 25.0, "leaked": "[REDACTED]"})
+    );
+    assert!(
+        run.logs.contains(&"INFO order 7".to_owned()),
+        "{:?}",
+        run.logs
+    );
+    assert!(run.logs.contains(&"INFO upstream answered 200".to_owned()));
+    let request = sink.requests().remove(0);
+    assert_eq!(request.headers["authorization"], format!("Bearer {token}"));
+    assert_eq!(request.body, r#"{"id":7}"#);
+    assert!(!run.text.contains(token));
+}
+
+#[tokio::test]
+async fn a_runaway_loop_times_out_while_the_server_keeps_answering() {
+    // The real background workers, so the script runs as it would in production.
+    let app = spawn_engine_app(&[]).await;
+    let user = app.login_as("USER").await;
+    let task = create_action_task(
+        &app,
+        &user,
+        ActionType::CustomScript,
+        json!({"source": "let n = 0; loop { n += 1; }", "max_operations": 10_000_000}),
+        2,
+    )
+    .await;
+    let started = Instant::now();
+    let id = trigger_with(&app, &task, json!({})).await;
+    wait_until(Duration::from_secs(5), "the script to start", || async {
+        has_status(&app.db, id, ExecutionStatus::Running).await
+    })
+    .await;
+    // While the script spins, the server (on this test's single runtime thread) answers.
+    let mut slowest = Duration::ZERO;
+    while has_status(&app.db, id, ExecutionStatus::Running).await {
+        let asked = Instant::now();
+        assert_eq!(app.get("/health").await.status(), 200);
+        slowest = slowest.max(asked.elapsed());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(started.elapsed() < Duration::from_secs(15), "still running");
+    }
+    assert!(
+        slowest < Duration::from_millis(500),
+        "health took {slowest:?}"
+    );
+    let run = recorded(&app, id).await;
+    assert_eq!(run.status, "TIMED_OUT", "{:?}", run.error);
+    assert!(started.elapsed() >= Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn exhausting_the_operation_budget_is_a_time_out() {
+    let app = spawn_manual_app().await;
+    let user = app.login_as("USER").await;
+    let run = run_action(
+        &app,
+        &user,
+        ActionType::CustomScript,
+        json!({"source": "let n = 0; loop { n += 1; }", "max_operations": 100_000}),
+        json!({}),
+    )
+    .await;
+    assert_eq!(run.status, "TIMED_OUT");
+    let error = run.error.expect("error");
+    assert!(error.contains("100000 operations"), "{error}");
+    assert_eq!(run.outcome["error_code"], "SCRIPT_OPERATION_LIMIT");
+}
+
+#[tokio::test]
+async fn escape_attempts_fail_cleanly() {
+    let app = spawn_manual_app().await;
+    let user = app.login_as("USER").await;
+    // Modules and dynamic code do not even compile: refused when the task is saved.
+    for source in [
+        r#"import "fs" as fs; fs::read("/etc/passwd")"#,
+        r#"eval("1 + 1")"#,
+        "std_fs",
+    ] {
+        let new = nocron::tasks::model::NewTask::new(
+            user.id,
+            "escape",
+            ActionType::CustomScript,
+            json!({"source": source}),
+        );
+        let err = nocron::tasks::db::create_task(&app.state.db, &app.state.events, &new)
+            .await
+            .expect_err(source);
+        assert_eq!(
+            err.field_errors()[0].field,
+            "action.config.source",
+            "{source}"
+        );
+        assert!(
+            err.field_errors()[0].message.contains("script error"),
+            "{source}"
+        );
+    }
+    // Host functions do not exist, and http() only reaches what the outbound policy allows.
+    for (source, expected) in [
+        (r#"open("/etc/passwd")"#, "Function not found"),
+        (r#"system("id")"#, "Function not found"),
+        (
+            r#"http(#{ url: "http://169.254.169.254/latest/meta-data/" })"#,
+            "169.254.169.254",
+        ),
+        (r#"http(#{ url: "file:///etc/passwd" })"#, "scheme"),
+        (r#"http(#{ url: "http://10.1.2.3:5432/" })"#, "10.1.2.3"),
+    ] {
+        let run = run_action(
+            &app,
+            &user,
+            ActionType::CustomScript,
+            json!({"source": source}),
+            json!({}),
+        )
+        .await;
+        assert_eq!(run.status, "DEAD", "{source}");
+        let error = run.error.expect("error");
+        assert!(error.contains(expected), "{source}: {error}");
+    }
+}
