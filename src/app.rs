@@ -23,7 +23,7 @@ use crate::{
     realtime::{self, RealtimeHooks},
     scheduler, secrets,
     state::AppState,
-    system_jobs, users,
+    system_jobs, triggers, users,
 };
 
 /// Every documented route, with the base OpenAPI document.
@@ -35,6 +35,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(admin::router())
         .merge(api_keys::router())
+        .merge(triggers::router())
 }
 
 /// The OpenAPI document of the whole API.
@@ -128,6 +129,7 @@ impl Application {
             net::try_outbound_client(outbound.clone(), &format!("nocron/{}", health::VERSION))
                 .context("cannot build the outbound HTTP client")?;
         let auth = Arc::new(AuthContext::new(&settings, &jwt_secret));
+        let trigger_runtime = Arc::new(triggers::TriggerRuntime::new(&settings.triggers));
         let state = AppState {
             db,
             settings: Arc::new(settings),
@@ -143,6 +145,7 @@ impl Application {
             outbound,
             outbound_http,
             vault: Arc::new(vault),
+            triggers: trigger_runtime,
         };
         start_background_work(&state).await?;
         let router = router_with_realtime(&state, hooks, queue).await?;
@@ -234,6 +237,9 @@ async fn start_background_work(state: &AppState) -> anyhow::Result<()> {
     let mut jobs = system_jobs::auth_jobs(state);
     jobs.extend(scheduler::maintenance::system_jobs(state));
     system_jobs::start(state, jobs).await?;
+    triggers::start(state)
+        .await
+        .context("starting inbound triggers")?;
     let housekeeping = state.clone();
     state.tasks.spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));

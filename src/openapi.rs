@@ -35,6 +35,7 @@ use crate::{
         (name = "admin", description = "Role administration"),
         (name = "api-keys", description = "API keys for integrations (scopes: tasks:read, tasks:write, tasks:execute, executions:read, analytics:read)"),
         (name = "api-v1", description = "The integration API, for API keys (X-API-Key) and signed-in users"),
+        (name = "triggers", description = "Webhook URLs, inbound email addresses and chains that start a task (see docs/TRIGGERS.md)"),
     )
 )]
 pub struct ApiDoc;

@@ -10,7 +10,9 @@ use lettre::message::Mailbox;
 
 use crate::{email::SmtpUrl, secrets::MasterKey};
 
+mod inbound;
 mod values;
+pub use inbound::TriggerSettings;
 use values::{
     auth_settings, boolean, bounded, invalid, parse, parse_cidrs, parse_origins, seconds,
 };
@@ -130,6 +132,8 @@ pub struct Settings {
     pub smtp_ca_file: Option<PathBuf>,
     /// Identity and access settings (tokens, sessions, rate limits, lockout).
     pub auth: AuthSettings,
+    /// Inbound trigger settings (webhooks, inbound email).
+    pub triggers: TriggerSettings,
 }
 
 /// Settings of the `auth` and `api_keys` modules.
@@ -349,6 +353,7 @@ impl Settings {
             None => Vec::new(),
         };
         let auth = auth_settings(&var)?;
+        let triggers = inbound::trigger_settings(&var)?;
         let master_key = var("NOCRON_MASTER_KEY")
             .map(|text| {
                 MasterKey::parse(&text).map_err(|message| ConfigError {
@@ -451,6 +456,7 @@ impl Settings {
             smtp_from,
             smtp_timeout,
             smtp_ca_file,
+            triggers,
         })
     }
 

@@ -32,4 +32,8 @@ mod shutdown;
 mod signatures;
 mod sockets;
 mod storage;
+mod triggers_chains;
+mod triggers_email;
+mod triggers_support;
+mod triggers_webhooks;
 mod users;
