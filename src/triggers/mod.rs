@@ -16,6 +16,7 @@ pub mod email;
 pub mod inbound;
 pub mod message;
 pub mod payload;
+pub mod secrets;
 pub mod signature;
 pub mod smtp;
 pub mod token;

@@ -382,3 +382,47 @@ async fn spawn_manual_app_with(overrides: &[(&str, &str)]) -> crate::helpers::Te
     settings.extend_from_slice(overrides);
     spawn_engine_app(&settings).await
 }
+
+#[tokio::test]
+async fn signing_secrets_follow_a_master_key_rotation() {
+    use nocron::secrets::{MasterKey, Vault};
+    let old_key = MasterKey::generate();
+    let new_key = MasterKey::generate();
+    let app = spawn_manual_app_with(&[("NOCRON_MASTER_KEY", &old_key.to_config_string())]).await;
+    let (user, task) = app.user_with_task("http://127.0.0.1:9/").await;
+    let created = create_webhook(
+        &app,
+        &user.access_token,
+        task.id,
+        json!({"signature": "github"}),
+    )
+    .await;
+    let secret = created["secret"].as_str().expect("secret").to_owned();
+    let token = created["token"].as_str().expect("token").to_owned();
+
+    let vault = Vault::new(
+        MasterKey::parse(&new_key.to_config_string()).expect("new"),
+        vec![MasterKey::parse(&old_key.to_config_string()).expect("old")],
+    );
+    let report = nocron::triggers::secrets::rotate_webhook_secrets(&app.db, &vault, 10)
+        .await
+        .expect("rotate");
+    assert_eq!((report.rotated, report.failed.len()), (1, 0));
+
+    // An instance that only knows the new key verifies deliveries.
+    let mut settings = crate::engine_support::MANUAL_ENGINE.to_vec();
+    let new_config = new_key.to_config_string();
+    settings.push(("NOCRON_MASTER_KEY", &new_config));
+    let sibling = app.spawn_sibling(&settings).await;
+    let body = br#"{"after":"rotation"}"#;
+    let response = sibling
+        .client
+        .post(format!("{}/hooks/{token}", sibling.address))
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", sign_github(secret.as_bytes(), body))
+        .body(body.to_vec())
+        .send()
+        .await
+        .expect("deliver");
+    accepted(response).await;
+}
