@@ -17,13 +17,13 @@ use crate::{
     config::{self, Settings},
     db::{self, embedded::LocalCluster},
     events::EventBus,
-    health, http,
+    executions, health, http,
     net::{self, OutboundPolicy},
-    openapi::ApiDoc,
+    openapi::{self, ApiDoc},
     realtime::{self, RealtimeHooks},
     scheduler, secrets,
     state::AppState,
-    system_jobs, triggers, users,
+    system_jobs, tasks, triggers, users,
 };
 
 /// Every documented route, with the base OpenAPI document.
@@ -35,6 +35,13 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(admin::router())
         .merge(api_keys::router())
+        .nest("/tasks", tasks::api::router())
+        .nest("/api/v1/tasks", openapi::for_api_v1(tasks::api::router()))
+        .nest("/executions", executions::router())
+        .nest(
+            "/api/v1/executions",
+            openapi::for_api_v1(executions::router()),
+        )
         .merge(triggers::router())
 }
 
@@ -128,6 +135,7 @@ impl Application {
         let outbound_http =
             net::try_outbound_client(outbound.clone(), &format!("nocron/{}", health::VERSION))
                 .context("cannot build the outbound HTTP client")?;
+        let action_http = scheduler::engine::action_client(&outbound, &outbound_http);
         let auth = Arc::new(AuthContext::new(&settings, &jwt_secret));
         let trigger_runtime = Arc::new(triggers::TriggerRuntime::new(&settings.triggers));
         let state = AppState {
@@ -144,6 +152,7 @@ impl Application {
             events: EventBus::default(),
             outbound,
             outbound_http,
+            action_http,
             vault: Arc::new(vault),
             triggers: trigger_runtime,
         };

@@ -4,6 +4,7 @@
 //! headers → (Socket.IO, when mounted) → compression → problem documents for bare error
 //! responses → request timeout → body limit.
 
+pub mod cursor;
 pub mod extract;
 pub mod problems;
 pub mod request_id;

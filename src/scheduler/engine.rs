@@ -57,20 +57,11 @@ pub struct Engine {
 impl Engine {
     /// The engine of an application's state.
     pub fn from_state(state: &AppState) -> Self {
-        Engine {
-            http: action_client(&state.outbound, &state.outbound_http),
-            ..Self::for_requests(state)
-        }
-    }
-
-    /// A handle for request handlers that only queue or read executions: it shares the
-    /// state's HTTP client instead of building the action client, so it is cheap per request.
-    pub fn for_requests(state: &AppState) -> Self {
         let settings = &state.settings;
         Engine {
             db: state.db.clone(),
             events: state.events.clone(),
-            http: state.outbound_http.clone(),
+            http: state.action_http.clone(),
             outbound: state.outbound.clone(),
             instance_id: state.instance_id.clone(),
             config: EngineConfig {

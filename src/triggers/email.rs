@@ -310,7 +310,7 @@ pub async fn accept(
         );
     }
     let queued = control::enqueue(
-        &Engine::for_requests(state),
+        &Engine::from_state(state),
         target.task_id,
         target.owner_id,
         TriggerKind::Email,

@@ -201,7 +201,7 @@ async fn receive_webhook(
     });
     let key = delivery_id(verified_id, &headers).map(|id| format!("webhook:{}:{id}", trigger.id));
     let queued = control::enqueue(
-        &Engine::for_requests(&state),
+        &Engine::from_state(&state),
         trigger.task_id,
         trigger.owner_id,
         TriggerKind::Webhook,
