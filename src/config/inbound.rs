@@ -107,3 +107,48 @@ pub(super) fn trigger_settings(
         inbound_smtp_max_connections,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<TriggerSettings, ConfigError> {
+        let map: HashMap<&str, &str> = vars.iter().copied().collect();
+        trigger_settings(&|name: &str| map.get(name).map(|v| (*v).to_owned()))
+    }
+
+    #[test]
+    fn defaults_keep_the_smtp_listener_off() {
+        let defaults = settings(&[]).expect("defaults");
+        assert_eq!(defaults.webhook_max_body_bytes, 256 * 1024);
+        assert_eq!(defaults.webhook_rate_limit_per_minute, 60);
+        assert_eq!(defaults.webhook_rate_limit_burst, 20);
+        assert!(defaults.inbound_smtp_addr.is_none());
+        assert!(defaults.inbound_domain.is_none());
+        assert_eq!(defaults.inbound_email_max_bytes, 10 * 1024 * 1024);
+    }
+
+    #[test]
+    fn the_listener_needs_a_domain_and_values_are_checked() {
+        let err = settings(&[("INBOUND_SMTP_ADDR", "127.0.0.1:2525")]).expect_err("no domain");
+        assert_eq!(err.name, "INBOUND_DOMAIN");
+        let on = settings(&[
+            ("INBOUND_SMTP_ADDR", "0.0.0.0:2525"),
+            ("INBOUND_DOMAIN", "Hooks.Example.com"),
+        ])
+        .expect("valid");
+        assert_eq!(on.inbound_domain.as_deref(), Some("hooks.example.com"));
+        for (name, value) in [
+            ("INBOUND_SMTP_ADDR", "localhost"),
+            ("INBOUND_DOMAIN", "not a domain"),
+            ("WEBHOOK_MAX_BODY_BYTES", "0"),
+            ("WEBHOOK_RATE_LIMIT_BURST", "many"),
+            ("INBOUND_EMAIL_MAX_BYTES", "10"),
+        ] {
+            let err = settings(&[(name, value)]).expect_err(name);
+            assert_eq!(err.name, name);
+        }
+    }
+}

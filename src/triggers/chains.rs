@@ -301,6 +301,7 @@ pub async fn enqueue_chained(
         }
         let depth = link.chain_depth + 1;
         if depth > MAX_CHAIN_DEPTH {
+            metrics::counter!("nocron_chains_skipped_total", "reason" => "depth").increment(1);
             tracing::warn!(
                 chain_id = %link.chain_id,
                 source_execution_id = %link.source_execution_id,
@@ -311,6 +312,7 @@ pub async fn enqueue_chained(
             continue;
         }
         if link.target_status != TaskStatus::Active {
+            metrics::counter!("nocron_chains_skipped_total", "reason" => "inactive").increment(1);
             tracing::info!(
                 chain_id = %link.chain_id,
                 task_id = %link.target_id,
@@ -354,6 +356,7 @@ pub async fn enqueue_chained(
     )
     .fetch_all(&mut *conn)
     .await?;
+    metrics::counter!("nocron_chained_executions_total").increment(queued.len() as u64);
     Ok(queued
         .into_iter()
         .map(|row| Chained {

@@ -319,6 +319,14 @@ pub async fn accept(
     )
     .await?;
     touch(state, super::inbound::TriggerTable::Email, target.id).await;
+    super::inbound::count_delivery(
+        "email",
+        if queued.created {
+            "queued"
+        } else {
+            "duplicate"
+        },
+    );
     Ok(queued)
 }
 
@@ -396,7 +404,9 @@ async fn receive_email(
     let target = find_target(&state.db, &presented)
         .await?
         .ok_or_else(|| AppError::not_found("hook"))?;
-    state.triggers.limiter.check(&target.id)?;
+    state.triggers.limiter.check(&target.id).inspect_err(|_| {
+        super::inbound::count_delivery("email", "rate_limited");
+    })?;
     let bytes = read_body(
         &headers,
         body,

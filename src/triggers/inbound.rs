@@ -60,6 +60,13 @@ struct TriggerRow {
     replay_window_seconds: Option<i32>,
 }
 
+/// Counts an inbound delivery in `nocron_trigger_deliveries_total` by trigger kind
+/// (`webhook`, `email`) and result (`queued`, `duplicate`, `bad_signature`, `rate_limited`).
+pub(crate) fn count_delivery(kind: &'static str, result: &'static str) {
+    metrics::counter!("nocron_trigger_deliveries_total", "kind" => kind, "result" => result)
+        .increment(1);
+}
+
 /// Reads a request body up to `limit` bytes; larger is a 413 problem.
 pub(crate) async fn read_body(
     headers: &HeaderMap,
@@ -165,7 +172,9 @@ async fn receive_webhook(
     .fetch_optional(&state.db)
     .await?
     .ok_or_else(|| AppError::not_found("hook"))?;
-    state.triggers.limiter.check(&trigger.id)?;
+    state.triggers.limiter.check(&trigger.id).inspect_err(|_| {
+        count_delivery("webhook", "rate_limited");
+    })?;
     let body = read_body(
         &headers,
         body,
@@ -179,6 +188,7 @@ async fn receive_webhook(
                 .verify(&headers, &body, Utc::now().timestamp())
                 .map_err(|err| {
                     tracing::info!(trigger_id = %trigger.id, reason = %err, "webhook signature rejected");
+                    count_delivery("webhook", "bad_signature");
                     AppError::unauthorized("the delivery's signature is missing or invalid")
                 })?;
             verified.delivery_id
@@ -210,6 +220,14 @@ async fn receive_webhook(
     )
     .await?;
     touch(&state, TriggerTable::Webhook, trigger.id).await;
+    count_delivery(
+        "webhook",
+        if queued.created {
+            "queued"
+        } else {
+            "duplicate"
+        },
+    );
     Ok((
         StatusCode::ACCEPTED,
         AppJson(DeliveryAccepted {

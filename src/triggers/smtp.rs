@@ -345,6 +345,7 @@ async fn recipient(
         return "550 5.2.1 mailbox disabled";
     }
     if state.triggers.limiter.check(&target.id).is_err() {
+        super::inbound::count_delivery("email", "rate_limited");
         return "450 4.7.1 too many messages for this mailbox, try again later";
     }
     if !transaction

@@ -335,21 +335,35 @@ async fn size_and_rate_limits_paused_tasks_and_unknown_tokens() {
     assert_eq!(response.status(), 413);
     assert_eq!(problem(response).await["code"], "PAYLOAD_TOO_LARGE");
     // 2: the task is paused.
-    sqlx::query("UPDATE tasks SET status = 'PAUSED' WHERE id = $1")
-        .bind(task.id)
-        .execute(&app.db)
-        .await
-        .expect("pause");
+    let response = app
+        .post_as(
+            &user.access_token,
+            &format!("/tasks/{}/pause", task.id),
+            &json!({}),
+        )
+        .await;
+    assert!(
+        response.status().is_success(),
+        "paused: {}",
+        response.status()
+    );
     let response = deliver(hook_token.clone(), "hi".into())
         .await
         .expect("send");
     assert_eq!(response.status(), 409);
     problem(response).await;
-    sqlx::query("UPDATE tasks SET status = 'ACTIVE' WHERE id = $1")
-        .bind(task.id)
-        .execute(&app.db)
-        .await
-        .expect("resume");
+    let response = app
+        .post_as(
+            &user.access_token,
+            &format!("/tasks/{}/resume", task.id),
+            &json!({}),
+        )
+        .await;
+    assert!(
+        response.status().is_success(),
+        "resumed: {}",
+        response.status()
+    );
     // 3: accepted; 4: over the burst of 3.
     accepted(
         deliver(hook_token.clone(), "hi".into())
