@@ -440,3 +440,41 @@ async fn signing_secrets_follow_a_master_key_rotation() {
         .expect("deliver");
     accepted(response).await;
 }
+
+#[tokio::test]
+async fn every_trigger_endpoint_is_documented() {
+    let app = crate::helpers::spawn_app().await;
+    let spec: Value = app.get("/api-json").await.json().await.expect("spec");
+    for (path, method) in [
+        ("/tasks/{task_id}/webhooks", "post"),
+        ("/tasks/{task_id}/webhooks", "get"),
+        ("/tasks/{task_id}/webhooks/{id}", "delete"),
+        ("/tasks/{task_id}/webhooks/{id}/rotate", "post"),
+        ("/hooks/{token}", "post"),
+        ("/tasks/{task_id}/chains", "post"),
+        ("/tasks/{task_id}/chains", "get"),
+        ("/tasks/{task_id}/chains/{id}", "delete"),
+        ("/tasks/{task_id}/email-triggers", "post"),
+        ("/tasks/{task_id}/email-triggers", "get"),
+        ("/tasks/{task_id}/email-triggers/{id}", "delete"),
+        ("/hooks/email/{token}", "post"),
+    ] {
+        let operation = &spec["paths"][path][method];
+        assert_eq!(operation["tags"][0], "triggers", "{method} {path}");
+        assert!(
+            operation["responses"]["404"].is_object(),
+            "{method} {path} documents its 404"
+        );
+    }
+    let delivery = &spec["paths"]["/hooks/{token}"]["post"];
+    assert!(
+        delivery.get("security").is_none(),
+        "deliveries need no sign-in"
+    );
+    for status in ["202", "401", "409", "413", "429"] {
+        assert!(
+            delivery["responses"][status].is_object(),
+            "delivery documents {status}"
+        );
+    }
+}
