@@ -255,7 +255,8 @@ pub struct EmailTarget {
     pub task_status: TaskStatus,
 }
 
-/// The email trigger of a token (any case), if any.
+/// The email trigger of a token (any case), if any and if its task's owner is an active
+/// account.
 pub async fn find_target(db: &PgPool, presented: &str) -> Result<Option<EmailTarget>, sqlx::Error> {
     let Some(hash) = token::email_lookup_hash(presented) else {
         return Ok(None);
@@ -263,7 +264,9 @@ pub async fn find_target(db: &PgPool, presented: &str) -> Result<Option<EmailTar
     sqlx::query_as!(
         EmailTarget,
         r#"SELECT e.id, e.task_id, t.owner_id, t.status AS "task_status: TaskStatus"
-           FROM email_triggers e JOIN tasks t ON t.id = e.task_id
+           FROM email_triggers e
+           JOIN tasks t ON t.id = e.task_id
+           JOIN users u ON u.id = t.owner_id AND u.status = 'active'
            WHERE e.token_hash = $1"#,
         hash
     )

@@ -1,6 +1,7 @@
 //! `POST /hooks/{token}`: a webhook delivery becomes an execution.
 //!
-//! In order: the token is looked up by its hash (unknown or deleted: a plain 404); the
+//! In order: the token is looked up by its hash (unknown, deleted, or of a disabled or
+//! deleted account: a plain 404); the
 //! trigger's rate limit is counted (429); the body is read up to `WEBHOOK_MAX_BODY_BYTES`
 //! (413); the signature is checked when the trigger has a scheme (401, also for a timestamp
 //! outside the replay window); the task must be active (409). The execution is queued with
@@ -165,7 +166,9 @@ async fn receive_webhook(
         r#"SELECT w.id, w.task_id, t.owner_id, t.status AS "task_status: TaskStatus",
                   w.signature AS "signature: SignatureScheme", w.secret_ciphertext,
                   w.replay_window_seconds
-           FROM webhook_triggers w JOIN tasks t ON t.id = w.task_id
+           FROM webhook_triggers w
+           JOIN tasks t ON t.id = w.task_id
+           JOIN users u ON u.id = t.owner_id AND u.status = 'active'
            WHERE w.token_hash = $1"#,
         hash
     )

@@ -383,6 +383,17 @@ async fn size_and_rate_limits_paused_tasks_and_unknown_tokens() {
     assert!(retry_after >= 1);
     problem(response).await;
 
+    // A disabled account's hooks are unknown.
+    sqlx::query("UPDATE users SET status = 'disabled' WHERE id = $1")
+        .bind(user.id)
+        .execute(&app.db)
+        .await
+        .expect("disable");
+    let response = deliver(hook_token.clone(), "hi".into())
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 404);
+
     // Unknown tokens, well-formed or not, are a plain 404.
     for token in ["nwh_0123456789abcdefABCDEF0123456789", "whatever"] {
         let response = deliver(token.into(), "hi".into()).await.expect("send");
