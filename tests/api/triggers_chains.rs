@@ -273,3 +273,53 @@ async fn chains_stop_at_the_maximum_depth() {
     assert_eq!(executions(&app.db, source.id).await[0].status, "SUCCEEDED");
     assert!(executions(&app.db, next.id).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_webhook_delivery_flows_through_a_chain_with_the_engine_running() {
+    let app = crate::engine_support::spawn_engine_app(&[]).await;
+    let sink = CaptureServer::start().await;
+    let (user, first) = app.user_with_task(&sink.url("/json")).await;
+    let second = app.task_of(&user, &sink.url("/ok")).await;
+    assert_eq!(
+        chain(&app, &user, second.id, first.id, "ANY")
+            .await
+            .status(),
+        201
+    );
+    let hook: Value = app
+        .post_as(
+            &user.access_token,
+            &format!("/tasks/{}/webhooks", first.id),
+            &json!({}),
+        )
+        .await
+        .json()
+        .await
+        .expect("hook");
+    let response = app
+        .post_json(
+            &format!("/hooks/{}", hook["token"].as_str().expect("token")),
+            &json!({"order": 7}),
+        )
+        .await;
+    let (execution_id, _) = crate::triggers_support::accepted(response).await;
+    crate::engine_support::wait_until(
+        std::time::Duration::from_secs(15),
+        "the chained task to succeed",
+        || async {
+            executions(&app.db, second.id)
+                .await
+                .first()
+                .is_some_and(|row| row.status == "SUCCEEDED")
+        },
+    )
+    .await;
+    let chained = executions(&app.db, second.id).await;
+    let (kind, input) = input_of(&app, chained[0].id).await;
+    assert_eq!(kind, "CHAIN");
+    assert_eq!(input["source"]["execution_id"], execution_id.to_string());
+    assert_eq!(input["source"]["trigger"], "WEBHOOK");
+    assert_eq!(input["result"]["status"], 200);
+    assert_eq!(sink.requests_to("/json").len(), 1);
+    assert_eq!(sink.requests_to("/ok").len(), 1);
+}
