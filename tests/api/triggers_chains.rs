@@ -323,3 +323,37 @@ async fn a_webhook_delivery_flows_through_a_chain_with_the_engine_running() {
     assert_eq!(sink.requests_to("/json").len(), 1);
     assert_eq!(sink.requests_to("/ok").len(), 1);
 }
+
+#[tokio::test]
+async fn a_rescued_lease_that_ends_dead_starts_the_chain() {
+    let app = spawn_manual_app().await;
+    let engine = app.engine();
+    let (user, source) = app.user_with_task("http://127.0.0.1:9/").await;
+    let on_dead = app.task_of(&user, "http://127.0.0.1:9/").await;
+    assert_eq!(
+        chain(&app, &user, on_dead.id, source.id, "DEAD")
+            .await
+            .status(),
+        201
+    );
+    let execution = app.trigger(&source).await;
+    assert_eq!(worker::claim(&engine, 10).await.expect("claim").len(), 1);
+    // The instance that claimed it stops renewing its lease (as if it crashed).
+    sqlx::query("UPDATE executions SET lease_expires_at = now() - interval '1 second'")
+        .execute(&app.db)
+        .await
+        .expect("lapse");
+    let rescued = nocron::scheduler::maintenance::rescue_expired_leases(&engine)
+        .await
+        .expect("rescue");
+    assert_eq!(rescued, vec![execution]);
+    let chained = executions(&app.db, on_dead.id).await;
+    assert_eq!(chained.len(), 1);
+    let (_, input) = input_of(&app, chained[0].id).await;
+    assert_eq!(input["source"]["status"], "DEAD");
+    assert!(
+        input["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("lease expired"))
+    );
+}
