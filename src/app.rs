@@ -35,6 +35,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(admin::router())
         .merge(api_keys::router())
+        .merge(tasks::templates::router())
         .nest("/tasks", tasks::api::router())
         .nest("/api/v1/tasks", openapi::for_api_v1(tasks::api::router()))
         .nest("/executions", executions::router())

@@ -45,6 +45,7 @@ use crate::{
         (name = "admin", description = "Role administration"),
         (name = "api-keys", description = "API keys for integrations (scopes: tasks:read, tasks:write, tasks:execute, executions:read, analytics:read)"),
         (name = "tasks", description = "Your tasks: definitions, runs, history and next runs (also under `/api/v1/tasks`)"),
+        (name = "templates", description = "Built-in and saved task templates; `POST /tasks/from-template/{id}` makes a task from one"),
         (name = "executions", description = "One execution with its log lines; cancel and retry (also under `/api/v1/executions`)"),
         (name = "api-v1", description = "The integration API, for API keys (X-API-Key) and signed-in users"),
         (name = "triggers", description = "Webhook URLs, inbound email addresses and chains that start a task (see docs/TRIGGERS.md)"),

@@ -174,3 +174,104 @@ pub fn parse_status(value: &str) -> AppResult<String> {
         ))
     }
 }
+
+/// Which of an owner's executions to list.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionQuery {
+    /// Only this status.
+    pub status: Option<crate::scheduler::model::ExecutionStatus>,
+    /// Only this trigger kind.
+    pub trigger_kind: Option<crate::scheduler::model::TriggerKind>,
+    /// Only executions queued at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Only executions queued before this instant.
+    pub to: Option<DateTime<Utc>>,
+    /// Page size.
+    pub limit: i64,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// One execution in a list across tasks.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ExecutionListItem {
+    /// The execution.
+    pub id: Uuid,
+    /// Its task.
+    pub task_id: Uuid,
+    /// The task's name.
+    pub task_name: String,
+    /// Its status.
+    pub status: crate::scheduler::model::ExecutionStatus,
+    /// What started it.
+    pub trigger_kind: crate::scheduler::model::TriggerKind,
+    /// Attempt number.
+    pub attempt: i32,
+    /// The schedule slot, for scheduled runs.
+    pub scheduled_for: Option<DateTime<Utc>>,
+    /// When it was queued.
+    pub queued_at: DateTime<Utc>,
+    /// When it started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it finished.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// How long it ran.
+    pub duration_ms: Option<i64>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// One page of executions across tasks.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ExecutionPage {
+    /// Newest first.
+    pub items: Vec<ExecutionListItem>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    pub next_cursor: Option<String>,
+}
+
+/// One page of the owner's executions across all tasks, newest first.
+pub async fn owner_executions(
+    db: &PgPool,
+    owner_id: Uuid,
+    query: &ExecutionQuery,
+) -> AppResult<ExecutionPage> {
+    use crate::scheduler::model::{ExecutionStatus, TriggerKind};
+    let position: Option<(DateTime<Utc>, Uuid)> =
+        query.cursor.as_deref().map(cursor::decode).transpose()?;
+    let mut items = sqlx::query_as!(
+        ExecutionListItem,
+        r#"SELECT e.id, e.task_id, t.name AS task_name, e.status AS "status: ExecutionStatus",
+                  e.trigger_kind AS "trigger_kind: TriggerKind", e.attempt, e.scheduled_for,
+                  e.queued_at, e.started_at, e.finished_at, e.duration_ms, e.error
+           FROM executions e JOIN tasks t ON t.id = e.task_id
+           WHERE t.owner_id = $1
+             AND ($2::text IS NULL OR e.status = $2)
+             AND ($3::text IS NULL OR e.trigger_kind = $3)
+             AND ($4::timestamptz IS NULL OR e.queued_at >= $4)
+             AND ($5::timestamptz IS NULL OR e.queued_at < $5)
+             AND ($6::timestamptz IS NULL OR (e.queued_at, e.id) < ($6, $7))
+           ORDER BY e.queued_at DESC, e.id DESC
+           LIMIT $8"#,
+        owner_id,
+        query.status.map(ExecutionStatus::as_str),
+        query.trigger_kind.map(TriggerKind::as_str),
+        query.from,
+        query.to,
+        position.map(|(at, _)| at),
+        position.map(|(_, id)| id),
+        query.limit + 1,
+    )
+    .fetch_all(db)
+    .await?;
+    let next_cursor = if items.len() as i64 > query.limit {
+        items.truncate(usize::try_from(query.limit).unwrap_or(0));
+        items
+            .last()
+            .map(|last| cursor::encode(&(last.queued_at, last.id)))
+            .transpose()?
+    } else {
+        None
+    };
+    Ok(ExecutionPage { items, next_cursor })
+}

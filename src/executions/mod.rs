@@ -4,19 +4,21 @@
 pub mod history;
 
 use axum::{extract::State, http::StatusCode};
-use serde::Serialize;
-use utoipa::ToSchema;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
     auth::{Caller, Scope},
     error::{AppError, AppResult, Problem},
-    http::{AppJson, AppPath},
+    executions::history::{ExecutionPage, ExecutionQuery},
+    http::{AppJson, AppPath, AppQuery},
     scheduler::{
         control::{self, Enqueued, StoredLogLine},
         engine::Engine,
-        model::{Execution, ExecutionStatus},
+        model::{Execution, ExecutionStatus, TriggerKind},
     },
     state::AppState,
 };
@@ -24,6 +26,7 @@ use crate::{
 /// Routes of this module, relative to `/executions`.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(list_executions))
         .routes(routes!(get_execution))
         .routes(routes!(cancel_execution))
         .routes(routes!(retry_execution))
@@ -47,6 +50,60 @@ pub struct CancelOut {
     /// `CANCELLED` for a queued execution; `RUNNING` for one that was asked to stop and
     /// will end as `CANCELLED` shortly.
     pub status: ExecutionStatus,
+}
+
+/// `GET /executions` parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExecutionFilter {
+    /// Page size, 1–100 (default 50).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Only this status, e.g. `DEAD` for the dead-letter list.
+    pub status: Option<ExecutionStatus>,
+    /// Only this trigger kind.
+    pub trigger_kind: Option<TriggerKind>,
+    /// Only executions queued at or after this instant (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Only executions queued before this instant (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Your executions across all your tasks, newest first: `?status=DEAD` is the dead-letter
+/// list, `?status=RUNNING` what runs now.
+#[utoipa::path(get, path = "/", tag = "executions", security(("bearer" = [])),
+    params(ExecutionFilter),
+    responses(
+        (status = 200, description = "A page of executions", body = ExecutionPage),
+        (status = 400, description = "A parameter is malformed", body = Problem),
+        (status = 401, description = "Not signed in", body = Problem),
+        (status = 422, description = "`limit` or `cursor` is invalid", body = Problem),
+    ))]
+async fn list_executions(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppQuery(filter): AppQuery<ExecutionFilter>,
+) -> AppResult<AppJson<ExecutionPage>> {
+    caller.require(Scope::ExecutionsRead)?;
+    let limit = filter.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(AppError::invalid_field(
+            "query.limit",
+            "must be between 1 and 100",
+        ));
+    }
+    let query = ExecutionQuery {
+        status: filter.status,
+        trigger_kind: filter.trigger_kind,
+        from: filter.from,
+        to: filter.to,
+        limit,
+        cursor: filter.cursor,
+    };
+    Ok(AppJson(
+        history::owner_executions(&state.db, caller.owner_id(), &query).await?,
+    ))
 }
 
 /// One of your executions, with its log lines.

@@ -5,4 +5,5 @@ pub mod api;
 pub mod db;
 pub mod list;
 pub mod model;
+pub mod templates;
 pub mod update;

@@ -34,6 +34,7 @@ mod signatures;
 mod sockets;
 mod storage;
 mod tasks_api;
+mod templates;
 mod triggers_chains;
 mod triggers_email;
 mod triggers_support;

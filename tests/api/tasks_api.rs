@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::{
     capture::CaptureServer,
     engine_support::{has_status, spawn_engine_app, spawn_manual_app, wait_until},
-    helpers::{TestApp, TestUser, problem, spawn_app},
+    helpers::{TestApp, TestUser, problem, problem_fields, spawn_app},
 };
 
 fn task_body(name: &str, url: &str) -> Value {
@@ -30,18 +30,6 @@ async fn create(app: &TestApp, user: &TestUser, body: &Value) -> Value {
     let response = app.post_as(&user.access_token, "/tasks", body).await;
     assert_eq!(response.status(), StatusCode::CREATED, "create {body}");
     response.json().await.expect("task json")
-}
-
-fn field_names(problem: &Value) -> Vec<String> {
-    problem["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .filter_map(|e| e["field"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -167,7 +155,7 @@ async fn invalid_definitions_name_every_failing_field() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let fields = field_names(&problem(response).await);
+    let fields = problem_fields(&problem(response).await);
     for field in [
         "name",
         "action.config.url",
@@ -185,7 +173,10 @@ async fn invalid_definitions_name_every_failing_field() {
         )
         .await;
     assert_eq!(unknown_type.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(field_names(&problem(unknown_type).await), ["action.type"]);
+    assert_eq!(
+        problem_fields(&problem(unknown_type).await),
+        ["action.type"]
+    );
     let failed_status = app
         .post_as(
             &user.access_token,
@@ -195,7 +186,7 @@ async fn invalid_definitions_name_every_failing_field() {
         )
         .await;
     assert_eq!(failed_status.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(field_names(&problem(failed_status).await), ["status"]);
+    assert_eq!(problem_fields(&problem(failed_status).await), ["status"]);
     let list: Value = app
         .get_as(&user.access_token, "/tasks")
         .await
@@ -300,9 +291,9 @@ async fn lists_filter_sort_and_page_without_gaps_or_repeats() {
         .get_as(token, &format!("/tasks?sort=created_at&cursor={cursor}"))
         .await;
     assert_eq!(mixed.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(field_names(&problem(mixed).await), ["query.cursor"]);
+    assert_eq!(problem_fields(&problem(mixed).await), ["query.cursor"]);
     let limit = app.get_as(token, "/tasks?limit=1000").await;
-    assert_eq!(field_names(&problem(limit).await), ["query.limit"]);
+    assert_eq!(problem_fields(&problem(limit).await), ["query.limit"]);
     let status = app.get_as(token, "/tasks?status=RUNNING").await;
     assert_eq!(status.status(), StatusCode::BAD_REQUEST);
 }
@@ -390,7 +381,7 @@ async fn patch_merges_put_replaces_and_if_match_refuses_stale_changes() {
         .patch_as(token, &path, &json!({"schedule": {"cron": "not a cron"}}))
         .await;
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(field_names(&problem(bad).await), ["schedule.cron"]);
+    assert_eq!(problem_fields(&problem(bad).await), ["schedule.cron"]);
     let array = app.patch_as(token, &path, &json!([1])).await;
     assert_eq!(array.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
@@ -435,7 +426,7 @@ async fn execute_runs_the_task_once_per_idempotency_key() {
         .expect("execute");
     assert_eq!(other_input.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
-        field_names(&problem(other_input).await),
+        problem_fields(&problem(other_input).await),
         ["header.Idempotency-Key"]
     );
 
@@ -489,7 +480,7 @@ async fn execute_runs_the_task_once_per_idempotency_key() {
         .await
         .expect("execute");
     assert_eq!(
-        field_names(&problem(bad_key).await),
+        problem_fields(&problem(bad_key).await),
         ["header.Idempotency-Key"]
     );
 }
@@ -640,7 +631,7 @@ async fn logs_show_executions_and_skipped_slots_newest_first() {
     let bad = app
         .get_as(token, &format!("/tasks/{id}/logs?status=NOPE"))
         .await;
-    assert_eq!(field_names(&problem(bad).await), ["query.status"]);
+    assert_eq!(problem_fields(&problem(bad).await), ["query.status"]);
 }
 
 #[tokio::test]
@@ -672,7 +663,7 @@ async fn next_runs_follow_the_schedule_zone_and_window() {
     let bad = app
         .get_as(token, &format!("/tasks/{id}/next-runs?count=0"))
         .await;
-    assert_eq!(field_names(&problem(bad).await), ["query.count"]);
+    assert_eq!(problem_fields(&problem(bad).await), ["query.count"]);
     let mut unscheduled = task_body("On demand", "https://example.com/");
     unscheduled["schedule"] = Value::Null;
     let on_demand = create(&app, &user, &unscheduled).await;
@@ -874,4 +865,72 @@ async fn created_location(app: &TestApp, key: &str, id: &str) -> StatusCode {
     app.get_with_key(key, &format!("/api/v1/tasks/{id}"))
         .await
         .status()
+}
+
+#[tokio::test]
+async fn executions_are_listed_across_tasks_with_filters() {
+    let app = spawn_manual_app().await;
+    let user = app.login_as("USER").await;
+    let stranger = app.login_as("USER").await;
+    let token = &user.access_token;
+    let mut ids = Vec::new();
+    for name in ["First", "Second"] {
+        let task = create(&app, &user, &task_body(name, "https://example.com/")).await;
+        for _ in 0..2 {
+            let run: Value = app
+                .post_as(
+                    token,
+                    &format!("/tasks/{}/execute", task["id"].as_str().expect("id")),
+                    &json!({}),
+                )
+                .await
+                .json()
+                .await
+                .expect("json");
+            ids.push(run["execution_id"].as_str().expect("id").to_owned());
+        }
+    }
+    let cancelled = app
+        .post_as(token, &format!("/executions/{}/cancel", ids[0]), &json!({}))
+        .await;
+    assert_eq!(cancelled.status(), StatusCode::ACCEPTED);
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/executions?limit=3&cursor={c}"),
+            None => "/executions?limit=3".to_owned(),
+        };
+        let page: Value = app.get_as(token, &path).await.json().await.expect("json");
+        for item in page["items"].as_array().expect("items") {
+            seen.push(item["id"].as_str().expect("id").to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
+    assert_eq!(seen, newest_first);
+
+    let only_cancelled: Value = app
+        .get_as(token, "/executions?status=CANCELLED")
+        .await
+        .json()
+        .await
+        .expect("json");
+    let items = only_cancelled["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], ids[0].as_str());
+    assert_eq!(items[0]["task_name"], "First");
+    let theirs: Value = app
+        .get_as(&stranger.access_token, "/executions")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(theirs["items"], json!([]));
+    let bad = app.get_as(token, "/executions?status=LOST").await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
 }

@@ -9,8 +9,8 @@ use uuid::Uuid;
 use crate::tasks::{
     list::ExecutionSummary,
     model::{
-        ActionType, CatchUpPolicy, ConcurrencyPolicy, DstPolicy, NewTask, RetryPolicy,
-        ScheduleSpec, Task, TaskStatus,
+        ActionType, CatchUpPolicy, ConcurrencyPolicy, NewTask, RetryPolicy, ScheduleSpec, Task,
+        TaskStatus,
     },
 };
 
@@ -28,38 +28,6 @@ pub struct ActionIn {
 
 fn empty_object() -> serde_json::Value {
     serde_json::json!({})
-}
-
-/// When a task fires on its own.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ScheduleIn {
-    /// 5 fields (minute first), 6 (second first), or a macro such as `@hourly`.
-    #[schema(example = "*/5 * * * *")]
-    pub cron: String,
-    /// IANA time zone the expression is read in (default `UTC`).
-    #[serde(default = "utc")]
-    #[schema(example = "Europe/Berlin")]
-    pub timezone: String,
-    /// No run before this instant.
-    #[serde(default)]
-    pub start_at: Option<DateTime<Utc>>,
-    /// No run after this instant.
-    #[serde(default)]
-    pub end_at: Option<DateTime<Utc>>,
-    /// Each run starts up to this many seconds after its slot, at random (0–3600, default 0).
-    #[serde(default)]
-    pub jitter_seconds: i32,
-    /// The skipped and the repeated hour of daylight-saving changes (default `SHIFT_ONCE`).
-    #[serde(default = "shift_once")]
-    pub dst_policy: DstPolicy,
-}
-
-fn utc() -> String {
-    "UTC".to_owned()
-}
-
-fn shift_once() -> DstPolicy {
-    DstPolicy::ShiftOnce
 }
 
 /// How failed attempts are retried; omitted fields take their defaults.
@@ -93,7 +61,7 @@ pub struct TaskIn {
     pub action: ActionIn,
     /// When it runs on its own; omitted or `null`: only when triggered.
     #[serde(default)]
-    pub schedule: Option<ScheduleIn>,
+    pub schedule: Option<ScheduleSpec>,
     /// `ACTIVE` (default) or `PAUSED` on create; on update a change of status works like
     /// `/pause`, `/resume` and `/stop`.
     #[serde(default)]
@@ -153,14 +121,7 @@ impl TaskIn {
             tags: self.tags,
             action_type: self.action.action_type,
             action_config: self.action.config,
-            schedule: self.schedule.map(|s| ScheduleSpec {
-                cron: s.cron,
-                timezone: s.timezone,
-                start_at: s.start_at,
-                end_at: s.end_at,
-                jitter_seconds: s.jitter_seconds,
-                dst_policy: s.dst_policy,
-            }),
+            schedule: self.schedule,
             status: self.status.unwrap_or(TaskStatus::Active),
             timeout_seconds: self.timeout_seconds,
             retry,
@@ -181,7 +142,7 @@ impl TaskIn {
                 action_type: task.action_type,
                 config: task.action_config.clone(),
             },
-            schedule: schedule_of(task),
+            schedule: task.schedule_spec(),
             status: Some(task.status),
             timeout_seconds: task.timeout_seconds,
             retry: Some(RetryIn {
@@ -196,17 +157,6 @@ impl TaskIn {
             auto_pause_after_failures: task.auto_pause_after_failures,
         }
     }
-}
-
-fn schedule_of(task: &Task) -> Option<ScheduleIn> {
-    task.cron.as_ref().map(|cron| ScheduleIn {
-        cron: cron.clone(),
-        timezone: task.timezone.clone(),
-        start_at: task.start_at,
-        end_at: task.end_at,
-        jitter_seconds: task.jitter_seconds,
-        dst_policy: task.dst_policy,
-    })
 }
 
 /// A task as the API shows it.
@@ -225,7 +175,7 @@ pub struct TaskOut {
     /// What it does.
     pub action: ActionIn,
     /// When it runs on its own; `null`: only when triggered.
-    pub schedule: Option<ScheduleIn>,
+    pub schedule: Option<ScheduleSpec>,
     /// `ACTIVE`, `PAUSED`, `STOPPED` or `FAILED`.
     pub status: TaskStatus,
     /// Per-attempt time limit in seconds.
@@ -256,7 +206,7 @@ impl TaskOut {
     /// The API view of a task and its latest execution.
     pub fn new(task: Task, last_execution: Option<ExecutionSummary>) -> TaskOut {
         TaskOut {
-            schedule: schedule_of(&task),
+            schedule: task.schedule_spec(),
             retry: task.retry_policy(),
             id: task.id,
             owner_id: task.owner_id,

@@ -134,14 +134,7 @@ pub async fn create_task(
     let new = input.into_new_task(caller.owner_id());
     let task = db::create_task(&state.db, &state.events, &new).await?;
     let mut headers = versioned(&task);
-    let location = format!(
-        "{}/tasks/{}",
-        if caller.via_api { "/api/v1" } else { "" },
-        task.id
-    );
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        headers.insert(header::LOCATION, value);
-    }
+    set_location(&mut headers, &caller, task.id);
     Ok((
         StatusCode::CREATED,
         headers,
@@ -287,6 +280,14 @@ pub async fn respond_with(
         .pop()
         .map(|(_, summary)| summary);
     Ok((versioned(&task), AppJson(TaskOut::new(task, last))))
+}
+
+/// `Location` of a new task, under the mount the caller used.
+pub fn set_location(headers: &mut HeaderMap, caller: &Caller, task_id: Uuid) {
+    let prefix = if caller.via_api { "/api/v1" } else { "" };
+    if let Ok(value) = HeaderValue::from_str(&format!("{prefix}/tasks/{task_id}")) {
+        headers.insert(header::LOCATION, value);
+    }
 }
 
 fn versioned(task: &Task) -> HeaderMap {

@@ -10,6 +10,8 @@ mod version;
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+pub use crud::set_location;
+
 use crate::state::AppState;
 
 /// Routes of this module, relative to `/tasks`.
@@ -29,4 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(runs::duplicate_task))
         .routes(routes!(history::task_logs))
         .routes(routes!(history::next_runs))
+        .routes(routes!(
+            crate::tasks::templates::routes::create_from_template
+        ))
 }

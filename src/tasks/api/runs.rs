@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{
     body::TaskOut,
-    crud::{owned_task, respond_with},
+    crud::{owned_task, respond_with, set_location},
 };
 use crate::{
     auth::{Caller, Scope},
@@ -244,13 +244,6 @@ pub async fn duplicate_task(
     )
     .await?;
     let (mut answer_headers, out) = respond_with(&state, copy).await?;
-    let location = format!(
-        "{}/tasks/{}",
-        if caller.via_api { "/api/v1" } else { "" },
-        out.0.id
-    );
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        answer_headers.insert(header::LOCATION, value);
-    }
+    set_location(&mut answer_headers, &caller, out.0.id);
     Ok((StatusCode::CREATED, answer_headers, out))
 }
