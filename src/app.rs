@@ -23,7 +23,7 @@ use crate::{
     realtime::{self, RealtimeHooks},
     scheduler, secrets,
     state::AppState,
-    system_jobs, tasks, users,
+    system_jobs, tasks, triggers, users,
 };
 
 /// Every documented route, with the base OpenAPI document.
@@ -44,6 +44,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             openapi::for_api_v1(executions::router()),
         )
         .merge(secrets::router())
+        .merge(triggers::router())
 }
 
 /// The OpenAPI document of the whole API.
@@ -138,6 +139,7 @@ impl Application {
                 .context("cannot build the outbound HTTP client")?;
         let action_http = scheduler::engine::action_client(&outbound, &outbound_http);
         let auth = Arc::new(AuthContext::new(&settings, &jwt_secret));
+        let trigger_runtime = Arc::new(triggers::TriggerRuntime::new(&settings.triggers));
         let state = AppState {
             db,
             settings: Arc::new(settings),
@@ -154,6 +156,7 @@ impl Application {
             outbound_http,
             action_http,
             vault: Arc::new(vault),
+            triggers: trigger_runtime,
         };
         start_background_work(&state).await?;
         let router = router_with_realtime(&state, hooks, queue).await?;
@@ -245,6 +248,9 @@ async fn start_background_work(state: &AppState) -> anyhow::Result<()> {
     let mut jobs = system_jobs::auth_jobs(state);
     jobs.extend(scheduler::maintenance::system_jobs(state));
     system_jobs::start(state, jobs).await?;
+    triggers::start(state)
+        .await
+        .context("starting inbound triggers")?;
     let housekeeping = state.clone();
     state.tasks.spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));

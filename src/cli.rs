@@ -144,9 +144,18 @@ async fn rotate_master_key(settings: Settings, batch_size: u32) -> anyhow::Resul
     let (pool, cluster) = app::open_database(&settings).await?;
     db::migrate(&pool).await?;
     let result = secrets::rotation::rotate_all(&pool, &vault, batch_size).await;
+    let webhooks =
+        crate::triggers::secrets::rotate_webhook_secrets(&pool, &vault, batch_size).await;
     pool.close().await;
     drop(cluster);
-    let report = result?;
+    let mut report = result?;
+    let webhooks = webhooks?;
+    println!(
+        "rotated {} webhook signing secrets to key {}",
+        webhooks.rotated,
+        vault.current_key_id()
+    );
+    report.failed.extend(webhooks.failed);
     println!(
         "rotated {} secrets to key {} in {} batches",
         report.rotated,

@@ -49,6 +49,7 @@ use crate::{
         (name = "executions", description = "One execution with its log lines; cancel and retry (also under `/api/v1/executions`)"),
         (name = "secrets", description = "Your encrypted secrets, used in task configurations as {{ secrets.NAME }}; values are write-only"),
         (name = "api-v1", description = "The integration API, for API keys (X-API-Key) and signed-in users"),
+        (name = "triggers", description = "Webhook URLs, inbound email addresses and chains that start a task (see docs/TRIGGERS.md)"),
     )
 )]
 pub struct ApiDoc;

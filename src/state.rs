@@ -8,7 +8,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     auth::AuthContext, config::Settings, events::EventBus, net::OutboundPolicy, realtime::Gateway,
-    secrets::Vault,
+    secrets::Vault, triggers::TriggerRuntime,
 };
 
 /// Shared application state, cheap to clone.
@@ -44,4 +44,6 @@ pub struct AppState {
     pub auth: Arc<AuthContext>,
     /// The master keys secrets are sealed and opened with.
     pub vault: Arc<Vault>,
+    /// Inbound triggers' rate limiter and SMTP listener address.
+    pub triggers: Arc<TriggerRuntime>,
 }

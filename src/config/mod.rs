@@ -10,7 +10,9 @@ use lettre::message::Mailbox;
 
 use crate::{email::SmtpUrl, secrets::MasterKey};
 
+mod inbound;
 mod values;
+pub use inbound::TriggerSettings;
 use values::{
     auth_settings, boolean, bounded, invalid, parse, parse_cidrs, parse_origins, seconds,
 };
@@ -133,6 +135,8 @@ pub struct Settings {
     pub database_query_allow_nocron_db: bool,
     /// Identity and access settings (tokens, sessions, rate limits, lockout).
     pub auth: AuthSettings,
+    /// Inbound trigger settings (webhooks, inbound email).
+    pub triggers: TriggerSettings,
 }
 
 /// Settings of the `auth` and `api_keys` modules.
@@ -352,6 +356,7 @@ impl Settings {
             None => Vec::new(),
         };
         let auth = auth_settings(&var)?;
+        let triggers = inbound::trigger_settings(&var)?;
         let master_key = var("NOCRON_MASTER_KEY")
             .map(|text| {
                 MasterKey::parse(&text).map_err(|message| ConfigError {
@@ -460,6 +465,7 @@ impl Settings {
             smtp_timeout,
             smtp_ca_file,
             database_query_allow_nocron_db,
+            triggers,
         })
     }
 

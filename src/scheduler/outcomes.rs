@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{
     engine::{EXECUTIONS_QUEUED, Engine},
-    model::ExecutionStatus,
+    model::{ExecutionStatus, TriggerKind},
 };
 use crate::{
     actions::LogLine,
@@ -20,6 +20,7 @@ use crate::{
         db::notify_tasks_changed,
         model::{RetryPolicy, TaskStatus},
     },
+    triggers::chains::{self, Chained, Ended},
 };
 
 /// How an attempt ended, before retry rules are applied.
@@ -214,10 +215,12 @@ pub struct FollowUp {
     pub retries: Vec<(Uuid, Uuid)>,
     /// Tasks set to `FAILED` by auto-pause.
     pub paused_tasks: Vec<Uuid>,
+    /// Executions queued by task chains on the attempts that ended.
+    pub chained: Vec<Chained>,
 }
 
-/// Queues retries and updates the tasks' consecutive-failure counts (auto-pausing tasks that
-/// reach their limit), inside the caller's transaction.
+/// Queues retries and chained executions, and updates the tasks' consecutive-failure counts
+/// (auto-pausing tasks that reach their limit), inside the caller's transaction.
 pub async fn follow_up(
     tx: &mut Transaction<'_, Postgres>,
     finished: &[FinishedAttempt],
@@ -231,10 +234,13 @@ pub async fn follow_up(
         let of: Vec<Uuid> = retries.iter().map(|f| f.id).collect();
         let delays: Vec<i64> = retries.iter().map(|f| f.retry_delay_ms).collect();
         let inputs: Vec<serde_json::Value> = retries.iter().map(|f| f.input.clone()).collect();
+        // A retry keeps the chain depth of the attempt it retries.
         sqlx::query!(
-            r#"INSERT INTO executions (id, task_id, trigger_kind, attempt, retry_of, run_after, input)
-               SELECT id, task_id, 'RETRY', attempt, retry_of,
-                      clock_timestamp() + delay_ms * interval '1 millisecond', input
+            r#"INSERT INTO executions
+                   (id, task_id, trigger_kind, attempt, retry_of, run_after, input, chain_depth)
+               SELECT r.id, r.task_id, 'RETRY', r.attempt, r.retry_of,
+                      clock_timestamp() + r.delay_ms * interval '1 millisecond', r.input,
+                      COALESCE((SELECT f.chain_depth FROM executions f WHERE f.id = r.retry_of), 0)
                FROM UNNEST($1::uuid[], $2::uuid[], $3::int4[], $4::uuid[], $5::int8[], $6::jsonb[])
                     AS r(id, task_id, attempt, retry_of, delay_ms, input)"#,
             &new_ids,
@@ -250,6 +256,20 @@ pub async fn follow_up(
             .execute(&mut **tx)
             .await?;
         pairs = of.into_iter().zip(new_ids).collect();
+    }
+    let ended: Vec<Ended> = finished
+        .iter()
+        .filter(|f| !f.retry)
+        .map(|f| Ended {
+            execution_id: f.id,
+            status: f.status,
+        })
+        .collect();
+    let chained = chains::enqueue_chained(tx, &ended).await?;
+    if !chained.is_empty() {
+        sqlx::query!("SELECT pg_notify($1, '')", EXECUTIONS_QUEUED)
+            .execute(&mut **tx)
+            .await?;
     }
     let succeeded: Vec<Uuid> = finished
         .iter()
@@ -280,6 +300,7 @@ pub async fn follow_up(
     Ok(FollowUp {
         retries: pairs,
         paused_tasks,
+        chained,
     })
 }
 
@@ -333,8 +354,8 @@ async fn count_dead(
     Ok(paused)
 }
 
-/// Publishes `execution.finished` for each attempt and `task.status_changed` for each task
-/// auto-paused.
+/// Publishes `execution.finished` for each attempt, `task.status_changed` for each task
+/// auto-paused and `execution.queued` for each chained execution.
 pub fn publish_finished(engine: &Engine, finished: &[FinishedAttempt], follow_up: &FollowUp) {
     for task_id in &follow_up.paused_tasks {
         engine.events.publish(DomainEvent::TaskStatusChanged {
@@ -359,6 +380,14 @@ pub fn publish_finished(engine: &Engine, finished: &[FinishedAttempt], follow_up
         });
         metrics::counter!("nocron_executions_finished_total", "status" => attempt.status.as_str())
             .increment(1);
+    }
+    for chained in &follow_up.chained {
+        engine.events.publish(DomainEvent::ExecutionQueued {
+            execution_id: chained.execution_id,
+            task_id: chained.task_id,
+            scheduled_for: None,
+            trigger: TriggerKind::Chain.as_str().to_owned(),
+        });
     }
 }
 

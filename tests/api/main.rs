@@ -41,4 +41,8 @@ mod sockets;
 mod storage;
 mod tasks_api;
 mod templates;
+mod triggers_chains;
+mod triggers_email;
+mod triggers_support;
+mod triggers_webhooks;
 mod users;
