@@ -127,7 +127,7 @@ impl Application {
         let outbound_http =
             net::try_outbound_client(outbound.clone(), &format!("nocron/{}", health::VERSION))
                 .context("cannot build the outbound HTTP client")?;
-        let auth = Arc::new(AuthContext::new(&settings, &jwt_secret));
+        let auth = Arc::new(AuthContext::new(&settings, &jwt_secret)?);
         let state = AppState {
             db,
             settings: Arc::new(settings),
@@ -243,6 +243,7 @@ async fn start_background_work(state: &AppState) -> anyhow::Result<()> {
                 _ = tick.tick() => {
                     housekeeping.auth.ip_limiter.forget_idle_keys();
                     housekeeping.auth.api_key_limiter.forget_idle_keys();
+                    housekeeping.auth.registration_mail_limiter.forget_idle_keys();
                 }
             }
         }

@@ -115,6 +115,9 @@ pub struct Settings {
     /// `OUTBOUND_ALLOW_CIDRS`: comma-separated ranges that user-configured requests may
     /// reach even though they are internal (self-hosted targets); empty by default.
     pub outbound_allow_cidrs: Vec<ipnet::IpNet>,
+    /// `TRUSTED_PROXIES`: comma-separated ranges of reverse proxies whose `X-Forwarded-For`
+    /// is believed; empty by default (the TCP peer is the client).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `NOCRON_MASTER_KEY`: the key secrets are encrypted under (`base64` or `id:base64` of
     /// 32 bytes); generated in development.
     pub master_key: Option<MasterKey>,
@@ -158,6 +161,12 @@ pub struct AuthSettings {
     /// `LOGIN_LOCKOUT_BASE_SECONDS`: the first lock's length; each further lock doubles it,
     /// up to 15 minutes (default 60).
     pub login_lockout_base: Duration,
+    /// `REGISTRATION_EMAIL_VERIFICATION`: registration answers 202 for every email and
+    /// mails a verification token; the account exists once the token is presented (default
+    /// on when `SMTP_URL` is set, off otherwise).
+    pub registration_email_verification: bool,
+    /// `REGISTRATION_TOKEN_TTL_SECONDS`: how long a verification token works (default 24 h).
+    pub registration_token_ttl: Duration,
     /// `SESSION_CLEANUP_CRON`: when expired sessions are deleted (six-field cron, default
     /// every 15 minutes).
     pub session_cleanup_cron: String,
@@ -345,7 +354,11 @@ impl Settings {
             30,
         )?;
         let outbound_allow_cidrs = match var("OUTBOUND_ALLOW_CIDRS") {
-            Some(list) => parse_cidrs(&list)?,
+            Some(list) => parse_cidrs(&list, "OUTBOUND_ALLOW_CIDRS")?,
+            None => Vec::new(),
+        };
+        let trusted_proxies = match var("TRUSTED_PROXIES") {
+            Some(list) => parse_cidrs(&list, "TRUSTED_PROXIES")?,
             None => Vec::new(),
         };
         let auth = auth_settings(&var)?;
@@ -398,6 +411,12 @@ impl Settings {
                 })
             })
             .transpose()?;
+        if auth.registration_email_verification && smtp_url.is_none() {
+            return Err(ConfigError {
+                name: "REGISTRATION_EMAIL_VERIFICATION",
+                message: "needs SMTP_URL: verification tokens are sent by email".into(),
+            });
+        }
         if smtp_url.is_some() && smtp_from.is_none() {
             return Err(ConfigError {
                 name: "SMTP_FROM",
@@ -445,6 +464,7 @@ impl Settings {
             execution_lease,
             execution_retention_days,
             outbound_allow_cidrs,
+            trusted_proxies,
             master_key,
             old_master_keys,
             smtp_url,

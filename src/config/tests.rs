@@ -248,3 +248,35 @@ fn outbound_allow_cidrs_are_parsed() {
         ["127.0.0.0/8", "::1/128", "10.1.2.3/32", "192.168.1.0/24"]
     );
 }
+
+#[test]
+fn registration_verification_follows_smtp_and_needs_it() {
+    let off = settings(&[]).expect("defaults");
+    assert!(!off.auth.registration_email_verification);
+    let smtp = [
+        ("SMTP_URL", "smtp://127.0.0.1:2525"),
+        ("SMTP_FROM", "Nocron <noreply@example.com>"),
+    ];
+    let on = settings(&smtp).expect("smtp");
+    assert!(on.auth.registration_email_verification);
+    assert_eq!(on.auth.registration_token_ttl, Duration::from_secs(86_400));
+    let mut explicit_off = smtp.to_vec();
+    explicit_off.push(("REGISTRATION_EMAIL_VERIFICATION", "false"));
+    assert!(
+        !settings(&explicit_off)
+            .expect("off")
+            .auth
+            .registration_email_verification
+    );
+    let err = settings(&[("REGISTRATION_EMAIL_VERIFICATION", "true")]).expect_err("no smtp");
+    assert_eq!(err.name, "REGISTRATION_EMAIL_VERIFICATION");
+}
+
+#[test]
+fn trusted_proxies_are_parsed_and_named_in_errors() {
+    assert!(settings(&[]).expect("defaults").trusted_proxies.is_empty());
+    let s = settings(&[("TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")]).expect("parse");
+    assert_eq!(s.trusted_proxies.len(), 2);
+    let err = settings(&[("TRUSTED_PROXIES", "proxy.internal")]).expect_err("bad");
+    assert_eq!(err.name, "TRUSTED_PROXIES");
+}

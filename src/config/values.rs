@@ -51,6 +51,16 @@ pub(super) fn auth_settings(
             "LOGIN_LOCKOUT_BASE_SECONDS",
             60,
         )?,
+        registration_email_verification: boolean(
+            var("REGISTRATION_EMAIL_VERIFICATION"),
+            "REGISTRATION_EMAIL_VERIFICATION",
+            var("SMTP_URL").is_some(),
+        )?,
+        registration_token_ttl: seconds(
+            var("REGISTRATION_TOKEN_TTL_SECONDS"),
+            "REGISTRATION_TOKEN_TTL_SECONDS",
+            24 * 3600,
+        )?,
         session_cleanup_cron: cron_with_seconds(
             var("SESSION_CLEANUP_CRON"),
             "SESSION_CLEANUP_CRON",
@@ -141,7 +151,10 @@ where
 }
 
 /// `127.0.0.0/8, ::1/128, 10.1.2.3`: a bare address is a single-host range.
-pub(super) fn parse_cidrs(list: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+pub(super) fn parse_cidrs(
+    list: &str,
+    name: &'static str,
+) -> Result<Vec<ipnet::IpNet>, ConfigError> {
     list.split(',')
         .map(str::trim)
         .filter(|item| !item.is_empty())
@@ -151,7 +164,7 @@ pub(super) fn parse_cidrs(list: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> 
                 .or_else(|_| item.parse::<IpAddr>().map(ipnet::IpNet::from))
                 .map_err(|_| {
                     invalid(
-                        "OUTBOUND_ALLOW_CIDRS",
+                        name,
                         item,
                         "comma-separated CIDR ranges such as 127.0.0.0/8,::1/128",
                     )

@@ -14,14 +14,16 @@ use tokio::{
 use crate::helpers::test_settings;
 
 /// A running SMTP sink and the lines it prints.
-struct SmtpSink {
-    port: u16,
+pub struct SmtpSink {
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
     lines: Lines<BufReader<ChildStdout>>,
     _child: Child,
 }
 
 impl SmtpSink {
-    async fn start(args: &[&str]) -> Self {
+    /// Starts `tests/support/smtp_sink.py` with these arguments.
+    pub async fn start(args: &[&str]) -> Self {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_sink.py");
         let mut child = Command::new("python3")
             .arg(script)
@@ -53,7 +55,7 @@ impl SmtpSink {
     }
 
     /// The next message the server accepted.
-    async fn received(&mut self) -> Value {
+    pub async fn received(&mut self) -> Value {
         self.next_line()
             .await
             .expect("the SMTP server received no message")

@@ -6,6 +6,7 @@
 mod api_keys;
 mod auth;
 mod capture;
+mod client_ip;
 mod cron;
 mod email;
 mod embedded;
@@ -25,6 +26,7 @@ mod realtime;
 mod realtime_auth;
 mod realtime_engine;
 mod realtime_node;
+mod registration;
 mod sandbox;
 mod secrets;
 mod sessions;
