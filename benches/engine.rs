@@ -88,6 +88,9 @@ fn engine(db: &PgPool, concurrency: usize) -> Engine {
         http: action_client(&policy, &shared),
         outbound: policy,
         instance_id: "bench".into(),
+        notion: std::sync::Arc::new(nocron::notion::NotionAccess::new(
+            "https://api.notion.com".parse().expect("url"),
+        )),
         config: EngineConfig {
             worker_concurrency: concurrency,
             worker_batch_size: concurrency.min(200),

@@ -19,6 +19,7 @@ use crate::{
     events::EventBus,
     health, http,
     net::{self, OutboundPolicy},
+    notion,
     openapi::ApiDoc,
     realtime::{self, RealtimeHooks},
     scheduler, secrets,
@@ -35,6 +36,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(admin::router())
         .merge(api_keys::router())
+        .merge(notion::router())
 }
 
 /// The OpenAPI document of the whole API.

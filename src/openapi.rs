@@ -35,6 +35,7 @@ use crate::{
         (name = "admin", description = "Role administration"),
         (name = "api-keys", description = "API keys for integrations (scopes: tasks:read, tasks:write, tasks:execute, executions:read, analytics:read)"),
         (name = "api-v1", description = "The integration API, for API keys (X-API-Key) and signed-in users"),
+        (name = "notion", description = "Connect a Notion workspace (OAuth) for NOTION_SYNC tasks, and list its databases"),
     )
 )]
 pub struct ApiDoc;

@@ -8,6 +8,7 @@
 
 pub mod http;
 mod http_config;
+pub mod notion;
 
 use std::sync::{Arc, Mutex};
 
@@ -43,6 +44,8 @@ pub struct ExecutionContext {
     pub http: reqwest::Client,
     /// The outbound policy, for checking URLs (such as redirect targets) before a request.
     pub outbound: Arc<OutboundPolicy>,
+    /// The Notion API's base URL and the task owner's stored Notion connection.
+    pub notion: Arc<crate::notion::NotionAccess>,
 }
 
 /// The result of one attempt.
@@ -205,6 +208,7 @@ pub fn build(
             config,
             http::Flavor::ApiCall,
         )?)),
+        ActionType::NotionSync => Ok(Box::new(notion::NotionAction::from_config(config)?)),
         other => Err(vec![FieldError {
             field: "action.type".into(),
             message: format!(

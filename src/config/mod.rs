@@ -12,7 +12,8 @@ use crate::{email::SmtpUrl, secrets::MasterKey};
 
 mod values;
 use values::{
-    auth_settings, boolean, bounded, invalid, parse, parse_cidrs, parse_origins, seconds,
+    auth_settings, boolean, bounded, invalid, notion_settings, parse, parse_cidrs, parse_origins,
+    seconds,
 };
 
 /// Where the process runs; production refuses development conveniences.
@@ -133,6 +134,29 @@ pub struct Settings {
     pub smtp_ca_file: Option<PathBuf>,
     /// Identity and access settings (tokens, sessions, rate limits, lockout).
     pub auth: AuthSettings,
+    /// The Notion integration (API base URL, OAuth client).
+    pub notion: NotionSettings,
+}
+
+/// Settings of the Notion integration.
+#[derive(Debug, Clone)]
+pub struct NotionSettings {
+    /// `NOTION_API_URL`: the Notion API's base URL (default `https://api.notion.com`).
+    pub api_url: reqwest::Url,
+    /// `NOTION_CLIENT_ID`, `NOTION_CLIENT_SECRET`, `NOTION_REDIRECT_URI`: the public OAuth
+    /// integration users connect through; all three or none.
+    pub oauth: Option<NotionOAuthSettings>,
+}
+
+/// The OAuth client of a public Notion integration.
+#[derive(Debug, Clone)]
+pub struct NotionOAuthSettings {
+    /// `NOTION_CLIENT_ID`.
+    pub client_id: String,
+    /// `NOTION_CLIENT_SECRET` (never shown by `Debug`).
+    pub client_secret: crate::secrets::SecretValue,
+    /// `NOTION_REDIRECT_URI`: where Notion sends the browser back (`…/notion/oauth/callback`).
+    pub redirect_uri: String,
 }
 
 /// Settings of the `auth` and `api_keys` modules.
@@ -362,6 +386,7 @@ impl Settings {
             None => Vec::new(),
         };
         let auth = auth_settings(&var)?;
+        let notion = notion_settings(&var)?;
         let master_key = var("NOCRON_MASTER_KEY")
             .map(|text| {
                 MasterKey::parse(&text).map_err(|message| ConfigError {
@@ -437,6 +462,7 @@ impl Settings {
         }
         Ok(Settings {
             auth,
+            notion,
             environment,
             host,
             port,

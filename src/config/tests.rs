@@ -280,3 +280,27 @@ fn trusted_proxies_are_parsed_and_named_in_errors() {
     let err = settings(&[("TRUSTED_PROXIES", "proxy.internal")]).expect_err("bad");
     assert_eq!(err.name, "TRUSTED_PROXIES");
 }
+
+#[test]
+fn notion_oauth_settings_come_as_a_set() {
+    let s = settings(&[]).expect("defaults");
+    assert_eq!(s.notion.api_url.as_str(), "https://api.notion.com/");
+    assert!(s.notion.oauth.is_none());
+    let err = settings(&[("NOTION_CLIENT_ID", "abc")]).expect_err("partial");
+    assert_eq!(err.name, "NOTION_CLIENT_SECRET");
+    let s = settings(&[
+        ("NOTION_API_URL", "http://127.0.0.1:9999"),
+        ("NOTION_CLIENT_ID", "abc"),
+        ("NOTION_CLIENT_SECRET", "very secret"),
+        (
+            "NOTION_REDIRECT_URI",
+            "https://nocron.example/notion/oauth/callback",
+        ),
+    ])
+    .expect("complete");
+    let oauth = s.notion.oauth.expect("oauth");
+    assert_eq!(oauth.client_id, "abc");
+    assert!(!format!("{oauth:?}").contains("very secret"));
+    let err = settings(&[("NOTION_API_URL", "ftp://x")]).expect_err("scheme");
+    assert_eq!(err.name, "NOTION_API_URL");
+}

@@ -2,7 +2,7 @@
 
 use std::{net::IpAddr, time::Duration};
 
-use super::{AuthSettings, ConfigError};
+use super::{AuthSettings, ConfigError, NotionOAuthSettings, NotionSettings};
 
 pub(super) fn auth_settings(
     var: &impl Fn(&str) -> Option<String>,
@@ -67,6 +67,51 @@ pub(super) fn auth_settings(
             "0 */15 * * * *",
         )?,
     })
+}
+
+pub(super) fn notion_settings(
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<NotionSettings, ConfigError> {
+    let http_url = |name: &'static str, text: String| -> Result<reqwest::Url, ConfigError> {
+        reqwest::Url::parse(&text)
+            .ok()
+            .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+            .ok_or_else(|| invalid(name, &text, "an http:// or https:// URL"))
+    };
+    let api_url = http_url(
+        "NOTION_API_URL",
+        var("NOTION_API_URL").unwrap_or_else(|| "https://api.notion.com".to_owned()),
+    )?;
+    let names = [
+        "NOTION_CLIENT_ID",
+        "NOTION_CLIENT_SECRET",
+        "NOTION_REDIRECT_URI",
+    ];
+    let oauth = match names.map(var) {
+        [None, None, None] => None,
+        [Some(client_id), Some(client_secret), Some(redirect_uri)] => {
+            http_url("NOTION_REDIRECT_URI", redirect_uri.clone())?;
+            Some(NotionOAuthSettings {
+                client_id,
+                client_secret: crate::secrets::SecretValue::new(client_secret),
+                redirect_uri,
+            })
+        }
+        values => {
+            let missing = names
+                .iter()
+                .zip(&values)
+                .find(|(_, value)| value.is_none())
+                .map_or("NOTION_CLIENT_ID", |(name, _)| *name);
+            return Err(ConfigError {
+                name: missing,
+                message:
+                    "NOTION_CLIENT_ID, NOTION_CLIENT_SECRET and NOTION_REDIRECT_URI go together"
+                        .into(),
+            });
+        }
+    };
+    Ok(NotionSettings { api_url, oauth })
 }
 
 /// A six-field cron expression (with seconds) for a system job.

@@ -12,6 +12,7 @@ use crate::{
         OutboundPolicy,
         client::{SystemLookup, guarded_client_builder},
     },
+    notion::NotionAccess,
     state::AppState,
 };
 
@@ -50,6 +51,8 @@ pub struct Engine {
     pub outbound: Arc<OutboundPolicy>,
     /// This instance's id, recorded on claimed executions.
     pub instance_id: Arc<str>,
+    /// What NOTION_SYNC needs: the API's base URL and owners' stored connections.
+    pub notion: Arc<NotionAccess>,
     /// Tuning.
     pub config: EngineConfig,
 }
@@ -64,6 +67,7 @@ impl Engine {
             http: action_client(&state.outbound, &state.outbound_http),
             outbound: state.outbound.clone(),
             instance_id: state.instance_id.clone(),
+            notion: Arc::new(NotionAccess::from_state(state)),
             config: EngineConfig {
                 worker_concurrency: settings.worker_concurrency,
                 worker_batch_size: settings.worker_batch_size,

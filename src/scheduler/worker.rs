@@ -155,6 +155,7 @@ pub async fn execute(
                 logger: logger.clone(),
                 http: engine.http.clone(),
                 outbound: engine.outbound.clone(),
+                notion: engine.notion.clone(),
             };
             tokio::select! {
                 _ = cancel.cancelled() => {

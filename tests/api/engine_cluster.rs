@@ -36,6 +36,9 @@ fn engine_on(db: &PgPool) -> Engine {
         http: reqwest::Client::new(),
         outbound: std::sync::Arc::new(nocron::net::OutboundPolicy::default()),
         instance_id: "test-setup".into(),
+        notion: std::sync::Arc::new(nocron::notion::NotionAccess::new(
+            "https://api.notion.com".parse().expect("url"),
+        )),
         config: EngineConfig {
             worker_concurrency: 1,
             worker_batch_size: 1,

@@ -19,6 +19,8 @@ mod errors;
 mod health;
 mod helpers;
 mod middleware;
+mod notion;
+mod notion_fake;
 mod openapi;
 mod outbound;
 mod rate_limits;
