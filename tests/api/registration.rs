@@ -14,6 +14,7 @@ async fn app_with_smtp(sink: &SmtpSink) -> TestApp {
     spawn_app_with(&[
         ("SMTP_URL", &url),
         ("SMTP_FROM", "Nocron <noreply@nocron.example>"),
+        ("REGISTRATION_EMAIL_VERIFICATION", "true"),
     ])
     .await
 }
