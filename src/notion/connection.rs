@@ -165,3 +165,40 @@ pub async fn consume_state(db: &PgPool, state: &str) -> Result<Option<Uuid>, App
     .fetch_optional(db)
     .await?)
 }
+
+/// Re-seals every stored Notion token not yet under the vault's current key (part of
+/// `nocron rotate-master-key`). Returns how many were re-sealed and the users whose token no
+/// configured key opens (left untouched).
+pub async fn rotate_all(db: &PgPool, vault: &Vault) -> Result<(u64, Vec<Uuid>), sqlx::Error> {
+    let current = vault.current_key_id().to_owned();
+    let rows = sqlx::query!(
+        "SELECT user_id, access_token FROM notion_connections WHERE key_id <> $1",
+        current
+    )
+    .fetch_all(db)
+    .await?;
+    let (mut rotated, mut failed) = (0, Vec::new());
+    for row in rows {
+        let aad = associated_data(row.user_id);
+        let Ok(plain) = vault.open(&row.access_token, &aad) else {
+            failed.push(row.user_id);
+            continue;
+        };
+        let Ok(sealed) = vault.seal(&plain, &aad) else {
+            failed.push(row.user_id);
+            continue;
+        };
+        rotated += sqlx::query!(
+            "UPDATE notion_connections SET access_token = $2, key_id = $3
+             WHERE user_id = $1 AND access_token = $4",
+            row.user_id,
+            sealed.bytes,
+            sealed.key_id,
+            row.access_token,
+        )
+        .execute(db)
+        .await?
+        .rows_affected();
+    }
+    Ok((rotated, failed))
+}

@@ -613,3 +613,62 @@ async fn a_bad_configuration_is_refused_when_the_task_is_saved() {
     .await;
     assert!(refused.is_err());
 }
+
+#[tokio::test]
+async fn rotating_the_master_key_reseals_notion_tokens() {
+    use base64::Engine as _;
+    use nocron::{
+        notion::connection::{self, Grant},
+        secrets::{MasterKey, SecretValue, Vault},
+    };
+    let key = |id: &str, byte: u8| {
+        let encoded = base64::engine::general_purpose::STANDARD.encode([byte; 32]);
+        MasterKey::parse(&format!("{id}:{encoded}")).expect("key")
+    };
+    let app = spawn_app().await;
+    let user = app.login_as("USER").await;
+    let old = Vault::new(key("old", 1), vec![]);
+    let grant = Grant {
+        access_token: SecretValue::new("ntn_rotate_me".into()),
+        workspace_id: "w".into(),
+        workspace_name: None,
+        workspace_icon: None,
+        bot_id: "b".into(),
+    };
+    connection::save(&app.db, &old, user.id, &grant)
+        .await
+        .expect("save");
+    let rotated = Vault::new(key("new", 2), vec![key("old", 1)]);
+    let (count, failed) = connection::rotate_all(&app.db, &rotated)
+        .await
+        .expect("rotate");
+    assert_eq!((count, failed.len()), (1, 0));
+    let new_only = Vault::new(key("new", 2), vec![]);
+    let token = connection::access_token(&app.db, &new_only, user.id)
+        .await
+        .expect("load")
+        .expect("connected");
+    assert_eq!(token.expose(), "ntn_rotate_me");
+    // Done: a second run finds nothing; a token sealed for one user opens for no other.
+    assert_eq!(
+        connection::rotate_all(&app.db, &rotated)
+            .await
+            .expect("again")
+            .0,
+        0
+    );
+    sqlx::query("UPDATE notion_connections SET user_id = $1")
+        .bind(app.login_as("USER").await.id)
+        .execute(&app.db)
+        .await
+        .expect("move the row");
+    let moved: Uuid = sqlx::query_scalar("SELECT user_id FROM notion_connections")
+        .fetch_one(&app.db)
+        .await
+        .expect("row");
+    assert!(
+        connection::access_token(&app.db, &new_only, moved)
+            .await
+            .is_err()
+    );
+}
