@@ -67,11 +67,17 @@ pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     client
 }
 
-/// `203.0.113.7`, `2001:db8::1`, and the forms some proxies write with a port.
+/// `203.0.113.7`, `2001:db8::1`, and the forms some proxies write: with a port, or an IPv6
+/// address in brackets.
 fn parse_hop(hop: &str) -> Option<IpAddr> {
     hop.parse::<IpAddr>()
         .ok()
         .or_else(|| hop.parse::<SocketAddr>().ok().map(|addr| addr.ip()))
+        .or_else(|| {
+            hop.strip_prefix('[')
+                .and_then(|rest| rest.strip_suffix(']'))
+                .and_then(|inner| inner.parse::<IpAddr>().ok())
+        })
         .map(|ip| ip.to_canonical())
 }
 
@@ -130,6 +136,11 @@ mod tests {
         assert_eq!(
             resolve(ip("127.0.0.1"), &headers, &trusted),
             ip("198.51.100.7")
+        );
+        let headers = forwarded(&["[2001:db8::2]"]);
+        assert_eq!(
+            resolve(ip("127.0.0.1"), &headers, &trusted),
+            ip("2001:db8::2")
         );
     }
 
