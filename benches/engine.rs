@@ -109,9 +109,17 @@ async fn insert_tasks(
     cron: Option<&str>,
     next_run_at_sql: &str,
 ) {
+    let owner: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO users (id, email, name, password_hash)
+         VALUES (gen_random_uuid(), 'bench-' || gen_random_uuid() || '@example.test', 'bench', '!')
+         RETURNING id",
+    )
+    .fetch_one(db)
+    .await
+    .expect("insert the tasks' owner");
     let sql = format!(
         "INSERT INTO tasks (id, owner_id, name, action_type, action_config, cron, next_run_at, retry_max_attempts)
-         SELECT gen_random_uuid(), gen_random_uuid(), 'bench ' || n, 'HTTP_REQUEST',
+         SELECT gen_random_uuid(), $4, 'bench ' || n, 'HTTP_REQUEST',
                 jsonb_build_object('url', $1::text), $2, {next_run_at_sql}, 1
          FROM generate_series(1, $3) AS n"
     );
@@ -119,6 +127,7 @@ async fn insert_tasks(
         .bind(url)
         .bind(cron)
         .bind(i64::try_from(count).unwrap_or(i64::MAX))
+        .bind(owner)
         .execute(db)
         .await
         .expect("insert tasks");

@@ -101,3 +101,14 @@ ensure_openssl() {
     && pkg-config --exists openssl 2>/dev/null; then return; fi
   apt_install "for the TLS email tests and the Socket.IO test client" openssl libssl-dev pkg-config
 }
+
+# Installs a headless Chromium when none is found: the browser test opens the example page
+# examples/browser/live.html in it.
+ensure_chromium() {
+  local name
+  for name in chromium-headless-shell chromium chromium-browser; do
+    if command -v "$name" >/dev/null; then return; fi
+  done
+  echo "no Chromium found: installing chromium-headless-shell for the browser test" >&2
+  apt_install "for the browser test" --no-install-recommends chromium-headless-shell
+}

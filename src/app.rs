@@ -17,14 +17,14 @@ use crate::{
     config::{self, Settings},
     db::{self, embedded::LocalCluster},
     events::EventBus,
-    health, http,
+    executions, health, http,
     net::{self, OutboundPolicy},
     notion,
-    openapi::ApiDoc,
+    openapi::{self, ApiDoc},
     realtime::{self, RealtimeHooks},
     scheduler, secrets,
     state::AppState,
-    system_jobs, users,
+    system_jobs, tasks, users,
 };
 
 /// Every documented route, with the base OpenAPI document.
@@ -37,6 +37,14 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(admin::router())
         .merge(api_keys::router())
         .merge(notion::router())
+        .merge(tasks::templates::router())
+        .nest("/tasks", tasks::api::router())
+        .nest("/api/v1/tasks", openapi::for_api_v1(tasks::api::router()))
+        .nest("/executions", executions::router())
+        .nest(
+            "/api/v1/executions",
+            openapi::for_api_v1(executions::router()),
+        )
 }
 
 /// The OpenAPI document of the whole API.
@@ -129,6 +137,7 @@ impl Application {
         let outbound_http =
             net::try_outbound_client(outbound.clone(), &format!("nocron/{}", health::VERSION))
                 .context("cannot build the outbound HTTP client")?;
+        let action_http = scheduler::engine::action_client(&outbound, &outbound_http);
         let auth = Arc::new(AuthContext::new(&settings, &jwt_secret)?);
         let state = AppState {
             db,
@@ -144,6 +153,7 @@ impl Application {
             events: EventBus::default(),
             outbound,
             outbound_http,
+            action_http,
             vault: Arc::new(vault),
         };
         start_background_work(&state).await?;

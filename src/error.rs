@@ -54,6 +54,8 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// The request conflicts with the current state (e.g. a duplicate).
     Conflict,
+    /// `If-Match` named a version that is no longer current: reload and try again.
+    PreconditionFailed,
     /// The request took longer than the server allows.
     RequestTimeout,
     /// A database operation failed.
@@ -86,6 +88,7 @@ impl ErrorCode {
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Conflict => StatusCode::CONFLICT,
+            PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             DatabaseError | InternalError => StatusCode::INTERNAL_SERVER_ERROR,
             DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -115,6 +118,7 @@ impl ErrorCode {
             NotFound => 3001,
             MethodNotAllowed => 3002,
             Conflict => 3003,
+            PreconditionFailed => 3012,
             RequestTimeout => 3008,
             DatabaseError => 4001,
             DatabaseUnavailable => 4002,
@@ -145,6 +149,7 @@ impl ErrorCode {
             NotFound => "NOT_FOUND",
             MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Conflict => "CONFLICT",
+            PreconditionFailed => "PRECONDITION_FAILED",
             RequestTimeout => "REQUEST_TIMEOUT",
             DatabaseError => "DATABASE_ERROR",
             DatabaseUnavailable => "DATABASE_UNAVAILABLE",
@@ -169,6 +174,7 @@ impl ErrorCode {
             StatusCode::TOO_MANY_REQUESTS => ErrorCode::RateLimited,
             StatusCode::UNPROCESSABLE_ENTITY => ErrorCode::ValidationError,
             StatusCode::CONFLICT => ErrorCode::Conflict,
+            StatusCode::PRECONDITION_FAILED => ErrorCode::PreconditionFailed,
             StatusCode::SERVICE_UNAVAILABLE => ErrorCode::DatabaseUnavailable,
             s if s.is_client_error() => ErrorCode::BadRequest,
             _ => ErrorCode::InternalError,
@@ -257,6 +263,11 @@ impl AppError {
     /// 409 with a reason.
     pub fn conflict(detail: impl Into<String>) -> Self {
         Self::new(ErrorCode::Conflict, detail)
+    }
+
+    /// 412 `PRECONDITION_FAILED`: the object changed since the version the client named.
+    pub fn precondition_failed(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::PreconditionFailed, detail)
     }
 
     /// 422 for one field.

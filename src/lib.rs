@@ -15,6 +15,7 @@ pub mod db;
 pub mod email;
 pub mod error;
 pub mod events;
+pub mod executions;
 pub mod health;
 pub mod http;
 pub mod logging;

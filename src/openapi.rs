@@ -3,12 +3,22 @@
 
 use utoipa::{
     Modify, OpenApi,
-    openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
+    openapi::{
+        RefOr, Response,
+        path::Operation,
+        security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        },
+    },
 };
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
 
 use crate::{
     error::{ErrorCode, FieldError, Problem},
     realtime::events::EventSchemas,
+    tasks::list::{SortOrder, TaskSort},
 };
 
 /// The base document.
@@ -23,7 +33,7 @@ use crate::{
         license(name = "MIT", identifier = "MIT"),
     ),
     modifiers(&SecuritySchemes, &EventSchemas),
-    components(schemas(Problem, FieldError, ErrorCode)),
+    components(schemas(Problem, FieldError, ErrorCode, TaskSort, SortOrder)),
     tags(
         (name = "health", description = "Liveness, readiness, status and metrics"),
         (name = "realtime", description = "Socket.IO at `/socket.io`: no HTTP paths; the event \
@@ -34,6 +44,9 @@ use crate::{
         (name = "users", description = "Profiles and user management"),
         (name = "admin", description = "Role administration"),
         (name = "api-keys", description = "API keys for integrations (scopes: tasks:read, tasks:write, tasks:execute, executions:read, analytics:read)"),
+        (name = "tasks", description = "Your tasks: definitions, runs, history and next runs (also under `/api/v1/tasks`)"),
+        (name = "templates", description = "Built-in and saved task templates; `POST /tasks/from-template/{id}` makes a task from one"),
+        (name = "executions", description = "One execution with its log lines; cancel and retry (also under `/api/v1/executions`)"),
         (name = "api-v1", description = "The integration API, for API keys (X-API-Key) and signed-in users"),
         (name = "notion", description = "Connect a Notion workspace (OAuth) for NOTION_SYNC tasks, and list its databases"),
     )
@@ -70,4 +83,56 @@ impl Modify for SecuritySchemes {
             ))),
         );
     }
+}
+
+/// Marks the operations of a router that is also mounted under `/api/v1`: its operation ids
+/// get a `v1_` prefix (they must be unique in the document), its security accepts an API key
+/// or a bearer token, and it documents the 403 of a key without the scope and the 429 of a
+/// key over its rate limit.
+pub fn for_api_v1(mut router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+    for item in router.get_openapi_mut().paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            mark_api_v1(operation);
+        }
+    }
+    router
+}
+
+fn mark_api_v1(operation: &mut Operation) {
+    if let Some(id) = &operation.operation_id {
+        operation.operation_id = Some(format!("v1_{id}"));
+    }
+    operation.tags = Some(vec!["api-v1".to_owned()]);
+    operation.security = Some(vec![
+        SecurityRequirement::new(API_KEY, Vec::<String>::new()),
+        SecurityRequirement::new(BEARER, Vec::<String>::new()),
+    ]);
+    let responses = &mut operation.responses.responses;
+    for (status, description) in [
+        ("403", "The API key lacks the scope this operation needs"),
+        ("429", "The API key's rate limit is exhausted"),
+    ] {
+        responses
+            .entry(status.to_owned())
+            .or_insert_with(|| RefOr::T(problem_response(description)));
+    }
+}
+
+fn problem_response(description: &str) -> Response {
+    utoipa::openapi::ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            utoipa::openapi::ContentBuilder::new()
+                .schema(Some(utoipa::openapi::Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
 }

@@ -38,6 +38,8 @@ pub struct AppState {
     pub outbound: Arc<OutboundPolicy>,
     /// The shared, SSRF-guarded client for user-configured requests.
     pub outbound_http: reqwest::Client,
+    /// The client actions use: the guarded one with redirects left to the action.
+    pub action_http: reqwest::Client,
     /// JWT keys, rate limiters and the API-key cache.
     pub auth: Arc<AuthContext>,
     /// The master keys secrets are sealed and opened with.

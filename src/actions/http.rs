@@ -253,6 +253,7 @@ impl HttpAction {
                     .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
                     .body(text.clone()),
                 Body::Form(fields) => request.form(fields),
+                Body::Input => request.json(&context.input),
             };
         }
         for (name, value) in &config.headers {

@@ -56,6 +56,9 @@ pub enum Body {
     Text(String),
     /// Sent as `application/x-www-form-urlencoded`.
     Form(BTreeMap<String, String>),
+    /// The execution's input (from the webhook, the API call or the chained task), sent as
+    /// `application/json`: relays what triggered the run.
+    Input,
 }
 
 /// How the request authenticates.

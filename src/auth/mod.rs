@@ -5,6 +5,7 @@
 //! [`authenticate_token`] for non-HTTP callers.
 
 pub mod api_v1;
+pub mod caller;
 pub mod context;
 pub mod events;
 pub mod extract;
@@ -22,6 +23,7 @@ pub mod verification;
 
 use utoipa_axum::router::OpenApiRouter;
 
+pub use caller::Caller;
 pub use context::AuthContext;
 pub use extract::{
     Admin, CurrentUser, Principal, RequireRole, RoleRequirement, SuperAdmin,

@@ -71,3 +71,18 @@ pub async fn migration_state(pool: &PgPool) -> Result<MigrationState, sqlx::Erro
         MigrationState::Pending(pending)
     })
 }
+
+/// `%text%` for `ILIKE`, with the pattern characters in `text` (`%`, `_` and the backslash) escaped so
+/// they match themselves.
+pub fn contains_pattern(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}

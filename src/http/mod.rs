@@ -6,6 +6,7 @@
 //! body limit.
 
 pub mod client_ip;
+pub mod cursor;
 pub mod extract;
 pub mod problems;
 pub mod rate_limit_headers;

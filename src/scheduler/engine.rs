@@ -64,7 +64,7 @@ impl Engine {
         Engine {
             db: state.db.clone(),
             events: state.events.clone(),
-            http: action_client(&state.outbound, &state.outbound_http),
+            http: state.action_http.clone(),
             outbound: state.outbound.clone(),
             instance_id: state.instance_id.clone(),
             notion: Arc::new(NotionAccess::from_state(state)),

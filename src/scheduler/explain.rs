@@ -128,9 +128,24 @@ async fn explain(AppJson(body): AppJson<ExplainIn>) -> AppResult<AppJson<Explain
     };
     let after = body.after.unwrap_or_else(Utc::now);
     let count = usize::try_from(count).unwrap_or(DEFAULT_COUNT);
+    Ok(AppJson(explanation(
+        &schedule, body.cron, after, None, count,
+    )))
+}
+
+/// The explanation of a parsed schedule: up to `count` runs after `after` (and not after
+/// `until`), with the DST notes that concern them.
+pub fn explanation(
+    schedule: &CronSchedule,
+    cron: String,
+    after: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
+    count: usize,
+) -> ExplainOut {
     let horizon = after
         .checked_add_signed(HORIZON)
         .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    let horizon = until.map_or(horizon, |until| until.min(horizon));
     let mut slots = Vec::with_capacity(count);
     let mut cursor = after;
     while slots.len() < count {
@@ -146,12 +161,12 @@ async fn explain(AppJson(body): AppJson<ExplainIn>) -> AppResult<AppJson<Explain
     let dst_notes = match slots.last() {
         Some(last) => cron::transitions(tz, after, last.at)
             .iter()
-            .filter_map(|transition| describe_transition(&schedule, transition))
+            .filter_map(|transition| describe_transition(schedule, transition))
             .collect(),
         None => Vec::new(),
     };
-    Ok(AppJson(ExplainOut {
-        cron: body.cron,
+    ExplainOut {
+        cron,
         timezone: tz.name().to_owned(),
         dst_policy: schedule.dst_policy(),
         kind: if schedule.is_interval() {
@@ -162,7 +177,7 @@ async fn explain(AppJson(body): AppJson<ExplainIn>) -> AppResult<AppJson<Explain
         description: schedule.describe(),
         next_runs: slots.iter().map(|slot| next_run(tz, slot.at)).collect(),
         dst_notes,
-    }))
+    }
 }
 
 fn field_error(err: cron::CronError) -> FieldError {

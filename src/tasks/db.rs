@@ -109,6 +109,14 @@ pub async fn load_task(
     conn: &mut PgConnection,
     task_id: Uuid,
 ) -> Result<Option<Task>, sqlx::Error> {
+    Ok(load_tasks(&mut *conn, &[task_id]).await?.pop())
+}
+
+/// Tasks by id, whoever owns them, in no particular order; ids without a task are left out.
+pub async fn load_tasks<'c, E>(executor: E, task_ids: &[Uuid]) -> Result<Vec<Task>, sqlx::Error>
+where
+    E: sqlx::PgExecutor<'c>,
+{
     sqlx::query_as!(
         Task,
         r#"SELECT id, owner_id, name, description, tags,
@@ -120,10 +128,10 @@ pub async fn load_task(
                   catch_up_policy AS "catch_up_policy: CatchUpPolicy", catch_up_max,
                   auto_pause_after_failures, consecutive_failures, next_run_at, created_at,
                   updated_at
-           FROM tasks WHERE id = $1"#,
-        task_id
+           FROM tasks WHERE id = ANY($1)"#,
+        task_ids
     )
-    .fetch_optional(&mut *conn)
+    .fetch_all(executor)
     .await
 }
 

@@ -1,5 +1,9 @@
 //! Tasks: an action plus its schedule and policies. The data model and the queries the API
-//! and the engine share.
+//! and the engine share, and the HTTP API ([`api`]).
 
+pub mod api;
 pub mod db;
+pub mod list;
 pub mod model;
+pub mod templates;
+pub mod update;

@@ -112,18 +112,33 @@ impl Default for RetryPolicy {
 /// When a task fires on its own.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ScheduleSpec {
-    /// Cron expression, 5 or 6 fields (seconds first), or a macro such as `@hourly`.
+    /// 5 fields (minute first), 6 (second first), or a macro such as `@hourly`.
+    #[schema(example = "*/5 * * * *")]
     pub cron: String,
-    /// IANA time zone the expression is read in.
+    /// IANA time zone the expression is read in (default `UTC`).
+    #[serde(default = "utc")]
+    #[schema(example = "Europe/Berlin")]
     pub timezone: String,
-    /// No slot before this instant.
+    /// No run before this instant.
+    #[serde(default)]
     pub start_at: Option<DateTime<Utc>>,
-    /// No slot after this instant.
+    /// No run after this instant.
+    #[serde(default)]
     pub end_at: Option<DateTime<Utc>>,
-    /// Each run starts up to this many seconds after its slot, at random.
+    /// Each run starts up to this many seconds after its slot, at random (0–3600, default 0).
+    #[serde(default)]
     pub jitter_seconds: i32,
-    /// Daylight-saving behaviour.
+    /// The skipped and the repeated hour of daylight-saving changes (default `SHIFT_ONCE`).
+    #[serde(default = "shift_once")]
     pub dst_policy: DstPolicy,
+}
+
+fn utc() -> String {
+    "UTC".to_owned()
+}
+
+fn shift_once() -> DstPolicy {
+    DstPolicy::ShiftOnce
 }
 
 impl ScheduleSpec {
@@ -200,6 +215,18 @@ pub struct Task {
 }
 
 impl Task {
+    /// The schedule as one value; `None` for a task that runs only when triggered.
+    pub fn schedule_spec(&self) -> Option<ScheduleSpec> {
+        self.cron.as_ref().map(|cron| ScheduleSpec {
+            cron: cron.clone(),
+            timezone: self.timezone.clone(),
+            start_at: self.start_at,
+            end_at: self.end_at,
+            jitter_seconds: self.jitter_seconds,
+            dst_policy: self.dst_policy,
+        })
+    }
+
     /// The retry policy as one value.
     pub fn retry_policy(&self) -> RetryPolicy {
         RetryPolicy {

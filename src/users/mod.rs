@@ -74,19 +74,6 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
     Option::<String>::deserialize(d).map(Some)
 }
 
-fn escape_like(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
-
 /// List users (admins), with filters and cursor pagination.
 #[utoipa::path(get, path = "/users", tag = "users", security(("bearer" = [])),
     params(UserFilter),
@@ -109,7 +96,7 @@ async fn list_users(
             "must be between 1 and 100",
         ));
     }
-    let pattern = filter.email.as_deref().map(escape_like);
+    let pattern = filter.email.as_deref().map(crate::db::contains_pattern);
     let rows = sqlx::query_as!(
         UserRow,
         r#"SELECT id, email::text AS "email!", name, role, status, timezone, created_at, updated_at
@@ -284,7 +271,7 @@ mod tests {
 
     #[test]
     fn like_patterns_escape_wildcards() {
-        assert_eq!(escape_like("a_b%c\\"), "%a\\_b\\%c\\\\%");
+        assert_eq!(crate::db::contains_pattern("a_b%c\\"), "%a\\_b\\%c\\\\%");
     }
 
     #[test]

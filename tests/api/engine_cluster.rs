@@ -50,6 +50,7 @@ fn engine_on(db: &PgPool) -> Engine {
 }
 
 async fn create(db: &PgPool, new: &tasks::model::NewTask) -> Task {
+    crate::engine_support::ensure_owner(db, new.owner_id).await;
     tasks::db::create_task(db, &EventBus::default(), new)
         .await
         .expect("create task")

@@ -51,8 +51,10 @@ impl TestApp {
         Engine::from_state(&self.state)
     }
 
-    /// Creates a task through the engine's own function.
+    /// Creates a task through the engine's own function (and its owner's account, when the
+    /// task names an owner that does not exist yet).
     pub async fn create_task(&self, new: &NewTask) -> Task {
+        ensure_owner(&self.state.db, new.owner_id).await;
         tasks::db::create_task(&self.state.db, &self.state.events, new)
             .await
             .expect("create task")
@@ -72,6 +74,20 @@ impl TestApp {
         .expect("enqueue")
         .execution_id
     }
+}
+
+/// Creates a bare account with this id unless one exists, so engine tests can use fresh
+/// owner ids without going through registration.
+pub async fn ensure_owner(db: &PgPool, owner_id: Uuid) {
+    sqlx::query(
+        "INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, 'engine test', '!')
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(owner_id)
+    .bind(format!("owner-{owner_id}@example.test"))
+    .execute(db)
+    .await
+    .expect("create the task's owner");
 }
 
 /// A task calling `url` with `HTTP_REQUEST`, otherwise defaults.

@@ -361,6 +361,19 @@ pub async fn problem(response: reqwest::Response) -> serde_json::Value {
     response.json().await.expect("problem JSON")
 }
 
+/// The `field` of each entry in a problem's `errors`, in order.
+pub fn problem_fields(problem: &serde_json::Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A password that passes the policy.
 pub const PASSWORD: &str = "correct horse battery staple";
 

@@ -1,8 +1,9 @@
-//! End to end: an execution triggered through the engine is watched live by a Socket.IO
+//! End to end: a task created and run through the HTTP API is watched live by a Socket.IO
 //! client signed in as the task's owner.
 
 use nocron::realtime::{Room, events::names};
-use serde_json::json;
+use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::{
     capture::CaptureServer,
@@ -15,27 +16,51 @@ async fn the_owner_sees_queued_started_logs_and_finished() {
     let app = spawn_engine_app(&[]).await;
     let sink = CaptureServer::start().await;
     let owner = app.login_as("USER").await;
-    let mut new = http_task(&sink.url("/ok"));
-    new.owner_id = owner.id;
-    let task = app.create_task(&new).await;
-
     let mut socket = connect(&app, &owner.access_token).await;
+    let created = app
+        .post_as(
+            &owner.access_token,
+            "/tasks",
+            &json!({"name": "Watched", "action": {"type": "HTTP_REQUEST",
+                    "config": {"url": sink.url("/ok")}}}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let task_id: Uuid = created.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid");
+    let task_created = socket.event(names::TASK_CREATED).await;
+    assert_eq!(task_created["task_id"], task_id.to_string());
+
     assert_eq!(
-        socket.subscribe(&Room::task(task.id)).await,
+        socket.subscribe(&Room::task(task_id)).await,
         json!({"ok": true})
     );
     let stranger = app.login_as("USER").await;
     let other = connect(&app, &stranger.access_token).await;
     assert_eq!(
-        other.subscribe(&Room::task(task.id)).await,
-        json!({"error": format!("task {} not found", task.id)}),
+        other.subscribe(&Room::task(task_id)).await,
+        json!({"error": format!("task {task_id} not found")}),
         "another user's task is not found"
     );
 
-    let execution_id = app.trigger(&task).await.to_string();
+    let run = app
+        .post_as(
+            &owner.access_token,
+            &format!("/tasks/{task_id}/execute"),
+            &json!({"input": {"n": 1}}),
+        )
+        .await;
+    assert_eq!(run.status(), 202);
+    let execution_id = run.json::<Value>().await.expect("json")["execution_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
     let queued = socket.event(names::EXECUTION_QUEUED).await;
     assert_eq!(queued["execution_id"], execution_id);
-    assert_eq!(queued["task_id"], task.id.to_string());
+    assert_eq!(queued["task_id"], task_id.to_string());
     assert_eq!(queued["trigger"], "MANUAL");
     let started = socket.event(names::EXECUTION_STARTED).await;
     assert_eq!(started["execution_id"], execution_id);

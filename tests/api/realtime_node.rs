@@ -14,7 +14,7 @@ use tokio::{
 use crate::helpers::spawn_app;
 
 /// The client directory, with its packages installed (`npm ci`) when missing.
-async fn client_dir() -> PathBuf {
+pub async fn client_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/node-client");
     if !dir.join("node_modules").exists() {
         let status = Command::new("npm")

@@ -1,0 +1,178 @@
+//! Executions as the API shows them: one execution with its log lines, cancel and retry
+//! (`/executions/{id}`, also under `/api/v1`), and a task's history ([`history`]).
+
+pub mod history;
+
+use axum::{extract::State, http::StatusCode};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::{
+    auth::{Caller, Scope},
+    error::{AppError, AppResult, Problem},
+    executions::history::{ExecutionPage, ExecutionQuery},
+    http::{AppJson, AppPath, AppQuery},
+    scheduler::{
+        control::{self, Enqueued, StoredLogLine},
+        engine::Engine,
+        model::{Execution, ExecutionStatus, TriggerKind},
+    },
+    state::AppState,
+};
+
+/// Routes of this module, relative to `/executions`.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_executions))
+        .routes(routes!(get_execution))
+        .routes(routes!(cancel_execution))
+        .routes(routes!(retry_execution))
+}
+
+/// An execution with its log lines.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExecutionOut {
+    /// The execution.
+    #[serde(flatten)]
+    pub execution: Execution,
+    /// Its log lines, oldest first.
+    pub logs: Vec<StoredLogLine>,
+}
+
+/// The state of an execution after a cancel request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CancelOut {
+    /// The execution.
+    pub execution_id: Uuid,
+    /// `CANCELLED` for a queued execution; `RUNNING` for one that was asked to stop and
+    /// will end as `CANCELLED` shortly.
+    pub status: ExecutionStatus,
+}
+
+/// `GET /executions` parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExecutionFilter {
+    /// Page size, 1–100 (default 50).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Only this status, e.g. `DEAD` for the dead-letter list.
+    pub status: Option<ExecutionStatus>,
+    /// Only this trigger kind.
+    pub trigger_kind: Option<TriggerKind>,
+    /// Only executions queued at or after this instant (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Only executions queued before this instant (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Your executions across all your tasks, newest first: `?status=DEAD` is the dead-letter
+/// list, `?status=RUNNING` what runs now.
+#[utoipa::path(get, path = "/", tag = "executions", security(("bearer" = [])),
+    params(ExecutionFilter),
+    responses(
+        (status = 200, description = "A page of executions", body = ExecutionPage),
+        (status = 400, description = "A parameter is malformed", body = Problem),
+        (status = 401, description = "Not signed in", body = Problem),
+        (status = 422, description = "`limit` or `cursor` is invalid", body = Problem),
+    ))]
+async fn list_executions(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppQuery(filter): AppQuery<ExecutionFilter>,
+) -> AppResult<AppJson<ExecutionPage>> {
+    caller.require(Scope::ExecutionsRead)?;
+    let limit = filter.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(AppError::invalid_field(
+            "query.limit",
+            "must be between 1 and 100",
+        ));
+    }
+    let query = ExecutionQuery {
+        status: filter.status,
+        trigger_kind: filter.trigger_kind,
+        from: filter.from,
+        to: filter.to,
+        limit,
+        cursor: filter.cursor,
+    };
+    Ok(AppJson(
+        history::owner_executions(&state.db, caller.owner_id(), &query).await?,
+    ))
+}
+
+/// One of your executions, with its log lines.
+#[utoipa::path(get, path = "/{id}", tag = "executions", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The execution")),
+    responses(
+        (status = 200, description = "The execution", body = ExecutionOut),
+        (status = 400, description = "The id is not a UUID", body = Problem),
+        (status = 401, description = "Not signed in", body = Problem),
+        (status = 404, description = "No such execution of yours", body = Problem),
+    ))]
+async fn get_execution(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppPath(id): AppPath<Uuid>,
+) -> AppResult<AppJson<ExecutionOut>> {
+    caller.require(Scope::ExecutionsRead)?;
+    let engine = Engine::from_state(&state);
+    let execution = control::load_execution(&engine, id, caller.owner_id())
+        .await?
+        .ok_or_else(|| AppError::not_found("execution"))?;
+    let logs = control::execution_log(&engine, id, caller.owner_id()).await?;
+    Ok(AppJson(ExecutionOut { execution, logs }))
+}
+
+/// Cancel a queued or running execution.
+#[utoipa::path(post, path = "/{id}/cancel", tag = "executions", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The execution")),
+    responses(
+        (status = 202, description = "Cancelled, or asked to stop", body = CancelOut),
+        (status = 400, description = "The id is not a UUID", body = Problem),
+        (status = 401, description = "Not signed in", body = Problem),
+        (status = 404, description = "No such execution of yours", body = Problem),
+        (status = 409, description = "The execution already finished", body = Problem),
+    ))]
+async fn cancel_execution(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppPath(id): AppPath<Uuid>,
+) -> AppResult<(StatusCode, AppJson<CancelOut>)> {
+    caller.require(Scope::TasksExecute)?;
+    let status =
+        control::cancel_execution(&Engine::from_state(&state), id, caller.owner_id()).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        AppJson(CancelOut {
+            execution_id: id,
+            status,
+        }),
+    ))
+}
+
+/// Run a `DEAD`, `TIMED_OUT` or `CANCELLED` execution again, as a new execution.
+#[utoipa::path(post, path = "/{id}/retry", tag = "executions", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The execution")),
+    responses(
+        (status = 202, description = "A new execution is queued", body = Enqueued),
+        (status = 400, description = "The id is not a UUID", body = Problem),
+        (status = 401, description = "Not signed in", body = Problem),
+        (status = 404, description = "No such execution of yours", body = Problem),
+        (status = 409, description = "The execution did not end without success", body = Problem),
+    ))]
+async fn retry_execution(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppPath(id): AppPath<Uuid>,
+) -> AppResult<(StatusCode, AppJson<Enqueued>)> {
+    caller.require(Scope::TasksExecute)?;
+    let enqueued =
+        control::retry_execution(&Engine::from_state(&state), id, caller.owner_id()).await?;
+    Ok((StatusCode::ACCEPTED, AppJson(enqueued)))
+}

@@ -1,0 +1,37 @@
+//! The tasks API, mounted at `/tasks` for signed-in users and at `/api/v1/tasks` for users
+//! and API keys (see [`crate::auth::Caller`]): definitions ([`crud`]), running and status
+//! ([`runs`]) and what happened and will happen ([`history`]). Another owner's task is a 404.
+
+pub mod body;
+mod crud;
+mod history;
+mod runs;
+mod version;
+
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub use crud::set_location;
+
+use crate::state::AppState;
+
+/// Routes of this module, relative to `/tasks`.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(crud::list_tasks, crud::create_task))
+        .routes(routes!(
+            crud::get_task,
+            crud::replace_task,
+            crud::patch_task,
+            crud::delete_task
+        ))
+        .routes(routes!(runs::execute_task))
+        .routes(routes!(runs::pause_task))
+        .routes(routes!(runs::resume_task))
+        .routes(routes!(runs::stop_task))
+        .routes(routes!(runs::duplicate_task))
+        .routes(routes!(history::task_logs))
+        .routes(routes!(history::next_runs))
+        .routes(routes!(
+            crate::tasks::templates::routes::create_from_template
+        ))
+}

@@ -1,0 +1,249 @@
+//! Running a task now, moving it between statuses, and copying it.
+
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
+};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{
+    body::TaskOut,
+    crud::{owned_task, respond_with, set_location},
+};
+use crate::{
+    auth::{Caller, Scope},
+    error::{AppError, AppResult, ErrorCode, Problem},
+    http::{AppJson, AppPath, extract::parse_json},
+    scheduler::{
+        control::{self, Enqueued},
+        engine::Engine,
+        model::TriggerKind,
+    },
+    state::AppState,
+    tasks::{db, model::TaskStatus, update},
+};
+
+/// The header that makes `execute` idempotent.
+const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+/// Set on an answer that repeats an earlier execution for the same idempotency key.
+const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+/// Largest execution input, serialized.
+const MAX_INPUT_BYTES: usize = 256 * 1024;
+
+/// `POST /tasks/{id}/execute` body (optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ExecuteIn {
+    /// Passed to the action as its input (default `{}`), up to 256 KiB.
+    #[schema(value_type = Object, example = json!({"order_id": 42}))]
+    pub input: Option<serde_json::Value>,
+}
+
+/// `POST /tasks/{id}/duplicate` body (optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct DuplicateIn {
+    /// The copy's name (default: "<name> (copy)").
+    pub name: Option<String>,
+}
+
+/// Parses an optional JSON body: empty is the default value.
+fn optional_body<T: Default + serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> AppResult<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json" || mime.ends_with("+json")
+        });
+    if !json {
+        return Err(AppError::new(
+            ErrorCode::InvalidContentType,
+            "expected a request body with content-type: application/json",
+        ));
+    }
+    parse_json(body)
+}
+
+/// The `Idempotency-Key` header: 1–255 visible ASCII characters.
+fn idempotency_key(headers: &HeaderMap) -> AppResult<Option<String>> {
+    let Some(value) = headers.get(&IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    let key = value.to_str().unwrap_or_default().trim();
+    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(AppError::invalid_field(
+            "header.Idempotency-Key",
+            "must be 1 to 255 visible ASCII characters",
+        ));
+    }
+    Ok(Some(key.to_owned()))
+}
+
+/// Run a task now. With an `Idempotency-Key` header, repeating the request (same key, same
+/// input) answers the first execution instead of running again; the answer then carries
+/// `Idempotent-Replayed: true`.
+#[utoipa::path(post, path = "/{id}/execute", tag = "tasks", security(("bearer" = [])),
+    params(
+        ("id" = Uuid, Path, description = "The task"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries of this request safe"),
+    ),
+    request_body(content = Option<ExecuteIn>, description = "Optional; `{\"input\": …}`"),
+    responses(
+        (status = 202, description = "Queued (or, for a repeated key, the first execution)", body = Enqueued),
+        (status = 400, description = "The body is not JSON", body = Problem),
+        (status = 401, description = "Not signed in", body = Problem),
+        (status = 404, description = "No such task of yours", body = Problem),
+        (status = 409, description = "The task is STOPPED or FAILED", body = Problem),
+        (status = 413, description = "The input is larger than 256 KiB", body = Problem),
+        (status = 422, description = "The key was used with another input, or a field is invalid", body = Problem),
+    ))]
+pub async fn execute_task(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppPath(id): AppPath<Uuid>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<(StatusCode, HeaderMap, AppJson<Enqueued>)> {
+    caller.require(Scope::TasksExecute)?;
+    let key = idempotency_key(&headers)?;
+    let request: ExecuteIn = optional_body(&headers, &body)?;
+    let input = request.input.unwrap_or_else(|| serde_json::json!({}));
+    if serde_json::to_vec(&input).map_or(0, |bytes| bytes.len()) > MAX_INPUT_BYTES {
+        return Err(AppError::new(
+            ErrorCode::PayloadTooLarge,
+            "`input` must be at most 256 KiB",
+        ));
+    }
+    let trigger = if caller.via_api {
+        TriggerKind::Api
+    } else {
+        TriggerKind::Manual
+    };
+    let engine = Engine::from_state(&state);
+    let enqueued = control::enqueue(
+        &engine,
+        id,
+        caller.owner_id(),
+        trigger,
+        input.clone(),
+        key.as_deref(),
+    )
+    .await?;
+    let mut answer_headers = HeaderMap::new();
+    if !enqueued.created {
+        let first = control::load_execution(&engine, enqueued.execution_id, caller.owner_id())
+            .await?
+            .ok_or_else(|| AppError::not_found("execution"))?;
+        if first.input != input {
+            return Err(AppError::invalid_field(
+                "header.Idempotency-Key",
+                "was already used with a different input; use a new key for a new run",
+            ));
+        }
+        answer_headers.insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+    }
+    Ok((StatusCode::ACCEPTED, answer_headers, AppJson(enqueued)))
+}
+
+/// Moves one of the caller's tasks to `status` and answers the task.
+async fn move_to(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    status: TaskStatus,
+) -> AppResult<(HeaderMap, AppJson<TaskOut>)> {
+    caller.require(Scope::TasksWrite)?;
+    let task = db::set_status(&state.db, &state.events, id, caller.owner_id(), status).await?;
+    respond_with(state, task).await
+}
+
+/// Pause a task: its slots are recorded as `PAUSED` in the history until it is resumed.
+#[utoipa::path(post, path = "/{id}/pause", tag = "tasks", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The task")),
+    responses(
+        (status = 200, description = "The paused task", body = TaskOut),
+        (status = 401, description = "Not signed in", body = Problem),
+        (status = 404, description = "No such task of yours", body = Problem),
+    ))]
+pub async fn pause_task(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppPath(id): AppPath<Uuid>,
+) -> AppResult<(HeaderMap, AppJson<TaskOut>)> {
+    move_to(&state, &caller, id, TaskStatus::Paused).await
+}
+
+/// Resume a paused, stopped or failed task: it fires from its next slot after now.
+#[utoipa::path(post, path = "/{id}/resume", tag = "tasks", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The task")),
+    responses(
+        (status = 200, description = "The active task", body = TaskOut),
+        (status = 401, description = "Not signed in", body = Problem),
+        (status = 404, description = "No such task of yours", body = Problem),
+    ))]
+pub async fn resume_task(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppPath(id): AppPath<Uuid>,
+) -> AppResult<(HeaderMap, AppJson<TaskOut>)> {
+    move_to(&state, &caller, id, TaskStatus::Active).await
+}
+
+/// Stop a task: it neither fires nor accepts triggers until it is resumed.
+#[utoipa::path(post, path = "/{id}/stop", tag = "tasks", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The task")),
+    responses(
+        (status = 200, description = "The stopped task", body = TaskOut),
+        (status = 401, description = "Not signed in", body = Problem),
+        (status = 404, description = "No such task of yours", body = Problem),
+    ))]
+pub async fn stop_task(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppPath(id): AppPath<Uuid>,
+) -> AppResult<(HeaderMap, AppJson<TaskOut>)> {
+    move_to(&state, &caller, id, TaskStatus::Stopped).await
+}
+
+/// Copy a task. The copy starts `PAUSED`, so it never fires alongside the original until you
+/// resume it.
+#[utoipa::path(post, path = "/{id}/duplicate", tag = "tasks", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The task to copy")),
+    request_body(content = Option<DuplicateIn>, description = "Optional; `{\"name\": …}`"),
+    responses(
+        (status = 201, description = "The copy", body = TaskOut),
+        (status = 401, description = "Not signed in", body = Problem),
+        (status = 404, description = "No such task of yours", body = Problem),
+        (status = 422, description = "The name is invalid", body = Problem),
+    ))]
+pub async fn duplicate_task(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppPath(id): AppPath<Uuid>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<(StatusCode, HeaderMap, AppJson<TaskOut>)> {
+    caller.require(Scope::TasksWrite)?;
+    let request: DuplicateIn = optional_body(&headers, &body)?;
+    owned_task(&state, &caller, id).await?;
+    let copy = update::duplicate_task(
+        &state.db,
+        &state.events,
+        id,
+        caller.owner_id(),
+        request.name.as_deref(),
+    )
+    .await?;
+    let (mut answer_headers, out) = respond_with(&state, copy).await?;
+    set_location(&mut answer_headers, &caller, out.0.id);
+    Ok((StatusCode::CREATED, answer_headers, out))
+}
