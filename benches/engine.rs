@@ -91,6 +91,9 @@ fn engine(db: &PgPool, concurrency: usize) -> Engine {
         actions: Arc::new(nocron::actions::ActionServices::new(Arc::new(
             nocron::secrets::Vault::new(nocron::secrets::MasterKey::generate(), Vec::new()),
         ))),
+        notion: std::sync::Arc::new(nocron::notion::NotionAccess::new(
+            "https://api.notion.com".parse().expect("url"),
+        )),
         config: EngineConfig {
             worker_concurrency: concurrency,
             worker_batch_size: concurrency.min(200),

@@ -19,6 +19,7 @@ use crate::{
     events::EventBus,
     executions, health, http,
     net::{self, OutboundPolicy},
+    notion,
     openapi::{self, ApiDoc},
     realtime::{self, RealtimeHooks},
     scheduler, secrets,
@@ -35,6 +36,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(admin::router())
         .merge(api_keys::router())
+        .merge(notion::router())
         .merge(tasks::templates::router())
         .nest("/tasks", tasks::api::router())
         .nest("/api/v1/tasks", openapi::for_api_v1(tasks::api::router()))
@@ -138,7 +140,7 @@ impl Application {
             net::try_outbound_client(outbound.clone(), &format!("nocron/{}", health::VERSION))
                 .context("cannot build the outbound HTTP client")?;
         let action_http = scheduler::engine::action_client(&outbound, &outbound_http);
-        let auth = Arc::new(AuthContext::new(&settings, &jwt_secret));
+        let auth = Arc::new(AuthContext::new(&settings, &jwt_secret)?);
         let trigger_runtime = Arc::new(triggers::TriggerRuntime::new(&settings.triggers));
         let state = AppState {
             db,
@@ -260,6 +262,7 @@ async fn start_background_work(state: &AppState) -> anyhow::Result<()> {
                 _ = tick.tick() => {
                     housekeeping.auth.ip_limiter.forget_idle_keys();
                     housekeeping.auth.api_key_limiter.forget_idle_keys();
+                    housekeeping.auth.registration_mail_limiter.forget_idle_keys();
                 }
             }
         }

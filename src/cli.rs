@@ -138,7 +138,7 @@ async fn create_admin(settings: Settings, email: String, name: String) -> anyhow
     Ok(())
 }
 
-/// Re-encrypts every stored secret under the current master key.
+/// Re-encrypts every stored secret (and Notion token) under the current master key.
 async fn rotate_master_key(settings: Settings, batch_size: u32) -> anyhow::Result<()> {
     let vault = secrets::build_vault(&settings)?;
     let (pool, cluster) = app::open_database(&settings).await?;
@@ -146,6 +146,7 @@ async fn rotate_master_key(settings: Settings, batch_size: u32) -> anyhow::Resul
     let result = secrets::rotation::rotate_all(&pool, &vault, batch_size).await;
     let webhooks =
         crate::triggers::secrets::rotate_webhook_secrets(&pool, &vault, batch_size).await;
+    let notion = crate::notion::connection::rotate_all(&pool, &vault).await;
     pool.close().await;
     drop(cluster);
     let mut report = result?;
@@ -162,15 +163,21 @@ async fn rotate_master_key(settings: Settings, batch_size: u32) -> anyhow::Resul
         vault.current_key_id(),
         report.batches
     );
-    if report.failed.is_empty() {
+    let (notion_rotated, notion_failed) = notion?;
+    println!("rotated {notion_rotated} Notion connection tokens");
+    for user_id in &notion_failed {
+        eprintln!("Notion connection of user {user_id}: no configured key opens its token");
+    }
+    if report.failed.is_empty() && notion_failed.is_empty() {
         return Ok(());
     }
     for (id, reason) in &report.failed {
         eprintln!("secret {id}: {reason}");
     }
     anyhow::bail!(
-        "{} secrets could not be decrypted with any configured key; add their key to NOCRON_OLD_MASTER_KEYS and run again",
-        report.failed.len()
+        "{} secrets and {} Notion tokens could not be decrypted with any configured key; add their key to NOCRON_OLD_MASTER_KEYS and run again",
+        report.failed.len(),
+        notion_failed.len()
     )
 }
 

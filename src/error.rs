@@ -66,6 +66,8 @@ pub enum ErrorCode {
     ExternalServiceError,
     /// A service Nocron depends on did not answer in time.
     ExternalServiceTimeout,
+    /// An optional integration (e.g. Notion OAuth) is not configured on this server.
+    IntegrationNotConfigured,
     /// Something unexpected happened; the request id finds it in the logs.
     InternalError,
 }
@@ -92,6 +94,7 @@ impl ErrorCode {
             DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ExternalServiceError => StatusCode::BAD_GATEWAY,
             ExternalServiceTimeout => StatusCode::GATEWAY_TIMEOUT,
+            IntegrationNotConfigured => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -121,6 +124,7 @@ impl ErrorCode {
             DatabaseUnavailable => 4002,
             ExternalServiceError => 5001,
             ExternalServiceTimeout => 5002,
+            IntegrationNotConfigured => 5003,
             InternalError => 9000,
         }
     }
@@ -151,6 +155,7 @@ impl ErrorCode {
             DatabaseUnavailable => "DATABASE_UNAVAILABLE",
             ExternalServiceError => "EXTERNAL_SERVICE_ERROR",
             ExternalServiceTimeout => "EXTERNAL_SERVICE_TIMEOUT",
+            IntegrationNotConfigured => "INTEGRATION_NOT_CONFIGURED",
             InternalError => "INTERNAL_ERROR",
         }
     }

@@ -20,6 +20,7 @@ pub mod health;
 pub mod http;
 pub mod logging;
 pub mod net;
+pub mod notion;
 pub mod openapi;
 pub mod realtime;
 pub mod sandbox;

@@ -50,6 +50,7 @@ use crate::{
         (name = "secrets", description = "Your encrypted secrets, used in task configurations as {{ secrets.NAME }}; values are write-only"),
         (name = "api-v1", description = "The integration API, for API keys (X-API-Key) and signed-in users"),
         (name = "triggers", description = "Webhook URLs, inbound email addresses and chains that start a task (see docs/TRIGGERS.md)"),
+        (name = "notion", description = "Connect a Notion workspace (OAuth) for NOTION_SYNC tasks, and list its databases"),
     )
 )]
 pub struct ApiDoc;

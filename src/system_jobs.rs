@@ -42,7 +42,8 @@ impl SystemJob {
     }
 }
 
-/// The jobs of the identity module: expired sessions and stale login counters.
+/// The jobs of the identity module: expired sessions, stale login counters and expired
+/// pending registrations.
 pub fn auth_jobs(state: &AppState) -> Vec<SystemJob> {
     vec![SystemJob::new(
         "session-cleanup",
@@ -50,10 +51,12 @@ pub fn auth_jobs(state: &AppState) -> Vec<SystemJob> {
         |state: AppState| async move {
             let sessions = auth::sessions::delete_expired(&state.db).await?;
             let throttles = auth::lockout::forget_stale(&state.db).await?;
+            let registrations = auth::verification::delete_expired(&state.db).await?;
             tracing::info!(
                 sessions,
                 throttles,
-                "removed expired sessions and login counters"
+                registrations,
+                "removed expired sessions, login counters and pending registrations"
             );
             Ok(())
         },

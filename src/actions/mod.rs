@@ -15,6 +15,7 @@ mod database_config;
 pub mod email;
 pub mod http;
 mod http_config;
+pub mod notion;
 pub mod script;
 mod services;
 
@@ -62,6 +63,8 @@ pub struct ExecutionContext {
     pub secrets: HashMap<String, SecretValue>,
     /// Server-wide services some actions use (SMTP, the application's own database).
     pub services: Arc<ActionServices>,
+    /// The Notion API's base URL and the task owner's stored Notion connection.
+    pub notion: Arc<crate::notion::NotionAccess>,
 }
 
 /// The result of one attempt.
@@ -257,18 +260,18 @@ impl ExecutionLogger {
 }
 
 /// Checks an action configuration as saved (secret references still unresolved); every
-/// problem names its field (`action.config.url`). Types that arrive with later work are
-/// refused on `action.type`.
+/// problem names its field (`action.config.url`).
 pub fn validate_config(action_type: ActionType, config: &serde_json::Value) -> Vec<FieldError> {
     match action_type {
-        ActionType::HttpRequest | ActionType::ApiCall => match build(action_type, config) {
-            Ok(_) => Vec::new(),
-            Err(errors) => errors,
-        },
+        ActionType::HttpRequest | ActionType::ApiCall | ActionType::NotionSync => {
+            match build(action_type, config) {
+                Ok(_) => Vec::new(),
+                Err(errors) => errors,
+            }
+        }
         ActionType::EmailSend => email::validate(config),
         ActionType::DatabaseQuery => database::validate(config),
         ActionType::CustomScript => script::validate(config),
-        ActionType::NotionSync => vec![not_available(action_type)],
     }
 }
 
@@ -278,16 +281,6 @@ pub fn declared_secrets(action_type: ActionType, config: &serde_json::Value) -> 
     match action_type {
         ActionType::CustomScript => script::declared_secrets(config),
         _ => Vec::new(),
-    }
-}
-
-fn not_available(action_type: ActionType) -> FieldError {
-    FieldError {
-        field: "action.type".into(),
-        message: format!(
-            "{action_type} is not available yet; supported types are HTTP_REQUEST, API_CALL, \
-             EMAIL_SEND, DATABASE_QUERY and CUSTOM_SCRIPT"
-        ),
     }
 }
 
@@ -308,7 +301,6 @@ pub fn build(
         ActionType::EmailSend => Ok(Box::new(email::EmailAction::from_config(config)?)),
         ActionType::DatabaseQuery => Ok(Box::new(database::DatabaseAction::from_config(config)?)),
         ActionType::CustomScript => Ok(Box::new(script::ScriptAction::from_config(config)?)),
-        // NOTION_SYNC: its action module plugs in here.
-        ActionType::NotionSync => Err(vec![not_available(action_type)]),
+        ActionType::NotionSync => Ok(Box::new(notion::NotionAction::from_config(config)?)),
     }
 }

@@ -6,7 +6,11 @@ use std::net::IpAddr;
 use uuid::Uuid;
 
 use super::{rate_limit::KeyedLimiter, tokens::JwtKeys};
-use crate::{api_keys::KeyCache, config::Settings};
+use crate::{
+    api_keys::KeyCache,
+    config::Settings,
+    email::{Mailer, mailer_from_settings},
+};
 
 /// Built once at start.
 pub struct AuthContext {
@@ -18,13 +22,25 @@ pub struct AuthContext {
     pub api_key_limiter: KeyedLimiter<Uuid>,
     /// Recently used API keys, invalidated across instances by `NOTIFY`.
     pub api_keys: KeyCache,
+    /// Account mail (registration verification); `None` without `SMTP_URL`.
+    pub mailer: Option<Mailer>,
+    /// Registration mails per recipient address, so nobody floods a mailbox through
+    /// `/auth/register`.
+    pub registration_mail_limiter: KeyedLimiter<String>,
 }
 
 impl AuthContext {
     /// Builds it from the settings and the resolved JWT secret.
-    pub fn new(settings: &Settings, jwt_secret: &str) -> Self {
+    pub fn new(settings: &Settings, jwt_secret: &str) -> anyhow::Result<Self> {
         let auth = &settings.auth;
-        AuthContext {
+        if !auth.registration_email_verification {
+            tracing::warn!(
+                "REGISTRATION_EMAIL_VERIFICATION is off: POST /auth/register answers 409 for an \
+                 email that has an account, which tells whether an address is registered; \
+                 configure SMTP_URL to verify emails instead"
+            );
+        }
+        Ok(AuthContext {
             jwt: JwtKeys::new(jwt_secret, auth),
             ip_limiter: KeyedLimiter::new(
                 auth.auth_rate_limit_per_minute,
@@ -35,6 +51,8 @@ impl AuthContext {
                 auth.api_key_rate_limit_burst,
             ),
             api_keys: KeyCache::new(),
-        }
+            mailer: mailer_from_settings(settings)?,
+            registration_mail_limiter: KeyedLimiter::per_hour(6, 3),
+        })
     }
 }

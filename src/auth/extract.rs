@@ -236,7 +236,7 @@ impl FromRequestParts<AppState> for Principal {
         span.record("user_id", tracing::field::display(principal.user_id));
         if let Some(key_id) = principal.api_key_id {
             span.record("api_key_id", tracing::field::display(key_id));
-            state.auth.api_key_limiter.check(&key_id)?;
+            state.auth.api_key_limiter.check_request(parts, &key_id)?;
         }
         Ok(principal)
     }

@@ -4,6 +4,7 @@ use axum::{
     body::Bytes,
     extract::{FromRequestParts, State},
     http::{StatusCode, request::Parts},
+    response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -13,7 +14,7 @@ use validator::Validate;
 
 use super::{
     CurrentUser, Role, events, events::SecurityEventKind, lockout, password, request::ClientMeta,
-    sessions,
+    sessions, verification,
 };
 use crate::{
     error::{AppError, ErrorCode, Problem},
@@ -41,7 +42,7 @@ impl FromRequestParts<AppState> for IpRateLimited {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         if let Some(ip) = ClientMeta::from_parts(parts).ip {
-            state.auth.ip_limiter.check(&ip)?;
+            state.auth.ip_limiter.check_request(parts, &ip)?;
         }
         Ok(IpRateLimited)
     }
@@ -116,7 +117,8 @@ pub struct AuthOut {
     pub expires_in: i64,
 }
 
-fn auth_out(
+/// The sign-in answer for a new session.
+pub(super) fn auth_out(
     state: &AppState,
     user: UserOut,
     session_id: Uuid,
@@ -143,12 +145,19 @@ fn invalid_credentials() -> AppError {
     )
 }
 
-/// Create an account and sign in.
+/// Create an account and sign in, or, with email verification on, start a registration
+/// that `POST /auth/verify-email` completes.
+///
+/// With `REGISTRATION_EMAIL_VERIFICATION` on, every acceptable request answers the same 202,
+/// whether or not the email has an account; the mailbox receives either a verification token
+/// or a notice that the address is taken. With it off, the account is created at once and a
+/// taken email is a 409.
 #[utoipa::path(post, path = "/auth/register", tag = "auth",
     request_body = RegisterIn,
     responses(
-        (status = 201, description = "Account created and signed in", body = AuthOut),
-        (status = 409, description = "The email cannot be used", body = Problem),
+        (status = 201, description = "Account created and signed in (verification off)", body = AuthOut),
+        (status = 202, description = "Verification email sent (verification on)", body = verification::RegistrationAccepted),
+        (status = 409, description = "The email cannot be used (verification off)", body = Problem),
         (status = 422, description = "Invalid field (e.g. a common password)", body = Problem),
         (status = 429, description = "Too many requests from this address", body = Problem),
     ))]
@@ -157,12 +166,19 @@ async fn register(
     _limit: IpRateLimited,
     client: ClientMeta,
     ValidJson(body): ValidJson<RegisterIn>,
-) -> Result<(StatusCode, AppJson<AuthOut>), AppError> {
+) -> Result<Response, AppError> {
     let email = body.email.trim().to_owned();
     if body.name.trim().is_empty() {
         return Err(AppError::invalid_field("name", "must not be blank"));
     }
     password::check_policy("password", &body.password, &email)?;
+    if state.settings.auth.registration_email_verification {
+        let address = verification::parse_address(&email)?;
+        let hash = password::hash(body.password).await?;
+        verification::start(&state, address, body.name.trim(), &hash).await?;
+        let accepted = verification::RegistrationAccepted::sent();
+        return Ok((StatusCode::ACCEPTED, AppJson(accepted)).into_response());
+    }
     let hash = password::hash(body.password).await?;
     let mut tx = state.db.begin().await?;
     let user = users::insert(&mut *tx, &email, body.name.trim(), &hash, Role::User).await?;
@@ -170,7 +186,7 @@ async fn register(
         sessions::create(&mut tx, user.id, &client, &state.settings.auth).await?;
     tx.commit().await?;
     let out = auth_out(&state, user, session_id, 0, refresh)?;
-    Ok((StatusCode::CREATED, AppJson(out)))
+    Ok((StatusCode::CREATED, AppJson(out)).into_response())
 }
 
 /// Sign in with email and password.

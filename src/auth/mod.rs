@@ -1,4 +1,4 @@
-//! Who is calling: accounts' sign-in (register, login, refresh-token rotation, logout,
+//! Who is calling: accounts' sign-in (register with optional email verification, login, refresh-token rotation, logout,
 //! password change), sessions, password hashing, access tokens, lockout, rate limits,
 //! security events, and the caller extractors other modules import: [`CurrentUser`],
 //! [`RequireRole`] with [`Admin`]/[`SuperAdmin`], [`Principal`] with [`Scope`] checks, and
@@ -19,6 +19,7 @@ pub mod scope;
 pub mod sessions;
 pub mod tokens;
 pub mod user_agent;
+pub mod verification;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -38,6 +39,7 @@ use crate::state::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(handlers::router())
+        .merge(verification::router())
         .merge(sessions::router())
         .merge(api_v1::router())
 }

@@ -1,10 +1,11 @@
 //! Request rate limits (GCRA, from the `governor` crate): per client IP on register, login and
-//! refresh, per API key on `/api/v1`. Over the limit the answer is a 429 problem with
-//! `Retry-After` and the `RateLimit-Limit`/`-Remaining`/`-Reset` headers.
+//! refresh, per API key on `/api/v1`. Every counted request's response carries the
+//! `RateLimit-Limit`/`-Remaining`/`-Reset` headers (see `http::rate_limit_headers`); over the
+//! limit the answer is a 429 problem with them and `Retry-After`.
 
 use std::{hash::Hash, num::NonZeroU32, time::Duration};
 
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, header, request::Parts};
 use governor::{
     Quota, RateLimiter,
     clock::{Clock, DefaultClock},
@@ -12,7 +13,10 @@ use governor::{
     state::keyed::DefaultKeyedStateStore,
 };
 
-use crate::error::{AppError, ErrorCode};
+use crate::{
+    error::{AppError, ErrorCode},
+    http::rate_limit_headers::{RateLimitInfo, RateLimitSlot},
+};
 
 type Limiter<K> =
     RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock, StateInformationMiddleware>;
@@ -28,22 +32,48 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
     pub fn new(per_minute: u32, burst: u32) -> Self {
         let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
         let burst_nz = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
-        let quota = Quota::per_minute(per_minute).allow_burst(burst_nz);
+        Self::with_quota(Quota::per_minute(per_minute).allow_burst(burst_nz))
+    }
+
+    /// `per_hour` requests an hour on average, up to `burst` at once.
+    pub fn per_hour(per_hour: u32, burst: u32) -> Self {
+        let per_hour = NonZeroU32::new(per_hour).unwrap_or(NonZeroU32::MIN);
+        let burst_nz = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+        Self::with_quota(Quota::per_hour(per_hour).allow_burst(burst_nz))
+    }
+
+    fn with_quota(quota: Quota) -> Self {
         KeyedLimiter {
             limiter: RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>(),
-            burst: burst_nz.get(),
+            burst: quota.burst_size().get(),
         }
     }
 
-    /// Counts one request for `key`; a 429 problem when it is over the limit.
-    pub fn check(&self, key: &K) -> Result<(), AppError> {
+    /// Counts one request for `key`; its state, or a 429 problem when it is over the limit.
+    pub fn check(&self, key: &K) -> Result<RateLimitInfo, AppError> {
         match self.limiter.check_key(key) {
-            Ok(_) => Ok(()),
+            Ok(snapshot) => {
+                let quota = snapshot.quota();
+                let remaining = snapshot.remaining_burst_capacity();
+                let spent = quota.burst_size().get().saturating_sub(remaining);
+                Ok(RateLimitInfo {
+                    limit: self.burst,
+                    remaining,
+                    reset: quota.replenish_interval() * spent,
+                })
+            }
             Err(not_until) => {
                 let wait = not_until.wait_time_from(self.limiter.clock().now());
                 Err(too_many_requests(self.burst, wait))
             }
         }
+    }
+
+    /// [`check`](Self::check) for an HTTP request: the state goes on its response.
+    pub fn check_request(&self, parts: &Parts, key: &K) -> Result<(), AppError> {
+        let info = self.check(key)?;
+        RateLimitSlot::record(parts, info);
+        Ok(())
     }
 
     /// Forgets keys whose buckets are full again, bounding memory.
@@ -81,8 +111,11 @@ mod tests {
     #[test]
     fn the_burst_passes_then_the_next_request_waits() {
         let limiter = KeyedLimiter::new(60, 3);
-        for _ in 0..3 {
-            assert!(limiter.check(&"a").is_ok());
+        for left in (0..3).rev() {
+            let info = limiter.check(&"a").expect("within the burst");
+            assert_eq!((info.limit, info.remaining), (3, left));
+            // One request a second comes back: full again after as many seconds as spent.
+            assert_eq!(info.reset, Duration::from_secs(u64::from(3 - left)));
         }
         let err = limiter.check(&"a").expect_err("over the limit");
         assert_eq!(err.code(), ErrorCode::RateLimited);

@@ -1,4 +1,6 @@
 //! Facts about the client taken from the connection and headers: IP and user agent.
+//!
+//! The IP is the one `http::client_ip` resolved (behind `TRUSTED_PROXIES`), else the TCP peer.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -7,13 +9,16 @@ use axum::{
     http::{header, request::Parts},
 };
 
+use crate::http::client_ip::ClientIp;
+
 /// Longest user agent kept; the rest is cut off.
 const MAX_USER_AGENT: usize = 512;
 
 /// The client's address (the TCP peer) and user agent.
 #[derive(Debug, Clone, Default)]
 pub struct ClientMeta {
-    /// The peer address, when the server was started with connect info.
+    /// The client address: behind a trusted proxy the one it forwarded, otherwise the TCP
+    /// peer (when the server was started with connect info).
     pub ip: Option<IpAddr>,
     /// The `User-Agent` header, trimmed to 512 characters.
     pub user_agent: Option<String>,
@@ -22,10 +27,13 @@ pub struct ClientMeta {
 impl ClientMeta {
     /// Reads the meta of a request.
     pub fn from_parts(parts: &Parts) -> Self {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip());
+        let ip = match parts.extensions.get::<ClientIp>() {
+            Some(ClientIp(ip)) => Some(*ip),
+            None => parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip().to_canonical()),
+        };
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

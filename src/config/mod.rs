@@ -14,7 +14,8 @@ mod inbound;
 mod values;
 pub use inbound::TriggerSettings;
 use values::{
-    auth_settings, boolean, bounded, invalid, parse, parse_cidrs, parse_origins, seconds,
+    auth_settings, boolean, bounded, invalid, notion_settings, parse, parse_cidrs, parse_origins,
+    seconds,
 };
 
 /// Where the process runs; production refuses development conveniences.
@@ -117,6 +118,9 @@ pub struct Settings {
     /// `OUTBOUND_ALLOW_CIDRS`: comma-separated ranges that user-configured requests may
     /// reach even though they are internal (self-hosted targets); empty by default.
     pub outbound_allow_cidrs: Vec<ipnet::IpNet>,
+    /// `TRUSTED_PROXIES`: comma-separated ranges of reverse proxies whose `X-Forwarded-For`
+    /// is believed; empty by default (the TCP peer is the client).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `NOCRON_MASTER_KEY`: the key secrets are encrypted under (`base64` or `id:base64` of
     /// 32 bytes); generated in development.
     pub master_key: Option<MasterKey>,
@@ -137,6 +141,29 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Inbound trigger settings (webhooks, inbound email).
     pub triggers: TriggerSettings,
+    /// The Notion integration (API base URL, OAuth client).
+    pub notion: NotionSettings,
+}
+
+/// Settings of the Notion integration.
+#[derive(Debug, Clone)]
+pub struct NotionSettings {
+    /// `NOTION_API_URL`: the Notion API's base URL (default `https://api.notion.com`).
+    pub api_url: reqwest::Url,
+    /// `NOTION_CLIENT_ID`, `NOTION_CLIENT_SECRET`, `NOTION_REDIRECT_URI`: the public OAuth
+    /// integration users connect through; all three or none.
+    pub oauth: Option<NotionOAuthSettings>,
+}
+
+/// The OAuth client of a public Notion integration.
+#[derive(Debug, Clone)]
+pub struct NotionOAuthSettings {
+    /// `NOTION_CLIENT_ID`.
+    pub client_id: String,
+    /// `NOTION_CLIENT_SECRET` (never shown by `Debug`).
+    pub client_secret: crate::secrets::SecretValue,
+    /// `NOTION_REDIRECT_URI`: where Notion sends the browser back (`…/notion/oauth/callback`).
+    pub redirect_uri: String,
 }
 
 /// Settings of the `auth` and `api_keys` modules.
@@ -165,6 +192,12 @@ pub struct AuthSettings {
     /// `LOGIN_LOCKOUT_BASE_SECONDS`: the first lock's length; each further lock doubles it,
     /// up to 15 minutes (default 60).
     pub login_lockout_base: Duration,
+    /// `REGISTRATION_EMAIL_VERIFICATION`: registration answers 202 for every email and
+    /// mails a verification token; the account exists once the token is presented (default
+    /// on when `SMTP_URL` is set, off otherwise).
+    pub registration_email_verification: bool,
+    /// `REGISTRATION_TOKEN_TTL_SECONDS`: how long a verification token works (default 24 h).
+    pub registration_token_ttl: Duration,
     /// `SESSION_CLEANUP_CRON`: when expired sessions are deleted (six-field cron, default
     /// every 15 minutes).
     pub session_cleanup_cron: String,
@@ -352,11 +385,16 @@ impl Settings {
             30,
         )?;
         let outbound_allow_cidrs = match var("OUTBOUND_ALLOW_CIDRS") {
-            Some(list) => parse_cidrs(&list)?,
+            Some(list) => parse_cidrs(&list, "OUTBOUND_ALLOW_CIDRS")?,
+            None => Vec::new(),
+        };
+        let trusted_proxies = match var("TRUSTED_PROXIES") {
+            Some(list) => parse_cidrs(&list, "TRUSTED_PROXIES")?,
             None => Vec::new(),
         };
         let auth = auth_settings(&var)?;
         let triggers = inbound::trigger_settings(&var)?;
+        let notion = notion_settings(&var)?;
         let master_key = var("NOCRON_MASTER_KEY")
             .map(|text| {
                 MasterKey::parse(&text).map_err(|message| ConfigError {
@@ -406,6 +444,12 @@ impl Settings {
                 })
             })
             .transpose()?;
+        if auth.registration_email_verification && smtp_url.is_none() {
+            return Err(ConfigError {
+                name: "REGISTRATION_EMAIL_VERIFICATION",
+                message: "needs SMTP_URL: verification tokens are sent by email".into(),
+            });
+        }
         if smtp_url.is_some() && smtp_from.is_none() {
             return Err(ConfigError {
                 name: "SMTP_FROM",
@@ -431,6 +475,7 @@ impl Settings {
         )?;
         Ok(Settings {
             auth,
+            notion,
             environment,
             host,
             port,
@@ -458,6 +503,7 @@ impl Settings {
             execution_lease,
             execution_retention_days,
             outbound_allow_cidrs,
+            trusted_proxies,
             master_key,
             old_master_keys,
             smtp_url,

@@ -248,3 +248,59 @@ fn outbound_allow_cidrs_are_parsed() {
         ["127.0.0.0/8", "::1/128", "10.1.2.3/32", "192.168.1.0/24"]
     );
 }
+
+#[test]
+fn registration_verification_follows_smtp_and_needs_it() {
+    let off = settings(&[]).expect("defaults");
+    assert!(!off.auth.registration_email_verification);
+    let smtp = [
+        ("SMTP_URL", "smtp://127.0.0.1:2525"),
+        ("SMTP_FROM", "Nocron <noreply@example.com>"),
+    ];
+    let on = settings(&smtp).expect("smtp");
+    assert!(on.auth.registration_email_verification);
+    assert_eq!(on.auth.registration_token_ttl, Duration::from_secs(86_400));
+    let mut explicit_off = smtp.to_vec();
+    explicit_off.push(("REGISTRATION_EMAIL_VERIFICATION", "false"));
+    assert!(
+        !settings(&explicit_off)
+            .expect("off")
+            .auth
+            .registration_email_verification
+    );
+    let err = settings(&[("REGISTRATION_EMAIL_VERIFICATION", "true")]).expect_err("no smtp");
+    assert_eq!(err.name, "REGISTRATION_EMAIL_VERIFICATION");
+}
+
+#[test]
+fn trusted_proxies_are_parsed_and_named_in_errors() {
+    assert!(settings(&[]).expect("defaults").trusted_proxies.is_empty());
+    let s = settings(&[("TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")]).expect("parse");
+    assert_eq!(s.trusted_proxies.len(), 2);
+    let err = settings(&[("TRUSTED_PROXIES", "proxy.internal")]).expect_err("bad");
+    assert_eq!(err.name, "TRUSTED_PROXIES");
+}
+
+#[test]
+fn notion_oauth_settings_come_as_a_set() {
+    let s = settings(&[]).expect("defaults");
+    assert_eq!(s.notion.api_url.as_str(), "https://api.notion.com/");
+    assert!(s.notion.oauth.is_none());
+    let err = settings(&[("NOTION_CLIENT_ID", "abc")]).expect_err("partial");
+    assert_eq!(err.name, "NOTION_CLIENT_SECRET");
+    let s = settings(&[
+        ("NOTION_API_URL", "http://127.0.0.1:9999"),
+        ("NOTION_CLIENT_ID", "abc"),
+        ("NOTION_CLIENT_SECRET", "very secret"),
+        (
+            "NOTION_REDIRECT_URI",
+            "https://nocron.example/notion/oauth/callback",
+        ),
+    ])
+    .expect("complete");
+    let oauth = s.notion.oauth.expect("oauth");
+    assert_eq!(oauth.client_id, "abc");
+    assert!(!format!("{oauth:?}").contains("very secret"));
+    let err = settings(&[("NOTION_API_URL", "ftp://x")]).expect_err("scheme");
+    assert_eq!(err.name, "NOTION_API_URL");
+}

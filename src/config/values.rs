@@ -2,7 +2,7 @@
 
 use std::{net::IpAddr, time::Duration};
 
-use super::{AuthSettings, ConfigError};
+use super::{AuthSettings, ConfigError, NotionOAuthSettings, NotionSettings};
 
 pub(super) fn auth_settings(
     var: &impl Fn(&str) -> Option<String>,
@@ -51,12 +51,67 @@ pub(super) fn auth_settings(
             "LOGIN_LOCKOUT_BASE_SECONDS",
             60,
         )?,
+        registration_email_verification: boolean(
+            var("REGISTRATION_EMAIL_VERIFICATION"),
+            "REGISTRATION_EMAIL_VERIFICATION",
+            var("SMTP_URL").is_some(),
+        )?,
+        registration_token_ttl: seconds(
+            var("REGISTRATION_TOKEN_TTL_SECONDS"),
+            "REGISTRATION_TOKEN_TTL_SECONDS",
+            24 * 3600,
+        )?,
         session_cleanup_cron: cron_with_seconds(
             var("SESSION_CLEANUP_CRON"),
             "SESSION_CLEANUP_CRON",
             "0 */15 * * * *",
         )?,
     })
+}
+
+pub(super) fn notion_settings(
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<NotionSettings, ConfigError> {
+    let http_url = |name: &'static str, text: String| -> Result<reqwest::Url, ConfigError> {
+        reqwest::Url::parse(&text)
+            .ok()
+            .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+            .ok_or_else(|| invalid(name, &text, "an http:// or https:// URL"))
+    };
+    let api_url = http_url(
+        "NOTION_API_URL",
+        var("NOTION_API_URL").unwrap_or_else(|| "https://api.notion.com".to_owned()),
+    )?;
+    let names = [
+        "NOTION_CLIENT_ID",
+        "NOTION_CLIENT_SECRET",
+        "NOTION_REDIRECT_URI",
+    ];
+    let oauth = match names.map(var) {
+        [None, None, None] => None,
+        [Some(client_id), Some(client_secret), Some(redirect_uri)] => {
+            http_url("NOTION_REDIRECT_URI", redirect_uri.clone())?;
+            Some(NotionOAuthSettings {
+                client_id,
+                client_secret: crate::secrets::SecretValue::new(client_secret),
+                redirect_uri,
+            })
+        }
+        values => {
+            let missing = names
+                .iter()
+                .zip(&values)
+                .find(|(_, value)| value.is_none())
+                .map_or("NOTION_CLIENT_ID", |(name, _)| *name);
+            return Err(ConfigError {
+                name: missing,
+                message:
+                    "NOTION_CLIENT_ID, NOTION_CLIENT_SECRET and NOTION_REDIRECT_URI go together"
+                        .into(),
+            });
+        }
+    };
+    Ok(NotionSettings { api_url, oauth })
 }
 
 /// A six-field cron expression (with seconds) for a system job.
@@ -141,7 +196,10 @@ where
 }
 
 /// `127.0.0.0/8, ::1/128, 10.1.2.3`: a bare address is a single-host range.
-pub(super) fn parse_cidrs(list: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+pub(super) fn parse_cidrs(
+    list: &str,
+    name: &'static str,
+) -> Result<Vec<ipnet::IpNet>, ConfigError> {
     list.split(',')
         .map(str::trim)
         .filter(|item| !item.is_empty())
@@ -151,7 +209,7 @@ pub(super) fn parse_cidrs(list: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> 
                 .or_else(|_| item.parse::<IpAddr>().map(ipnet::IpNet::from))
                 .map_err(|_| {
                     invalid(
-                        "OUTBOUND_ALLOW_CIDRS",
+                        name,
                         item,
                         "comma-separated CIDR ranges such as 127.0.0.0/8,::1/128",
                     )

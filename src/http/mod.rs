@@ -1,12 +1,15 @@
 //! The HTTP middleware stack and the generic extractors. Nothing here knows who the caller is.
 //!
 //! Outermost first: request id → tracing span → metrics → panic catcher → CORS → security
-//! headers → (Socket.IO, when mounted) → compression → problem documents for bare error
-//! responses → request timeout → body limit.
+//! headers → client address (`TRUSTED_PROXIES`) → (Socket.IO, when mounted) → compression →
+//! problem documents for bare error responses → `RateLimit-*` headers → request timeout →
+//! body limit.
 
+pub mod client_ip;
 pub mod cursor;
 pub mod extract;
 pub mod problems;
+pub mod rate_limit_headers;
 pub mod request_id;
 pub mod security_headers;
 pub mod telemetry;
@@ -56,6 +59,7 @@ pub fn apply_request_layers<S: Clone + Send + Sync + 'static>(
             StatusCode::REQUEST_TIMEOUT,
             settings.request_timeout,
         ))
+        .layer(middleware::from_fn(rate_limit_headers::middleware))
         .layer(middleware::from_fn_with_state(
             settings.request_body_limit,
             problems::for_bare_errors,
@@ -63,13 +67,18 @@ pub fn apply_request_layers<S: Clone + Send + Sync + 'static>(
         .layer(CompressionLayer::new())
 }
 
-/// The layers every request gets, Socket.IO transports included: security headers, CORS,
-/// the panic catcher, metrics, the tracing span and the request id.
+/// The layers every request gets, Socket.IO transports included: the client address,
+/// security headers, CORS, the panic catcher, metrics, the tracing span and the request id.
 pub fn apply_outer_layers<S: Clone + Send + Sync + 'static>(
     router: Router<S>,
     settings: &Settings,
 ) -> Router<S> {
+    let trusted_proxies: std::sync::Arc<[ipnet::IpNet]> = settings.trusted_proxies.clone().into();
     router
+        .layer(middleware::from_fn_with_state(
+            trusted_proxies,
+            client_ip::middleware,
+        ))
         .layer(middleware::from_fn_with_state(
             settings.always_hsts(),
             security_headers::middleware,

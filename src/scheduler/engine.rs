@@ -13,6 +13,7 @@ use crate::{
         OutboundPolicy,
         client::{SystemLookup, guarded_client_builder},
     },
+    notion::NotionAccess,
     state::AppState,
 };
 
@@ -53,6 +54,8 @@ pub struct Engine {
     pub instance_id: Arc<str>,
     /// The vault, SMTP and database facts actions need.
     pub actions: Arc<ActionServices>,
+    /// What NOTION_SYNC needs: the API's base URL and owners' stored connections.
+    pub notion: Arc<NotionAccess>,
     /// Tuning.
     pub config: EngineConfig,
 }
@@ -72,6 +75,7 @@ impl Engine {
                 state.vault.clone(),
                 &state.db,
             )),
+            notion: Arc::new(NotionAccess::from_state(state)),
             config: EngineConfig {
                 worker_concurrency: settings.worker_concurrency,
                 worker_batch_size: settings.worker_batch_size,

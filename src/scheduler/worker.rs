@@ -245,6 +245,7 @@ async fn run_action(
         outbound: engine.outbound.clone(),
         secrets: resolved.secrets,
         services: engine.actions.clone(),
+        notion: engine.notion.clone(),
     };
     tokio::select! {
         _ = cancel.cancelled() => {

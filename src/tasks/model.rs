@@ -443,11 +443,21 @@ mod tests {
     }
 
     #[test]
-    fn action_types_of_later_issues_are_refused_by_name() {
-        let mut task = valid();
-        task.action_type = ActionType::NotionSync;
-        task.action_config = json!({});
-        assert_eq!(failing_fields(&task), vec!["action.type"]);
+    fn every_action_type_checks_its_own_configuration() {
+        for action_type in ActionType::ALL {
+            let mut task = valid();
+            task.action_type = *action_type;
+            task.action_config = json!({"unexpected": true});
+            let fields = failing_fields(&task);
+            assert!(
+                !fields.is_empty(),
+                "{action_type} accepted a bad configuration"
+            );
+            assert!(
+                fields.iter().all(|f| f.starts_with("action.config")),
+                "{action_type}: {fields:?}"
+            );
+        }
     }
 
     #[test]

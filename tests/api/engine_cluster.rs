@@ -39,6 +39,9 @@ fn engine_on(db: &PgPool) -> Engine {
         actions: std::sync::Arc::new(nocron::actions::ActionServices::new(std::sync::Arc::new(
             nocron::secrets::Vault::new(nocron::secrets::MasterKey::generate(), Vec::new()),
         ))),
+        notion: std::sync::Arc::new(nocron::notion::NotionAccess::new(
+            "https://api.notion.com".parse().expect("url"),
+        )),
         config: EngineConfig {
             worker_concurrency: 1,
             worker_batch_size: 1,

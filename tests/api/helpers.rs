@@ -236,6 +236,9 @@ pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings
         // Tests register many users from 127.0.0.1; the rate-limit tests lower these.
         ("AUTH_RATE_LIMIT_PER_MINUTE", "10000"),
         ("AUTH_RATE_LIMIT_BURST", "10000"),
+        // `register`/`login_as` sign users in directly, also in tests that configure SMTP;
+        // the verification tests turn it on.
+        ("REGISTRATION_EMAIL_VERIFICATION", "false"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -52,6 +52,53 @@ async fn too_many_logins_from_one_address_get_429_then_recover() {
 }
 
 #[tokio::test]
+async fn every_answer_of_a_rate_limited_route_tells_the_budget() {
+    let app = spawn_app_with(&[
+        ("AUTH_RATE_LIMIT_PER_MINUTE", "60"),
+        ("AUTH_RATE_LIMIT_BURST", "3"),
+        ("API_KEY_RATE_LIMIT_PER_MINUTE", "60"),
+        ("API_KEY_RATE_LIMIT_BURST", "5"),
+    ])
+    .await;
+    // One request a second comes back; the reset is when the whole burst is back.
+    let header = |response: &reqwest::Response, name: &str| -> u64 {
+        response.headers()[name]
+            .to_str()
+            .expect("ascii")
+            .parse()
+            .expect("number")
+    };
+    let email = unique_email("budget");
+    let (_, access, _) = app.register(&email, PASSWORD).await;
+    let success = app.login(&email, PASSWORD).await;
+    assert_eq!(success.status(), 200);
+    assert_eq!(header(&success, "ratelimit-limit"), 3);
+    assert_eq!(header(&success, "ratelimit-remaining"), 1);
+    assert!((1..=2).contains(&header(&success, "ratelimit-reset")));
+    let failure = app.login(&email, "not the password").await;
+    assert_eq!(failure.status(), 401);
+    assert_eq!(header(&failure, "ratelimit-remaining"), 0);
+    assert!((2..=3).contains(&header(&failure, "ratelimit-reset")));
+    assert!(!failure.headers().contains_key("retry-after"));
+
+    // Per API key on /api/v1, on success too.
+    let key = app.create_api_key(&access, &["tasks:read"]).await;
+    let key = key["key"].as_str().expect("key");
+    let first = app.get_with_key(key, "/api/v1/me").await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(header(&first, "ratelimit-limit"), 5);
+    assert_eq!(header(&first, "ratelimit-remaining"), 4);
+    let second = app.get_with_key(key, "/api/v1/scopes/tasks:write").await;
+    assert_eq!(second.status(), 403);
+    assert_eq!(header(&second, "ratelimit-remaining"), 3);
+
+    // Routes without a limit carry no such headers.
+    let me = app.get_as(&access, "/auth/me").await;
+    assert_eq!(me.status(), 200);
+    assert!(!me.headers().contains_key("ratelimit-limit"));
+}
+
+#[tokio::test]
 async fn repeated_failures_lock_the_account_then_its_owner_gets_back_in() {
     let app = spawn_app_with(&[
         ("LOGIN_LOCKOUT_THRESHOLD", "3"),

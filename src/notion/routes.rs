@@ -1,0 +1,315 @@
+//! `/notion/*`: connecting a Notion workspace through OAuth, listing the databases shared
+//! with the integration, and disconnecting.
+//!
+//! The authorize step hands out a single-use `state` (256 random bits, stored hashed, 10
+//! minutes) bound to the signed-in user; the callback, reached by the browser without a
+//! bearer token, finds the user by that state alone.
+
+use std::time::Duration;
+
+use axum::{extract::State, http::StatusCode};
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{
+    NotionApi, NotionError,
+    api::{Credentials, plain_text},
+    connection::{self, ConnectionOut, Grant},
+};
+use crate::{
+    auth::CurrentUser,
+    config::NotionOAuthSettings,
+    error::{AppError, ErrorCode, Problem},
+    http::{AppJson, AppQuery},
+    secrets::SecretValue,
+    state::AppState,
+};
+
+/// How long a call to Notion made for a request may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+/// Most search pages read for `GET /notion/databases` (100 databases each).
+const MAX_SEARCH_PAGES: usize = 10;
+
+/// Routes of this file.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(authorize))
+        .routes(routes!(callback))
+        .routes(routes!(databases))
+        .routes(routes!(get_connection, delete_connection))
+}
+
+fn api(state: &AppState) -> NotionApi {
+    NotionApi::new(
+        state.outbound_http.clone(),
+        state.settings.notion.api_url.clone(),
+    )
+}
+
+fn oauth_settings(state: &AppState) -> Result<&NotionOAuthSettings, AppError> {
+    state.settings.notion.oauth.as_ref().ok_or_else(|| {
+        AppError::new(
+            ErrorCode::IntegrationNotConfigured,
+            "Notion is not configured on this server (NOTION_CLIENT_ID, NOTION_CLIENT_SECRET, NOTION_REDIRECT_URI)",
+        )
+    })
+}
+
+fn not_connected() -> AppError {
+    AppError::conflict("Notion is not connected: connect it at GET /notion/oauth/authorize")
+}
+
+/// Notion's refusal or absence as a problem: a revoked token asks for a new connection.
+fn upstream(err: NotionError) -> AppError {
+    match &err {
+        NotionError::Api { status: 401, .. } => AppError::conflict(
+            "Notion refused the stored connection; connect again at GET /notion/oauth/authorize",
+        ),
+        NotionError::Transport(message) if message.contains("timed out") => {
+            AppError::new(ErrorCode::ExternalServiceTimeout, err.to_string())
+        }
+        _ => AppError::new(ErrorCode::ExternalServiceError, err.to_string()),
+    }
+}
+
+/// Where to send the user to connect Notion.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthorizeOut {
+    /// Notion's consent page; open it in the browser.
+    pub url: String,
+    /// Seconds the link works.
+    pub expires_in: u64,
+}
+
+/// `GET /notion/oauth/callback` query, as Notion sends it.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct CallbackQuery {
+    /// The authorization code.
+    pub code: Option<String>,
+    /// The `state` from the authorize URL.
+    pub state: Option<String>,
+    /// Set instead of `code` when the user declined (`access_denied`).
+    pub error: Option<String>,
+}
+
+/// A database shared with the integration.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DatabaseOut {
+    /// The database id (use it as `database_id` in NOTION_SYNC).
+    pub id: String,
+    /// Its title as plain text.
+    pub title: String,
+    /// Its page in Notion.
+    pub url: Option<String>,
+}
+
+/// The databases shared with the integration.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DatabasesOut {
+    /// The databases, in Notion's order.
+    pub databases: Vec<DatabaseOut>,
+    /// More exist than were read.
+    pub has_more: bool,
+}
+
+/// Start connecting Notion: returns the consent URL with a fresh single-use `state`.
+#[utoipa::path(get, path = "/notion/oauth/authorize", tag = "notion", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Open `url` in the browser", body = AuthorizeOut),
+        (status = 401, description = "Not signed in", body = Problem),
+        (status = 503, description = "Notion OAuth is not configured", body = Problem),
+    ))]
+async fn authorize(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<AppJson<AuthorizeOut>, AppError> {
+    let oauth = oauth_settings(&state)?;
+    let oauth_state = connection::create_state(&state.db, user.id).await?;
+    let mut url = api(&state)
+        .url("/v1/oauth/authorize")
+        .map_err(AppError::internal)?;
+    url.query_pairs_mut()
+        .append_pair("client_id", &oauth.client_id)
+        .append_pair("response_type", "code")
+        .append_pair("owner", "user")
+        .append_pair("redirect_uri", &oauth.redirect_uri)
+        .append_pair("state", &oauth_state);
+    Ok(AppJson(AuthorizeOut {
+        url: url.into(),
+        expires_in: connection::STATE_TTL.as_secs(),
+    }))
+}
+
+/// Where Notion sends the browser back: exchanges the code and stores the connection.
+#[utoipa::path(get, path = "/notion/oauth/callback", tag = "notion",
+    params(CallbackQuery),
+    responses(
+        (status = 200, description = "Connected", body = ConnectionOut),
+        (status = 400, description = "Declined, or an unknown, used or expired state", body = Problem),
+        (status = 502, description = "Notion refused the code", body = Problem),
+        (status = 503, description = "Notion OAuth is not configured", body = Problem),
+    ))]
+async fn callback(
+    State(state): State<AppState>,
+    AppQuery(query): AppQuery<CallbackQuery>,
+) -> Result<AppJson<ConnectionOut>, AppError> {
+    let oauth = oauth_settings(&state)?;
+    let bad = |detail: &str| AppError::new(ErrorCode::BadRequest, detail.to_owned());
+    let presented = query
+        .state
+        .as_deref()
+        .filter(|s| !s.is_empty() && s.len() <= 512)
+        .ok_or_else(|| bad("the state parameter is missing"))?;
+    // Consumed first: a state works once, whatever happens next.
+    let user_id = connection::consume_state(&state.db, presented)
+        .await?
+        .ok_or_else(|| {
+            bad("the state is unknown, used or expired; start again at GET /notion/oauth/authorize")
+        })?;
+    if let Some(error) = query.error {
+        return Err(bad(&format!("Notion did not grant access ({error})")));
+    }
+    let code = query
+        .code
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| bad("the code parameter is missing"))?;
+    let answer = api(&state)
+        .call(
+            Method::POST,
+            "/v1/oauth/token",
+            Credentials::Client {
+                id: &oauth.client_id,
+                secret: &oauth.client_secret,
+            },
+            Some(&json!({
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": oauth.redirect_uri,
+            })),
+            CALL_TIMEOUT,
+        )
+        .await
+        .map_err(|err| AppError::new(ErrorCode::ExternalServiceError, err.to_string()))?;
+    let grant = parse_grant(&answer)?;
+    let out = connection::save(&state.db, &state.vault, user_id, &grant).await?;
+    tracing::info!(%user_id, workspace_id = %out.workspace_id, "Notion connected");
+    Ok(AppJson(out))
+}
+
+/// The token response's fields we keep.
+fn parse_grant(answer: &Value) -> Result<Grant, AppError> {
+    let text = |name: &str| answer.get(name).and_then(Value::as_str).map(str::to_owned);
+    let missing = |name: &str| {
+        AppError::new(
+            ErrorCode::ExternalServiceError,
+            format!("Notion's token response has no {name}"),
+        )
+    };
+    Ok(Grant {
+        access_token: SecretValue::new(
+            text("access_token").ok_or_else(|| missing("access_token"))?,
+        ),
+        workspace_id: text("workspace_id").ok_or_else(|| missing("workspace_id"))?,
+        workspace_name: text("workspace_name"),
+        workspace_icon: text("workspace_icon"),
+        bot_id: text("bot_id").ok_or_else(|| missing("bot_id"))?,
+    })
+}
+
+/// The databases shared with your Notion connection.
+#[utoipa::path(get, path = "/notion/databases", tag = "notion", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Databases the integration can see", body = DatabasesOut),
+        (status = 401, description = "Not signed in", body = Problem),
+        (status = 409, description = "Notion is not connected, or the connection was revoked", body = Problem),
+        (status = 502, description = "Notion failed", body = Problem),
+    ))]
+async fn databases(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<AppJson<DatabasesOut>, AppError> {
+    let token = connection::access_token(&state.db, &state.vault, user.id)
+        .await?
+        .ok_or_else(not_connected)?;
+    let api = api(&state);
+    let mut databases = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..MAX_SEARCH_PAGES {
+        let mut body = json!({
+            "filter": {"property": "object", "value": "database"},
+            "page_size": 100,
+        });
+        if let Some(cursor) = &cursor {
+            body["start_cursor"] = json!(cursor);
+        }
+        let page = api
+            .call(
+                Method::POST,
+                "/v1/search",
+                Credentials::Bearer(&token),
+                Some(&body),
+                CALL_TIMEOUT,
+            )
+            .await
+            .map_err(upstream)?;
+        for database in page["results"].as_array().into_iter().flatten() {
+            let Some(id) = database["id"].as_str() else {
+                continue;
+            };
+            databases.push(DatabaseOut {
+                id: id.to_owned(),
+                title: plain_text(database.get("title")),
+                url: database["url"].as_str().map(str::to_owned),
+            });
+        }
+        cursor = page["next_cursor"].as_str().map(str::to_owned);
+        if page["has_more"] != true || cursor.is_none() {
+            return Ok(AppJson(DatabasesOut {
+                databases,
+                has_more: false,
+            }));
+        }
+    }
+    Ok(AppJson(DatabasesOut {
+        databases,
+        has_more: true,
+    }))
+}
+
+/// Your Notion connection (never the token).
+#[utoipa::path(get, path = "/notion/connection", tag = "notion", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Connected", body = ConnectionOut),
+        (status = 401, description = "Not signed in", body = Problem),
+        (status = 404, description = "Not connected", body = Problem),
+    ))]
+async fn get_connection(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<AppJson<ConnectionOut>, AppError> {
+    connection::get(&state.db, user.id)
+        .await?
+        .map(AppJson)
+        .ok_or_else(|| AppError::not_found("Notion connection"))
+}
+
+/// Disconnect Notion: the stored token is deleted (revoke the integration in Notion too).
+#[utoipa::path(delete, path = "/notion/connection", tag = "notion", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Disconnected"),
+        (status = 401, description = "Not signed in", body = Problem),
+        (status = 404, description = "Not connected", body = Problem),
+    ))]
+async fn delete_connection(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<StatusCode, AppError> {
+    if connection::delete(&state.db, user.id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::not_found("Notion connection"))
+    }
+}
