@@ -55,6 +55,26 @@ enum Failure {
 }
 
 impl DatabaseAction {
+    /// The parameters of this run: templates such as `"{{ input.since }}"` rendered with the
+    /// execution's input (a lone expression keeps its JSON type).
+    fn params(&self, context: &ExecutionContext) -> Result<Vec<Value>, Failure> {
+        let vars = json!({
+            "input": context.input,
+            "execution": {"id": context.execution_id, "task_id": context.task_id,
+                          "attempt": context.attempt},
+        });
+        let rendered = crate::actions::json_template::render(
+            "params",
+            &Value::Array(self.config.params.clone()),
+            &vars,
+        )
+        .map_err(|err| Failure::Refused(format!("{}: {}", err.field, err.message)))?;
+        match rendered {
+            Value::Array(params) => Ok(params),
+            _ => Ok(Vec::new()),
+        }
+    }
+
     /// Parses a configuration whose secret references are resolved.
     pub fn from_config(config: &Value) -> Result<Self, Vec<FieldError>> {
         Ok(DatabaseAction {
@@ -95,6 +115,7 @@ impl DatabaseAction {
     }
 
     async fn query(&self, context: &ExecutionContext) -> Result<Value, Failure> {
+        let params = self.params(context)?;
         let (options, target) = self.checked_target(context).await?;
         context.logger.info(format!(
             "connecting to {}:{}/{} (attempt {})",
@@ -128,7 +149,7 @@ impl DatabaseAction {
                 }
                 Ok(Ok(connection)) => connection,
             };
-        let outcome = self.run_statement(context, &mut connection).await;
+        let outcome = self.run_statement(context, &mut connection, &params).await;
         // One connection per run, closed whatever happened.
         let _ = tokio::time::timeout(Duration::from_secs(2), connection.close()).await;
         outcome
@@ -183,6 +204,7 @@ impl DatabaseAction {
         &self,
         context: &ExecutionContext,
         connection: &mut PgConnection,
+        params: &[Value],
     ) -> Result<Value, Failure> {
         let config = &self.config;
         let services = &context.services;
@@ -214,7 +236,7 @@ impl DatabaseAction {
         let max_rows = u64::from(config.max_rows);
         let result = match wrap(&config.sql, max_rows + 1, config.allow_writes) {
             Statement::Plain(sql) => {
-                let done = bind(sqlx::query(&sql), &config.params)
+                let done = bind(sqlx::query(&sql), params)
                     .persistent(false)
                     .execute(&mut *tx)
                     .await
@@ -231,7 +253,7 @@ impl DatabaseAction {
                 let mut size = 2usize;
                 let mut truncated_by = None;
                 {
-                    let mut stream = bind(sqlx::query(&sql), &config.params)
+                    let mut stream = bind(sqlx::query(&sql), params)
                         .persistent(false)
                         .fetch(&mut *tx);
                     while let Some(row) = stream.try_next().await.map_err(failed)? {

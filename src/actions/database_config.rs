@@ -85,6 +85,15 @@ impl DatabaseConfig {
         if parsed.params.len() > MAX_PARAMS {
             errors.push(field("params", format!("at most {MAX_PARAMS} parameters")));
         }
+        // Parameters may take values from the run (`"{{ input.since }}"`); their template
+        // syntax is checked now, so a typo fails when the task is saved.
+        let env = crate::actions::json_template::environment();
+        crate::actions::json_template::check_templates(
+            &env,
+            "params",
+            Value::Array(parsed.params.clone()),
+            &mut errors,
+        );
         if !(1..=MAX_MAX_ROWS).contains(&parsed.max_rows) {
             errors.push(field(
                 "max_rows",

@@ -15,6 +15,7 @@ mod database_config;
 pub mod email;
 pub mod http;
 mod http_config;
+pub mod json_template;
 pub mod notion;
 pub mod script;
 mod services;

@@ -319,3 +319,51 @@ async fn a_broken_statement_is_dead_at_once_while_an_unreachable_server_is_retri
     }
     scratch.drop_database(&app).await;
 }
+
+#[tokio::test]
+async fn parameters_take_values_from_the_input_given_through_the_api() {
+    let (app, user, scratch) = setup().await;
+    let created = app
+        .post_as(
+            &user.access_token,
+            "/tasks",
+            &json!({"name": "Orders above", "action": {"type": "DATABASE_QUERY", "config": query(
+                "SELECT id FROM orders WHERE total > $1 AND customer <> $2 ORDER BY id",
+                json!({"params": ["{{ input.min_total }}", "{{ input.skip | default('nobody') }}"]}),
+            )}}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let task: Value = created.json().await.expect("json");
+    let run: Value = app
+        .post_as(
+            &user.access_token,
+            &format!("/tasks/{}/execute", task["id"].as_str().expect("id")),
+            &json!({"input": {"min_total": 10, "skip": "Cy"}}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let id: uuid::Uuid = run["execution_id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid");
+    let recorded = crate::action_support::run_one(&app, id).await;
+    assert_eq!(recorded.status, "SUCCEEDED", "{:?}", recorded.error);
+    assert_eq!(recorded.outcome["rows"], json!([{"id": 1}]));
+
+    let bad_template = app
+        .post_as(
+            &user.access_token,
+            "/tasks",
+            &json!({"name": "Broken", "action": {"type": "DATABASE_QUERY", "config": query(
+                "SELECT 1", json!({"params": ["{{ input.x "]}))}}),
+        )
+        .await;
+    assert_eq!(bad_template.status(), 422);
+    let problem: Value = bad_template.json().await.expect("json");
+    assert_eq!(problem["errors"][0]["field"], "action.config.params[0]");
+    scratch.drop_database(&app).await;
+}

@@ -6,16 +6,18 @@
 //! number stays a number); any other string renders to text. A `title` or `rich_text`
 //! property given as a plain string becomes Notion's rich-text array.
 
-use minijinja::{Environment, UndefinedBehavior};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::error::FieldError;
+use crate::{
+    actions::json_template::{check_templates, environment},
+    error::FieldError,
+};
+
+pub use crate::actions::json_template::render;
 
 const FIELD: &str = "action.config";
-/// Template instructions one rendering of the whole configuration may spend.
-const TEMPLATE_FUEL: u64 = 200_000;
 /// Default and largest number of pages `update_pages` changes in one run.
 pub const UPDATE_LIMIT: (u32, u32) = (50, 100);
 /// Default and largest number of pages `query_database` returns.
@@ -217,105 +219,6 @@ impl NotionConfig {
         }
         parts
     }
-}
-
-/// Strict about unknown variables (a typo fails instead of writing an empty value), no
-/// escaping (this is JSON, not HTML), fuel-limited.
-fn environment() -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_fuel(Some(TEMPLATE_FUEL));
-    env
-}
-
-fn check_templates(env: &Environment<'_>, path: &str, value: Value, errors: &mut Vec<FieldError>) {
-    match value {
-        Value::String(text) if text.contains("{{") || text.contains("{%") => {
-            if let Err(err) = env.template_from_str(&text) {
-                errors.push(field_error(path, format!("template error: {err}")));
-            }
-        }
-        Value::Array(items) => {
-            for (i, item) in items.into_iter().enumerate() {
-                check_templates(env, &format!("{path}[{i}]"), item, errors);
-            }
-        }
-        Value::Object(map) => {
-            for (key, item) in map {
-                check_templates(env, &format!("{path}.{key}"), item, errors);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Renders every string of `value` with `vars`; errors name the field.
-pub fn render(path: &str, value: &Value, vars: &Value) -> Result<Value, FieldError> {
-    let env = environment();
-    let context = minijinja::Value::from(minijinja::value::Serde(vars));
-    render_value(&env, path, value, &context)
-}
-
-fn render_value(
-    env: &Environment<'_>,
-    path: &str,
-    value: &Value,
-    vars: &minijinja::Value,
-) -> Result<Value, FieldError> {
-    match value {
-        Value::String(text) => render_string(env, path, text, vars),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| render_value(env, &format!("{path}[{i}]"), item, vars))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Value::Array),
-        Value::Object(map) => map
-            .iter()
-            .map(|(key, item)| {
-                render_value(env, &format!("{path}.{key}"), item, vars).map(|v| (key.clone(), v))
-            })
-            .collect::<Result<Map<_, _>, _>>()
-            .map(Value::Object),
-        other => Ok(other.clone()),
-    }
-}
-
-fn render_string(
-    env: &Environment<'_>,
-    path: &str,
-    text: &str,
-    vars: &minijinja::Value,
-) -> Result<Value, FieldError> {
-    if !text.contains("{{") && !text.contains("{%") {
-        return Ok(Value::String(text.to_owned()));
-    }
-    let failed = |err: minijinja::Error| {
-        let detail = err
-            .detail()
-            .map(str::to_owned)
-            .unwrap_or_else(|| err.kind().to_string());
-        field_error(path, format!("template error: {detail}"))
-    };
-    // `{{ input.amount }}` alone keeps its type.
-    let trimmed = text.trim();
-    if let Some(inner) = trimmed
-        .strip_prefix("{{")
-        .and_then(|rest| rest.strip_suffix("}}"))
-        && !inner.contains("{{")
-        && !inner.contains("}}")
-    {
-        let expression = env.compile_expression(inner.trim()).map_err(failed)?;
-        let result = expression.eval(vars.clone()).map_err(failed)?;
-        if result.is_undefined() {
-            return Err(field_error(path, "template error: undefined value"));
-        }
-        return serde_json::to_value(&result)
-            .map_err(|err| field_error(path, format!("template error: {err}")));
-    }
-    env.render_str(text, vars.clone())
-        .map(Value::String)
-        .map_err(failed)
 }
 
 /// Notion's rich-text array for a plain string.
