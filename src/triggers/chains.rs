@@ -115,14 +115,27 @@ async fn create_chain(
     AppPath(task_id): AppPath<Uuid>,
     AppJson(body): AppJson<ChainIn>,
 ) -> Result<(StatusCode, AppJson<ChainOut>), AppError> {
-    owned_task(&state, task_id, user.id).await?;
+    let row = add_chain(&state, user.id, task_id, &body).await?;
+    Ok((StatusCode::CREATED, AppJson(row)))
+}
+
+/// Chains one of the owner's tasks after another of theirs, refusing a chain to itself, to a
+/// task that is not theirs, one that closes a cycle, and more than the limit.
+pub async fn add_chain(
+    state: &AppState,
+    owner_id: Uuid,
+    task_id: Uuid,
+    body: &ChainIn,
+) -> Result<ChainOut, AppError> {
+    let user_id = owner_id;
+    owned_task(state, task_id, user_id).await?;
     if body.source_task_id == task_id {
         return Err(AppError::invalid_field(
             "source_task_id",
             "a task cannot be chained after itself",
         ));
     }
-    if find_task(&state.db, body.source_task_id, user.id)
+    if find_task(&state.db, body.source_task_id, user_id)
         .await?
         .is_none()
     {
@@ -136,7 +149,7 @@ async fn create_chain(
     // serialising chain changes per owner makes the check below race-free.
     sqlx::query!(
         "SELECT pg_advisory_xact_lock(hashtextextended('task_chains:' || $1::text, 0))",
-        user.id.to_string()
+        user_id.to_string()
     )
     .execute(&mut *tx)
     .await?;
@@ -184,7 +197,7 @@ async fn create_chain(
     .await?
     .ok_or_else(|| AppError::conflict("this task is already chained after that source"))?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, AppJson(row)))
+    Ok(row)
 }
 
 /// List the chains that start one of your tasks.

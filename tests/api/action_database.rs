@@ -367,3 +367,43 @@ async fn parameters_take_values_from_the_input_given_through_the_api() {
     assert_eq!(problem["errors"][0]["field"], "action.config.params[0]");
     scratch.drop_database(&app).await;
 }
+
+#[tokio::test]
+async fn the_nightly_row_count_template_counts_a_table_by_its_quoted_name() {
+    let (app, user, scratch) = setup().await;
+    let created = app
+        .post_as(
+            &user.access_token,
+            "/tasks/from-template/nightly-row-count",
+            &json!({"variables": {"table": "orders"}}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let task: Value = created.json().await.expect("json");
+    assert_eq!(
+        task["action"]["config"]["connection"],
+        "{{ secrets.PG_URL }}"
+    );
+    let run: Value = app
+        .post_as(
+            &user.access_token,
+            &format!("/tasks/{}/execute", task["id"].as_str().expect("id")),
+            &json!({}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let id: uuid::Uuid = run["execution_id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid");
+    let recorded = crate::action_support::run_one(&app, id).await;
+    assert_eq!(recorded.status, "SUCCEEDED", "{:?}", recorded.error);
+    assert_eq!(
+        recorded.outcome["rows"],
+        json!([{"table_name": "orders", "row_count": 3}])
+    );
+    scratch.drop_database(&app).await;
+}

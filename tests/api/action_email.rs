@@ -230,3 +230,61 @@ async fn a_permanent_smtp_rejection_is_not_retried() {
     assert!(!run.text.contains("wrong-password"));
     assert_eq!(executions(&app.db, task.id).await.len(), 1, "no retry");
 }
+
+#[tokio::test]
+async fn an_uptime_check_that_goes_down_emails_through_its_chained_template() {
+    let mut smtp = SmtpSink::start(&[]).await;
+    let url = format!("smtp://127.0.0.1:{}", smtp.port);
+    let app = spawn_engine_app(&[
+        ("SMTP_URL", url.as_str()),
+        ("SMTP_FROM", "Nocron <alerts@nocron.example>"),
+    ])
+    .await;
+    let sink = crate::capture::CaptureServer::start().await;
+    let user = app.login_as("USER").await;
+    let token = &user.access_token;
+    let uptime: Value = app
+        .post_as(
+            token,
+            "/tasks/from-template/http-uptime-check",
+            &json!({"variables": {"url": sink.url("/status/503")}}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let uptime_id = uptime["id"].as_str().expect("id");
+    // One attempt, so the run is dead at once.
+    let patched = app
+        .patch_as(
+            token,
+            &format!("/tasks/{uptime_id}"),
+            &json!({"retry": {"max_attempts": 1}}),
+        )
+        .await;
+    assert_eq!(patched.status(), 200);
+    let alert = app
+        .post_as(
+            token,
+            "/tasks/from-template/email-on-failure",
+            &json!({"variables": {"watched_task_id": uptime_id, "to": "oncall@example.com"}}),
+        )
+        .await;
+    assert_eq!(alert.status(), 201);
+
+    let run = app
+        .post_as(token, &format!("/tasks/{uptime_id}/execute"), &json!({}))
+        .await;
+    assert_eq!(run.status(), 202);
+    let message = smtp.received().await;
+    assert_eq!(message["rcpt_tos"], json!(["oncall@example.com"]));
+    let data = message["data"].as_str().expect("data");
+    assert!(
+        header(data, "Subject").contains("a task failed (DEAD)"),
+        "{data}"
+    );
+    assert!(
+        data.contains(uptime_id),
+        "the mail names the failed task: {data}"
+    );
+}

@@ -172,3 +172,44 @@ async fn escape_attempts_fail_cleanly() {
         assert!(error.contains(expected), "{source}: {error}");
     }
 }
+
+#[tokio::test]
+async fn the_script_transform_template_reshapes_a_webhook_body() {
+    let app = spawn_manual_app().await;
+    let user = app.login_as("USER").await;
+    let task: serde_json::Value = app
+        .post_as(
+            &user.access_token,
+            "/tasks/from-template/script-transform",
+            &json!({}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let run: serde_json::Value = app
+        .post_as(
+            &user.access_token,
+            &format!("/tasks/{}/execute", task["id"].as_str().expect("id")),
+            &json!({"input": {"body": [{"sku": "a"}, {"sku": "b"}], "headers": {}}}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let id: uuid::Uuid = run["execution_id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid");
+    let recorded = crate::action_support::run_one(&app, id).await;
+    assert_eq!(recorded.status, "SUCCEEDED", "{:?}", recorded.error);
+    assert_eq!(
+        recorded.outcome,
+        json!({"items": [{"sku": "a"}, {"sku": "b"}], "count": 2})
+    );
+    assert!(
+        recorded.text.contains("transformed 2 item(s)"),
+        "the log line is stored"
+    );
+}

@@ -25,21 +25,33 @@ async fn every_built_in_template_makes_a_valid_task() {
         .await
         .expect("json");
     let templates = list["items"].as_array().expect("items");
-    assert!(templates.len() >= 3, "{list}");
+    assert!(templates.len() >= 6, "{list}");
+    // A task for templates that chain after one.
+    let watched: Value = app
+        .post_as(
+            &user.access_token,
+            "/tasks",
+            &json!({"name": "Watched", "action": {"type": "HTTP_REQUEST",
+                    "config": {"url": "https://example.com/"}}}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
     for template in templates {
         assert_eq!(template["builtin"], true);
         let id = template["id"].as_str().expect("id");
-        // A value for every variable without a default.
+        // Each variable's example, and a real task for the watched one.
         let mut variables = serde_json::Map::new();
         for variable in template["variables"].as_array().expect("variables") {
-            if variable["default"].is_null() {
-                let value = match variable["type"].as_str() {
-                    Some("number") => json!(7),
-                    Some("boolean") => json!(true),
-                    _ => json!("https://example.com/hook"),
-                };
-                variables.insert(variable["name"].as_str().expect("name").into(), value);
-            }
+            let name = variable["name"].as_str().expect("name");
+            assert!(!variable["example"].is_null(), "{id}.{name} has an example");
+            let value = if name == "watched_task_id" {
+                watched["id"].clone()
+            } else {
+                variable["example"].clone()
+            };
+            variables.insert(name.into(), value);
         }
         let created = app
             .post_as(
@@ -57,7 +69,30 @@ async fn every_built_in_template_makes_a_valid_task() {
         );
         let text = body.to_string();
         assert!(!text.contains("vars."), "{id} left a placeholder: {text}");
+        if template["definition"].get("chain").is_some() {
+            let chains: Value = app
+                .get_as(
+                    &user.access_token,
+                    &format!("/tasks/{}/chains", body["id"].as_str().expect("id")),
+                )
+                .await
+                .json()
+                .await
+                .expect("json");
+            assert_eq!(chains[0]["source_task_id"], watched["id"], "{id}: {chains}");
+        }
     }
+    let foreign = app
+        .post_as(
+            &user.access_token,
+            "/tasks/from-template/email-on-failure",
+            &json!({"variables": {"watched_task_id": uuid::Uuid::new_v4(), "to": "a@example.com"}}),
+        )
+        .await;
+    assert_eq!(
+        problem_fields(&problem(foreign).await),
+        ["chain.source_task_id"]
+    );
 }
 
 #[tokio::test]

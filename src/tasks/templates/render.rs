@@ -50,6 +50,9 @@ pub struct TemplateVariable {
     /// The value used when none is given; a variable without one is required.
     #[serde(default)]
     pub default: Option<Value>,
+    /// A value that shows the expected form, for forms and documentation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub example: Option<Value>,
 }
 
 fn string_kind() -> VariableKind {
@@ -140,10 +143,11 @@ pub fn fill(definition: &Value, values: &Map<String, Value>) -> Value {
     match definition {
         Value::String(text) => fill_string(text, values),
         Value::Array(items) => Value::Array(items.iter().map(|v| fill(v, values)).collect()),
+        // Keys may hold placeholders too (a Notion property name); they always fill as text.
         Value::Object(fields) => Value::Object(
             fields
                 .iter()
-                .map(|(key, value)| (key.clone(), fill(value, values)))
+                .map(|(key, value)| (fill_text(key, values), fill(value, values)))
                 .collect(),
         ),
         other => other.clone(),
@@ -157,14 +161,20 @@ fn fill_string(text: &str, values: &Map<String, Value>) -> Value {
     {
         return value.clone();
     }
-    let filled = PLACEHOLDER.replace_all(text, |captures: &regex::Captures<'_>| {
-        match values.get(&captures[1]) {
-            Some(Value::String(value)) => value.clone(),
-            Some(value) => value.to_string(),
-            None => captures[0].to_owned(),
-        }
-    });
-    Value::String(filled.into_owned())
+    Value::String(fill_text(text, values))
+}
+
+/// `text` with every placeholder replaced by its value as text.
+fn fill_text(text: &str, values: &Map<String, Value>) -> String {
+    PLACEHOLDER
+        .replace_all(text, |captures: &regex::Captures<'_>| {
+            match values.get(&captures[1]) {
+                Some(Value::String(value)) => value.clone(),
+                Some(value) => value.to_string(),
+                None => captures[0].to_owned(),
+            }
+        })
+        .into_owned()
 }
 
 /// Every variable name used in a definition.
@@ -182,7 +192,12 @@ fn collect(value: &Value, found: &mut BTreeSet<String>) {
             }
         }
         Value::Array(items) => items.iter().for_each(|v| collect(v, found)),
-        Value::Object(fields) => fields.values().for_each(|v| collect(v, found)),
+        Value::Object(fields) => {
+            for (key, value) in fields {
+                collect(&Value::String(key.clone()), found);
+                collect(value, found);
+            }
+        }
         _ => {}
     }
 }
@@ -219,6 +234,7 @@ mod tests {
             description: String::new(),
             kind,
             default,
+            example: None,
         }
     }
 

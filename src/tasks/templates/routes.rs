@@ -24,6 +24,7 @@ use crate::{
         db,
         model::{ActionType, TaskStatus},
     },
+    triggers::chains::{self, ChainIn},
 };
 
 /// Routes of `/templates`.
@@ -242,6 +243,12 @@ pub async fn create_from_template(
     let template = find(&state, caller.owner_id(), &id).await?;
     let values = render::resolve_values(&template.variables, &input.variables)
         .map_err(AppError::validation)?;
+    let chain = chain_of(
+        &state,
+        caller.owner_id(),
+        &render::fill(&template.definition, &values),
+    )
+    .await?;
     let task_input = build_task_input(&template.definition, &values, input.name)?;
     if matches!(task_input.status, Some(TaskStatus::Failed)) {
         return Err(AppError::invalid_field(
@@ -255,6 +262,13 @@ pub async fn create_from_template(
         &task_input.into_new_task(caller.owner_id()),
     )
     .await?;
+    if let Some(chain) = chain
+        && let Err(err) = chains::add_chain(&state, caller.owner_id(), task.id, &chain).await
+    {
+        // The task and its chain come together or not at all.
+        db::delete_task(&state.db, &state.events, task.id, caller.owner_id()).await?;
+        return Err(prefixed(err, "chain"));
+    }
     let mut headers = HeaderMap::new();
     set_location(&mut headers, &caller, task.id);
     Ok((
@@ -262,6 +276,26 @@ pub async fn create_from_template(
         headers,
         AppJson(TaskOut::new(task, None)),
     ))
+}
+
+/// The `chain` of a filled definition (`{"source_task_id", "on"}`): the new task runs after
+/// that task of the owner's. Checked before the task is created.
+async fn chain_of(state: &AppState, owner_id: Uuid, filled: &Value) -> AppResult<Option<ChainIn>> {
+    let Some(chain) = filled.get("chain") else {
+        return Ok(None);
+    };
+    let bytes = serde_json::to_vec(chain).map_err(AppError::internal)?;
+    let chain: ChainIn = parse_json(&bytes).map_err(|err| prefixed(err, "chain"))?;
+    if db::find_task(&state.db, chain.source_task_id, owner_id)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::invalid_field(
+            "chain.source_task_id",
+            "no such task of yours",
+        ));
+    }
+    Ok(Some(chain))
 }
 
 /// A built-in template by slug, or one of the owner's by id.
