@@ -24,13 +24,7 @@ async fn a_handshake_without_a_token_is_refused_with_the_reason() {
     let app = spawn_realtime_app(&directory, &[]).await;
     for auth in [None, Some(json!({})), Some(json!({"token": "  "}))] {
         let mut socket = open(&app, auth.clone(), TransportType::Any).await;
-        match socket.next().await {
-            Seen::Error(message) => assert!(
-                message.contains("authentication required"),
-                "{auth:?}: {message}"
-            ),
-            other => panic!("{auth:?}: expected a connect_error, got {other:?}"),
-        }
+        socket.refusal("authentication required").await;
     }
 }
 
@@ -39,7 +33,7 @@ async fn unknown_and_expired_tokens_are_refused_with_the_reason() {
     let directory = Directory::default();
     let app = spawn_realtime_app(&directory, &[]).await;
     let mut socket = open(&app, Some(json!({"token": "nope"})), TransportType::Any).await;
-    assert!(matches!(socket.next().await, Seen::Error(m) if m.contains("invalid token")));
+    socket.refusal("invalid token").await;
 
     let expired = directory.token_for(SocketIdentity {
         user_id: Uuid::new_v4(),
@@ -47,7 +41,7 @@ async fn unknown_and_expired_tokens_are_refused_with_the_reason() {
         expires_at: Some(Utc::now() - chrono::Duration::seconds(1)),
     });
     let mut socket = open(&app, Some(json!({"token": expired})), TransportType::Any).await;
-    assert!(matches!(socket.next().await, Seen::Error(m) if m.contains("token expired")));
+    socket.refusal("token expired").await;
 }
 
 #[tokio::test]

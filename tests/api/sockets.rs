@@ -249,6 +249,19 @@ impl TestSocket {
         seen
     }
 
+    /// Waits until the handshake is refused with a reason containing `reason` and returns the
+    /// whole message. A transport error seen first (a long-polling request cut short on a
+    /// loaded machine) is passed over; an accepted connection, or no refusal in time, fails.
+    pub async fn refusal(&mut self, reason: &str) -> String {
+        loop {
+            match self.next().await {
+                Seen::Error(message) if message.contains(reason) => return message,
+                Seen::Error(_) => continue,
+                other => panic!("expected a connect_error saying {reason:?}, got {other:?}"),
+            }
+        }
+    }
+
     /// Waits for `event` and returns its payload; what comes before it stays in `history`.
     pub async fn event(&mut self, event: &str) -> Value {
         loop {
