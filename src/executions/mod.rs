@@ -86,13 +86,7 @@ async fn list_executions(
     AppQuery(filter): AppQuery<ExecutionFilter>,
 ) -> AppResult<AppJson<ExecutionPage>> {
     caller.require(Scope::ExecutionsRead)?;
-    let limit = filter.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(AppError::invalid_field(
-            "query.limit",
-            "must be between 1 and 100",
-        ));
-    }
+    let limit = crate::http::cursor::page_size(filter.limit)?;
     let query = ExecutionQuery {
         status: filter.status,
         trigger_kind: filter.trigger_kind,

@@ -1,10 +1,29 @@
-//! Opaque pagination cursors: a page's position serialized as JSON and base64url-encoded, so
+//! Pagination: page sizes, and opaque cursors: a page's position serialized as JSON and base64url-encoded, so
 //! clients pass `next_cursor` back unchanged and never build one themselves.
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::error::{AppError, AppResult};
+
+/// Default page size of lists.
+pub const DEFAULT_PAGE_SIZE: i64 = 50;
+/// Largest page size of lists.
+pub const MAX_PAGE_SIZE: i64 = 100;
+
+/// The page size of a list request: `limit` when given (1–100, else a 422 naming
+/// `query.limit`), 50 otherwise.
+pub fn page_size(limit: Option<i64>) -> AppResult<i64> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE_SIZE);
+    if (1..=MAX_PAGE_SIZE).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(AppError::invalid_field(
+            "query.limit",
+            format!("must be between 1 and {MAX_PAGE_SIZE}"),
+        ))
+    }
+}
 
 /// Encodes a position.
 pub fn encode<T: Serialize>(position: &T) -> AppResult<String> {

@@ -120,13 +120,7 @@ async fn list_secrets(
     user: CurrentUser,
     AppQuery(filter): AppQuery<SecretFilter>,
 ) -> Result<AppJson<SecretPage>, AppError> {
-    let limit = filter.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(AppError::invalid_field(
-            "query.limit",
-            "must be between 1 and 100",
-        ));
-    }
+    let limit = crate::http::cursor::page_size(filter.limit)?;
     let mut items =
         store::list_page(&state.db, user.id, filter.cursor.as_deref(), limit + 1).await?;
     let next_cursor = if items.len() as i64 > limit {

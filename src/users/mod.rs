@@ -89,13 +89,7 @@ async fn list_users(
     _admin: RequireRole<Admin>,
     AppQuery(filter): AppQuery<UserFilter>,
 ) -> Result<AppJson<UserPage>, AppError> {
-    let limit = filter.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(AppError::invalid_field(
-            "query.limit",
-            "must be between 1 and 100",
-        ));
-    }
+    let limit = crate::http::cursor::page_size(filter.limit)?;
     let pattern = filter.email.as_deref().map(crate::db::contains_pattern);
     let rows = sqlx::query_as!(
         UserRow,

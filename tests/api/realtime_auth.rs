@@ -81,7 +81,12 @@ async fn api_keys_need_the_executions_read_scope() {
     let narrow = app
         .create_api_key(&user.access_token, &["tasks:read"])
         .await;
-    refusal(&app, narrow["key"].as_str().expect("key"), "executions:read").await;
+    refusal(
+        &app,
+        narrow["key"].as_str().expect("key"),
+        "executions:read",
+    )
+    .await;
 
     let reader = app
         .create_api_key(&user.access_token, &["executions:read"])

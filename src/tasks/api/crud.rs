@@ -71,13 +71,7 @@ pub async fn list_tasks(
     AppQuery(params): AppQuery<TaskListParams>,
 ) -> AppResult<AppJson<TaskPage>> {
     caller.require(Scope::TasksRead)?;
-    let limit = params.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(AppError::invalid_field(
-            "query.limit",
-            "must be between 1 and 100",
-        ));
-    }
+    let limit = crate::http::cursor::page_size(params.limit)?;
     if params.q.as_ref().is_some_and(|q| q.chars().count() > 200) {
         return Err(AppError::invalid_field(
             "query.q",

@@ -54,13 +54,7 @@ pub async fn task_logs(
     AppQuery(params): AppQuery<LogParams>,
 ) -> AppResult<AppJson<HistoryPage>> {
     caller.require(Scope::ExecutionsRead)?;
-    let limit = params.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(AppError::invalid_field(
-            "query.limit",
-            "must be between 1 and 100",
-        ));
-    }
+    let limit = crate::http::cursor::page_size(params.limit)?;
     let status = params
         .status
         .as_deref()
