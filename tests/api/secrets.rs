@@ -25,6 +25,7 @@ fn new_secret(name: &str, value: &str) -> NewSecret {
 }
 
 async fn create(db: &PgPool, vault: &Vault, owner: Uuid, name: &str, value: &str) -> SecretMeta {
+    crate::engine_support::ensure_owner(db, owner).await;
     store::create(db, vault, owner, new_secret(name, value))
         .await
         .expect("create secret")
