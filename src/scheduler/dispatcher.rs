@@ -347,7 +347,11 @@ pub async fn run(engine: Engine, shutdown: CancellationToken) {
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(wait) => false,
             received = listener::recv(&mut listener) => match received {
-                Ok(_) => false,
+                Ok(Some(_)) => false,
+                // The connection was lost: LISTEN again on a new one before the next tick
+                // looks at the tasks, so a change made in between is either seen by the tick
+                // or notified.
+                Ok(None) => true,
                 Err(err) => {
                     tracing::warn!(error = %err, "dispatcher lost its LISTEN connection; reconnecting");
                     true

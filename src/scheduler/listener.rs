@@ -28,8 +28,8 @@ pub async fn connect(db: &PgPool, channels: &[&str]) -> Option<PgListener> {
     }
 }
 
-/// The next notification; `Ok(None)` when the connection was lost (the caller re-checks the
-/// database); pending forever without a listener.
+/// The next notification; `Ok(None)` when the connection was lost (the caller listens again on
+/// a new connection, then re-checks the database); pending forever without a listener.
 pub async fn recv(
     listener: &mut Option<PgListener>,
 ) -> Result<Option<PgNotification>, sqlx::Error> {

@@ -551,7 +551,10 @@ async fn listen(engine: Engine, in_flight: InFlight, wake: Arc<Notify>, stop: Ca
                         cancel_in_flight(&in_flight, id);
                     }
                 }
-                Ok(Some(_)) | Ok(None) => wake.notify_one(),
+                Ok(Some(_)) => wake.notify_one(),
+                // The connection was lost: listen again on a new one first, then look (the
+                // wake-up after connecting), so nothing queued in between goes unnoticed.
+                Ok(None) => break,
                 Err(err) => {
                     tracing::warn!(error = %err, "worker lost its LISTEN connection; reconnecting");
                     break;
