@@ -142,6 +142,18 @@ impl Application {
         let action_http = scheduler::engine::action_client(&outbound, &outbound_http);
         let auth = Arc::new(AuthContext::new(&settings, &jwt_secret)?);
         let trigger_runtime = Arc::new(triggers::TriggerRuntime::new(&settings.triggers));
+        let vault = Arc::new(vault);
+        // Built once: the SMTP transport and the Notion access every engine handle shares.
+        let action_services = Arc::new(crate::actions::ActionServices::from_settings(
+            &settings,
+            vault.clone(),
+            &db,
+        ));
+        let notion = Arc::new(notion::NotionAccess::with_connections(
+            settings.notion.api_url.clone(),
+            db.clone(),
+            vault.clone(),
+        ));
         let state = AppState {
             db,
             settings: Arc::new(settings),
@@ -157,7 +169,9 @@ impl Application {
             outbound,
             outbound_http,
             action_http,
-            vault: Arc::new(vault),
+            vault,
+            action_services,
+            notion,
             triggers: trigger_runtime,
         };
         start_background_work(&state).await?;

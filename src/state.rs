@@ -40,6 +40,10 @@ pub struct AppState {
     pub outbound_http: reqwest::Client,
     /// The client actions use: the guarded one with redirects left to the action.
     pub action_http: reqwest::Client,
+    /// What actions share (vault, SMTP transport, Nocron's own database), built once.
+    pub action_services: Arc<crate::actions::ActionServices>,
+    /// The Notion API's base URL and owners' stored connections, for NOTION_SYNC.
+    pub notion: Arc<crate::notion::NotionAccess>,
     /// JWT keys, rate limiters and the API-key cache.
     pub auth: Arc<AuthContext>,
     /// The master keys secrets are sealed and opened with.

@@ -17,7 +17,6 @@ pub use routes::router;
 
 use crate::{
     secrets::{SecretValue, Vault},
-    state::AppState,
     tasks,
 };
 
@@ -42,11 +41,12 @@ impl NotionAccess {
         }
     }
 
-    /// Access for an application: its `NOTION_API_URL`, database and vault.
-    pub fn from_state(state: &AppState) -> Self {
+    /// Access for an application: its `NOTION_API_URL`, and the database and vault that hold
+    /// owners' connections.
+    pub fn with_connections(api_url: Url, db: PgPool, vault: Arc<Vault>) -> Self {
         NotionAccess {
-            api_url: state.settings.notion.api_url.clone(),
-            store: Some((state.db.clone(), state.vault.clone())),
+            api_url,
+            store: Some((db, vault)),
         }
     }
 

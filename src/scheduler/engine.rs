@@ -70,12 +70,8 @@ impl Engine {
             http: state.action_http.clone(),
             outbound: state.outbound.clone(),
             instance_id: state.instance_id.clone(),
-            actions: Arc::new(ActionServices::from_settings(
-                settings,
-                state.vault.clone(),
-                &state.db,
-            )),
-            notion: Arc::new(NotionAccess::from_state(state)),
+            actions: state.action_services.clone(),
+            notion: state.notion.clone(),
             config: EngineConfig {
                 worker_concurrency: settings.worker_concurrency,
                 worker_batch_size: settings.worker_batch_size,

@@ -19,6 +19,30 @@ pub struct RotationReport {
     pub failed: Vec<(Uuid, VaultError)>,
 }
 
+/// Opens each `(id, ciphertext, associated data)` and seals it again under the vault's current
+/// key: the ids and new ciphertexts to write back. What no configured key opens is recorded
+/// in `report.failed` and left as it is. Shared by every table holding sealed values.
+pub fn reseal(
+    vault: &Vault,
+    rows: impl IntoIterator<Item = (Uuid, Vec<u8>, Vec<u8>)>,
+    report: &mut RotationReport,
+) -> (Vec<Uuid>, Vec<Vec<u8>>) {
+    let (mut ids, mut ciphertexts) = (Vec::new(), Vec::new());
+    for (id, ciphertext, aad) in rows {
+        match vault
+            .open(&ciphertext, &aad)
+            .and_then(|plaintext| vault.seal(&plaintext, &aad))
+        {
+            Ok(sealed) => {
+                ids.push(id);
+                ciphertexts.push(sealed.bytes);
+            }
+            Err(err) => report.failed.push((id, err)),
+        }
+    }
+    (ids, ciphertexts)
+}
+
 /// Re-encrypts every secret sealed under another key than the vault's current one, at most
 /// `batch_size` rows per transaction.
 pub async fn rotate_all(
@@ -49,21 +73,14 @@ pub async fn rotate_all(
             break;
         };
         after = last.id;
-        let mut ids = Vec::with_capacity(rows.len());
-        let mut ciphertexts = Vec::with_capacity(rows.len());
-        for row in rows {
-            let aad = associated_data(row.owner_id, row.id);
-            match vault
-                .open(&row.ciphertext, &aad)
-                .and_then(|plaintext| vault.seal(&plaintext, &aad))
-            {
-                Ok(sealed) => {
-                    ids.push(row.id);
-                    ciphertexts.push(sealed.bytes);
-                }
-                Err(err) => report.failed.push((row.id, err)),
-            }
-        }
+        let (ids, ciphertexts) = reseal(
+            vault,
+            rows.into_iter().map(|row| {
+                let aad = associated_data(row.owner_id, row.id);
+                (row.id, row.ciphertext, aad)
+            }),
+            &mut report,
+        );
         let updated = sqlx::query!(
             r#"UPDATE secrets AS s SET ciphertext = u.ciphertext, key_id = $3
                FROM UNNEST($1::uuid[], $2::bytea[]) AS u(id, ciphertext)

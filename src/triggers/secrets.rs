@@ -6,7 +6,10 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::webhooks::secret_associated_data;
-use crate::secrets::{Vault, rotation::RotationReport};
+use crate::secrets::{
+    Vault,
+    rotation::{RotationReport, reseal},
+};
 
 /// Re-encrypts every webhook signing secret sealed under another key than the vault's
 /// current one, at most `batch_size` rows per transaction.
@@ -36,20 +39,14 @@ pub async fn rotate_webhook_secrets(
             break;
         };
         after = last.id;
-        let (mut ids, mut ciphertexts) = (Vec::new(), Vec::new());
-        for row in rows {
-            let aad = secret_associated_data(row.id);
-            match vault
-                .open(&row.ciphertext, &aad)
-                .and_then(|plaintext| vault.seal(&plaintext, &aad))
-            {
-                Ok(sealed) => {
-                    ids.push(row.id);
-                    ciphertexts.push(sealed.bytes);
-                }
-                Err(err) => report.failed.push((row.id, err)),
-            }
-        }
+        let (ids, ciphertexts) = reseal(
+            vault,
+            rows.into_iter().map(|row| {
+                let aad = secret_associated_data(row.id);
+                (row.id, row.ciphertext, aad)
+            }),
+            &mut report,
+        );
         let updated = sqlx::query!(
             r#"UPDATE webhook_triggers AS w SET secret_ciphertext = u.ciphertext, secret_key_id = $3
                FROM UNNEST($1::uuid[], $2::bytea[]) AS u(id, ciphertext)
