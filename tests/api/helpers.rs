@@ -470,6 +470,29 @@ impl TestApp {
             .expect("request")
     }
 
+    /// `GET path` with a bearer token, answering its JSON body.
+    pub async fn get_json_as(&self, token: &str, path: &str) -> serde_json::Value {
+        self.get_as(token, path)
+            .await
+            .json()
+            .await
+            .expect("a JSON body")
+    }
+
+    /// `POST path` with a bearer token and a JSON body, answering the JSON body.
+    pub async fn post_json_as(
+        &self,
+        token: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> serde_json::Value {
+        self.post_as(token, path, body)
+            .await
+            .json()
+            .await
+            .expect("a JSON body")
+    }
+
     /// `POST path` with a bearer token and a JSON body.
     pub async fn post_as(
         &self,

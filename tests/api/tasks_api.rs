@@ -80,12 +80,7 @@ async fn a_task_is_created_read_and_listed_with_its_defaults_and_version() {
         "https://example.com/health"
     );
 
-    let list: Value = app
-        .get_as(&user.access_token, "/tasks")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let list: Value = app.get_json_as(&user.access_token, "/tasks").await;
     assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
     assert_eq!(list["items"][0]["id"], id);
     assert_eq!(list["next_cursor"], Value::Null);
@@ -119,20 +114,12 @@ async fn another_owners_task_is_a_404_everywhere() {
     assert_eq!(patched.status(), StatusCode::NOT_FOUND);
     let deleted = app.delete_as(token, &format!("/tasks/{id}")).await;
     assert_eq!(deleted.status(), StatusCode::NOT_FOUND);
-    let list: Value = app
-        .get_as(token, "/tasks")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let list: Value = app.get_json_as(token, "/tasks").await;
     assert_eq!(list["items"], json!([]));
     // The owner's task is untouched.
     let mine: Value = app
-        .get_as(&owner.access_token, &format!("/tasks/{id}"))
-        .await
-        .json()
-        .await
-        .expect("json");
+        .get_json_as(&owner.access_token, &format!("/tasks/{id}"))
+        .await;
     assert_eq!(mine["name"], "Mine");
     assert_eq!(mine["status"], "ACTIVE");
 }
@@ -187,12 +174,7 @@ async fn invalid_definitions_name_every_failing_field() {
         .await;
     assert_eq!(failed_status.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(problem_fields(&problem(failed_status).await), ["status"]);
-    let list: Value = app
-        .get_as(&user.access_token, "/tasks")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let list: Value = app.get_json_as(&user.access_token, "/tasks").await;
     assert_eq!(list["items"], json!([]), "nothing was stored");
 }
 
@@ -222,7 +204,7 @@ async fn lists_filter_sort_and_page_without_gaps_or_repeats() {
             Some(c) => format!("/tasks?sort=name&limit=2&cursor={c}"),
             None => "/tasks?sort=name&limit=2".to_owned(),
         };
-        let page: Value = app.get_as(token, &path).await.json().await.expect("json");
+        let page: Value = app.get_json_as(token, &path).await;
         for item in page["items"].as_array().expect("items") {
             seen.push(item["name"].as_str().expect("name").to_owned());
         }
@@ -233,59 +215,24 @@ async fn lists_filter_sort_and_page_without_gaps_or_repeats() {
     }
     assert_eq!(seen, names, "every task once, in name order");
     // Newest first by default.
-    let newest: Value = app
-        .get_as(token, "/tasks?limit=1")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let newest: Value = app.get_json_as(token, "/tasks?limit=1").await;
     assert_eq!(newest["items"][0]["name"], "task 6");
 
     let count = |value: Value| value["items"].as_array().map_or(0, Vec::len);
-    let even: Value = app
-        .get_as(token, "/tasks?tag=even")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let even: Value = app.get_json_as(token, "/tasks?tag=even").await;
     assert_eq!(count(even), 4);
-    let paused: Value = app
-        .get_as(token, "/tasks?status=PAUSED")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let paused: Value = app.get_json_as(token, "/tasks?status=PAUSED").await;
     assert_eq!(paused["items"][0]["name"], "task 3");
     assert_eq!(count(paused), 1);
-    let searched: Value = app
-        .get_as(token, "/tasks?q=warehouse")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let searched: Value = app.get_json_as(token, "/tasks?q=warehouse").await;
     assert_eq!(count(searched), 4);
-    let wildcard: Value = app
-        .get_as(token, "/tasks?q=%25")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let wildcard: Value = app.get_json_as(token, "/tasks?q=%25").await;
     assert_eq!(count(wildcard), 0, "% is matched literally");
-    let by_type: Value = app
-        .get_as(token, "/tasks?action_type=API_CALL")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let by_type: Value = app.get_json_as(token, "/tasks?action_type=API_CALL").await;
     assert_eq!(count(by_type), 0);
 
     // A cursor belongs to its sort; bad parameters are named.
-    let first: Value = app
-        .get_as(token, "/tasks?sort=name&limit=2")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let first: Value = app.get_json_as(token, "/tasks?sort=name&limit=2").await;
     let cursor = first["next_cursor"].as_str().expect("cursor");
     let mixed = app
         .get_as(token, &format!("/tasks?sort=created_at&cursor={cursor}"))
@@ -344,7 +291,7 @@ async fn patch_merges_put_replaces_and_if_match_refuses_stale_changes() {
         .await
         .expect("patch");
     assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
-    let current: Value = app.get_as(token, &path).await.json().await.expect("json");
+    let current: Value = app.get_json_as(token, &path).await;
     assert_eq!(current["name"], "Ping");
 
     // `null` removes the schedule: the task then runs only when triggered.
@@ -436,11 +383,8 @@ async fn execute_runs_the_task_once_per_idempotency_key() {
     .await;
     assert_eq!(sink.requests_to("/ok").len(), 1, "one run for one key");
     let execution: Value = app
-        .get_as(&user.access_token, &format!("/executions/{execution_id}"))
-        .await
-        .json()
-        .await
-        .expect("json");
+        .get_json_as(&user.access_token, &format!("/executions/{execution_id}"))
+        .await;
     assert_eq!(execution["status"], "SUCCEEDED");
     assert_eq!(execution["trigger_kind"], "MANUAL");
     assert_eq!(execution["input"], json!({"order": 42}));
@@ -451,14 +395,11 @@ async fn execute_runs_the_task_once_per_idempotency_key() {
     );
     // The task shows it as its last execution.
     let task: Value = app
-        .get_as(
+        .get_json_as(
             &user.access_token,
             &format!("/tasks/{}", task["id"].as_str().expect("id")),
         )
-        .await
-        .json()
-        .await
-        .expect("json");
+        .await;
     assert_eq!(task["last_execution"]["id"], json!(execution_id));
     assert_eq!(task["last_execution"]["status"], "SUCCEEDED");
 
@@ -493,30 +434,21 @@ async fn status_changes_control_runs_and_a_duplicate_starts_paused() {
     let task = create(&app, &user, &task_body("Ping", "https://example.com/")).await;
     let id = task["id"].as_str().expect("id");
     let stopped: Value = app
-        .post_as(token, &format!("/tasks/{id}/stop"), &json!({}))
-        .await
-        .json()
-        .await
-        .expect("json");
+        .post_json_as(token, &format!("/tasks/{id}/stop"), &json!({}))
+        .await;
     assert_eq!(stopped["status"], "STOPPED");
     let refused = app
         .post_as(token, &format!("/tasks/{id}/execute"), &json!({}))
         .await;
     assert_eq!(refused.status(), StatusCode::CONFLICT);
     let resumed: Value = app
-        .post_as(token, &format!("/tasks/{id}/resume"), &json!({}))
-        .await
-        .json()
-        .await
-        .expect("json");
+        .post_json_as(token, &format!("/tasks/{id}/resume"), &json!({}))
+        .await;
     assert_eq!(resumed["status"], "ACTIVE");
     assert!(resumed["next_run_at"].is_string());
     let paused: Value = app
-        .post_as(token, &format!("/tasks/{id}/pause"), &json!({}))
-        .await
-        .json()
-        .await
-        .expect("json");
+        .post_json_as(token, &format!("/tasks/{id}/pause"), &json!({}))
+        .await;
     assert_eq!(paused["status"], "PAUSED");
 
     let copy = app
@@ -530,15 +462,12 @@ async fn status_changes_control_runs_and_a_duplicate_starts_paused() {
     assert_eq!(copy["action"], task["action"]);
     assert_eq!(copy["schedule"], task["schedule"]);
     let named: Value = app
-        .post_as(
+        .post_json_as(
             token,
             &format!("/tasks/{id}/duplicate"),
             &json!({"name": "Second"}),
         )
-        .await
-        .json()
-        .await
-        .expect("json");
+        .await;
     assert_eq!(named["name"], "Second");
 
     let deleted = app.delete_as(token, &format!("/tasks/{id}")).await;
@@ -567,18 +496,10 @@ async fn logs_show_executions_and_skipped_slots_newest_first() {
     app.post_as(token, &format!("/tasks/{id}/resume"), &json!({}))
         .await;
     let executed: Value = app
-        .post_as(token, &format!("/tasks/{id}/execute"), &json!({}))
-        .await
-        .json()
-        .await
-        .expect("json");
+        .post_json_as(token, &format!("/tasks/{id}/execute"), &json!({}))
+        .await;
 
-    let page: Value = app
-        .get_as(token, &format!("/tasks/{id}/logs"))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let page: Value = app.get_json_as(token, &format!("/tasks/{id}/logs")).await;
     let items = page["items"].as_array().expect("items");
     assert!(items.len() >= 4, "{page}");
     assert_eq!(items[0]["kind"], "EXECUTION");
@@ -607,7 +528,7 @@ async fn logs_show_executions_and_skipped_slots_newest_first() {
             Some(c) => format!("/tasks/{id}/logs?limit=1&cursor={c}"),
             None => format!("/tasks/{id}/logs?limit=1"),
         };
-        let page: Value = app.get_as(token, &path).await.json().await.expect("json");
+        let page: Value = app.get_json_as(token, &path).await;
         for item in page["items"].as_array().expect("items") {
             assert!(seen.insert(item.to_string()), "repeated {item}");
         }
@@ -619,11 +540,8 @@ async fn logs_show_executions_and_skipped_slots_newest_first() {
     assert_eq!(seen.len(), items.len());
 
     let only_skipped: Value = app
-        .get_as(token, &format!("/tasks/{id}/logs?status=SKIPPED"))
-        .await
-        .json()
-        .await
-        .expect("json");
+        .get_json_as(token, &format!("/tasks/{id}/logs?status=SKIPPED"))
+        .await;
     assert_eq!(
         only_skipped["items"].as_array().map(Vec::len),
         Some(skipped.len())
@@ -645,11 +563,8 @@ async fn next_runs_follow_the_schedule_zone_and_window() {
     let task = create(&app, &user, &body).await;
     let id = task["id"].as_str().expect("id");
     let runs: Value = app
-        .get_as(token, &format!("/tasks/{id}/next-runs?count=20"))
-        .await
-        .json()
-        .await
-        .expect("json");
+        .get_json_as(token, &format!("/tasks/{id}/next-runs?count=20"))
+        .await;
     let schedule = &runs["schedule"];
     let next = schedule["next_runs"].as_array().expect("runs");
     assert_eq!(next.len(), 11, "1 to 11 March only: {runs}");
@@ -668,14 +583,11 @@ async fn next_runs_follow_the_schedule_zone_and_window() {
     unscheduled["schedule"] = Value::Null;
     let on_demand = create(&app, &user, &unscheduled).await;
     let none: Value = app
-        .get_as(
+        .get_json_as(
             token,
             &format!("/tasks/{}/next-runs", on_demand["id"].as_str().expect("id")),
         )
-        .await
-        .json()
-        .await
-        .expect("json");
+        .await;
     assert_eq!(none["schedule"], Value::Null);
 }
 
@@ -687,15 +599,12 @@ async fn executions_are_cancelled_and_retried_by_their_owner_only() {
     let task = create(&app, &user, &task_body("Ping", "https://example.com/")).await;
     let id = task["id"].as_str().expect("id");
     let queued: Value = app
-        .post_as(
+        .post_json_as(
             &user.access_token,
             &format!("/tasks/{id}/execute"),
             &json!({}),
         )
-        .await
-        .json()
-        .await
-        .expect("json");
+        .await;
     let execution = queued["execution_id"].as_str().expect("id");
     let theirs = app
         .post_as(
@@ -740,17 +649,14 @@ async fn executions_are_cancelled_and_retried_by_their_owner_only() {
     let retried: Value = retried.json().await.expect("json");
     assert_ne!(retried["execution_id"], queued["execution_id"]);
     let retry: Value = app
-        .get_as(
+        .get_json_as(
             &user.access_token,
             &format!(
                 "/executions/{}",
                 retried["execution_id"].as_str().expect("id")
             ),
         )
-        .await
-        .json()
-        .await
-        .expect("json");
+        .await;
     assert_eq!(retry["trigger_kind"], "RETRY");
     assert_eq!(retry["retry_of"], queued["execution_id"]);
     assert_eq!(retry["status"], "QUEUED");
@@ -808,12 +714,7 @@ async fn api_v1_serves_the_same_tasks_to_keys_with_the_right_scopes() {
         "readable with a key"
     );
     // The same task on the dashboard routes, for the signed-in owner.
-    let listed: Value = app
-        .get_as(&user.access_token, "/tasks")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let listed: Value = app.get_json_as(&user.access_token, "/tasks").await;
     assert_eq!(listed["items"][0]["id"], id.as_str());
     let listed_by_key: Value = app
         .get_with_key(reader, "/api/v1/tasks")
@@ -878,15 +779,12 @@ async fn executions_are_listed_across_tasks_with_filters() {
         let task = create(&app, &user, &task_body(name, "https://example.com/")).await;
         for _ in 0..2 {
             let run: Value = app
-                .post_as(
+                .post_json_as(
                     token,
                     &format!("/tasks/{}/execute", task["id"].as_str().expect("id")),
                     &json!({}),
                 )
-                .await
-                .json()
-                .await
-                .expect("json");
+                .await;
             ids.push(run["execution_id"].as_str().expect("id").to_owned());
         }
     }
@@ -902,7 +800,7 @@ async fn executions_are_listed_across_tasks_with_filters() {
             Some(c) => format!("/executions?limit=3&cursor={c}"),
             None => "/executions?limit=3".to_owned(),
         };
-        let page: Value = app.get_as(token, &path).await.json().await.expect("json");
+        let page: Value = app.get_json_as(token, &path).await;
         for item in page["items"].as_array().expect("items") {
             seen.push(item["id"].as_str().expect("id").to_owned());
         }
@@ -914,22 +812,12 @@ async fn executions_are_listed_across_tasks_with_filters() {
     let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
     assert_eq!(seen, newest_first);
 
-    let only_cancelled: Value = app
-        .get_as(token, "/executions?status=CANCELLED")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let only_cancelled: Value = app.get_json_as(token, "/executions?status=CANCELLED").await;
     let items = only_cancelled["items"].as_array().expect("items");
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["id"], ids[0].as_str());
     assert_eq!(items[0]["task_name"], "First");
-    let theirs: Value = app
-        .get_as(&stranger.access_token, "/executions")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let theirs: Value = app.get_json_as(&stranger.access_token, "/executions").await;
     assert_eq!(theirs["items"], json!([]));
     let bad = app.get_as(token, "/executions?status=LOST").await;
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);

@@ -18,26 +18,18 @@ use crate::{
 async fn every_built_in_template_makes_a_valid_task() {
     let app = spawn_app().await;
     let user = app.login_as("USER").await;
-    let list: Value = app
-        .get_as(&user.access_token, "/templates")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let list: Value = app.get_json_as(&user.access_token, "/templates").await;
     let templates = list["items"].as_array().expect("items");
     assert!(templates.len() >= 6, "{list}");
     // A task for templates that chain after one.
     let watched: Value = app
-        .post_as(
+        .post_json_as(
             &user.access_token,
             "/tasks",
             &json!({"name": "Watched", "action": {"type": "HTTP_REQUEST",
                     "config": {"url": "https://example.com/"}}}),
         )
-        .await
-        .json()
-        .await
-        .expect("json");
+        .await;
     for template in templates {
         assert_eq!(template["builtin"], true);
         let id = template["id"].as_str().expect("id");
@@ -71,14 +63,11 @@ async fn every_built_in_template_makes_a_valid_task() {
         assert!(!text.contains("vars."), "{id} left a placeholder: {text}");
         if template["definition"].get("chain").is_some() {
             let chains: Value = app
-                .get_as(
+                .get_json_as(
                     &user.access_token,
                     &format!("/tasks/{}/chains", body["id"].as_str().expect("id")),
                 )
-                .await
-                .json()
-                .await
-                .expect("json");
+                .await;
             assert_eq!(chains[0]["source_task_id"], watched["id"], "{id}: {chains}");
         }
     }
@@ -160,15 +149,12 @@ async fn variables_are_filled_checked_and_named() {
         .await;
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
     let renamed: Value = app
-        .post_as(
+        .post_json_as(
             token,
             "/tasks/from-template/http-uptime-check",
             &json!({"variables": {"url": "https://a.example"}, "name": "Shop"}),
         )
-        .await
-        .json()
-        .await
-        .expect("json");
+        .await;
     assert_eq!(renamed["name"], "Shop");
 }
 
@@ -178,25 +164,19 @@ async fn the_webhook_relay_forwards_the_execution_input() {
     let sink = CaptureServer::start().await;
     let user = app.login_as("USER").await;
     let task: Value = app
-        .post_as(
+        .post_json_as(
             &user.access_token,
             "/tasks/from-template/webhook-relay",
             &json!({"variables": {"target_url": sink.url("/ok")}}),
         )
-        .await
-        .json()
-        .await
-        .expect("json");
+        .await;
     let run: Value = app
-        .post_as(
+        .post_json_as(
             &user.access_token,
             &format!("/tasks/{}/execute", task["id"].as_str().expect("id")),
             &json!({"input": {"event": "order.paid", "amount": 42}}),
         )
-        .await
-        .json()
-        .await
-        .expect("json");
+        .await;
     let execution: Uuid = run["execution_id"]
         .as_str()
         .expect("id")
@@ -221,17 +201,13 @@ async fn your_templates_are_saved_used_and_private() {
     let stranger = app.login_as("USER").await;
     let token = &user.access_token;
     let task: Value = app
-        .post_as(
+        .post_json_as(
             token,
             "/tasks",
             &json!({"name": "Nightly export", "tags": ["export"],
                     "action": {"type": "HTTP_REQUEST", "config": {"url": "https://example.com/export"}},
                     "schedule": {"cron": "0 2 * * *"}, "status": "PAUSED"}),
-        )
-        .await
-        .json()
-        .await
-        .expect("json");
+        ).await;
     let saved = app
         .post_as(
             token,
@@ -249,11 +225,8 @@ async fn your_templates_are_saved_used_and_private() {
     );
 
     let made: Value = app
-        .post_as(token, &format!("/tasks/from-template/{id}"), &json!({}))
-        .await
-        .json()
-        .await
-        .expect("json");
+        .post_json_as(token, &format!("/tasks/from-template/{id}"), &json!({}))
+        .await;
     assert_eq!(made["name"], "Nightly export");
     assert_eq!(
         made["status"], "ACTIVE",
@@ -278,7 +251,7 @@ async fn your_templates_are_saved_used_and_private() {
     assert_eq!(parameterised.status(), StatusCode::CREATED);
     let parameterised: Value = parameterised.json().await.expect("json");
     let pinged: Value = app
-        .post_as(
+        .post_json_as(
             token,
             &format!(
                 "/tasks/from-template/{}",
@@ -286,10 +259,7 @@ async fn your_templates_are_saved_used_and_private() {
             ),
             &json!({"variables": {"path": "status"}}),
         )
-        .await
-        .json()
-        .await
-        .expect("json");
+        .await;
     assert_eq!(
         pinged["action"]["config"]["url"],
         "https://example.com/status"
@@ -308,12 +278,7 @@ async fn your_templates_are_saved_used_and_private() {
         )
         .await;
     assert_eq!(used.status(), StatusCode::NOT_FOUND);
-    let their_list: Value = app
-        .get_as(&stranger.access_token, "/templates")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let their_list: Value = app.get_json_as(&stranger.access_token, "/templates").await;
     assert!(
         their_list["items"]
             .as_array()
@@ -375,12 +340,7 @@ async fn templates_that_cannot_make_a_task_are_refused_when_saved() {
         .post_as(token, "/templates", &json!({"name": "x"}))
         .await;
     assert_eq!(problem_fields(&problem(neither).await), ["task_id"]);
-    let list: Value = app
-        .get_as(token, "/templates")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let list: Value = app.get_json_as(token, "/templates").await;
     assert!(
         list["items"]
             .as_array()
