@@ -29,6 +29,7 @@ pub mod secrets;
 pub mod state;
 pub mod system_jobs;
 pub mod tasks;
+pub mod templating;
 pub mod triggers;
 pub mod users;
 

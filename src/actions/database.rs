@@ -169,16 +169,34 @@ impl DatabaseAction {
             port: options.get_port(),
             database: options.get_database().unwrap_or_default().to_owned(),
         };
-        let addresses = resolve(&target.host, target.port).await?;
-        for ip in &addresses {
-            context.outbound.check_ip(*ip).map_err(|err| {
-                Failure::Refused(format!(
-                    "connection: {} is refused: {}",
-                    target.host,
-                    err.message()
-                ))
-            })?;
-        }
+        // The outbound policy's resolver (the HTTP client's): only allowed addresses.
+        let addresses: Vec<IpAddr> =
+            crate::net::resolve_allowed(context.outbound.clone(), &target.host, target.port)
+                .await
+                .map_err(|err| match err {
+                    // An IP literal's refusal names only the address: say what was refused.
+                    crate::net::ResolveError::Refused(message)
+                        if target
+                            .host
+                            .trim_matches(['[', ']'])
+                            .parse::<IpAddr>()
+                            .is_ok() =>
+                    {
+                        Failure::Refused(format!(
+                            "connection: {} is refused: {message}",
+                            target.host
+                        ))
+                    }
+                    crate::net::ResolveError::Refused(message) => {
+                        Failure::Refused(format!("connection: {message}"))
+                    }
+                    crate::net::ResolveError::Lookup(message) => {
+                        Failure::Failed(format!("connection: {message}"))
+                    }
+                })?
+                .into_iter()
+                .map(|address| address.ip())
+                .collect();
         let Some(ip) = addresses.first() else {
             return Err(Failure::Failed(format!(
                 "connection: {} has no address",

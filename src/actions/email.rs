@@ -4,8 +4,14 @@
 //!
 //! The template variables are `input` (the trigger's input), `result` and `results` (a
 //! previous result and results by name, when the input carries them) and `execution`
-//! (`id`, `task_id`, `attempt`). A task's own SMTP host passes the outbound (SSRF) policy.
-//! Transient SMTP failures fail the attempt so the engine retries it.
+//! (`id`, `task_id`, `attempt`). Templates render within the template limits
+//! ([`crate::templating`]); a message has at most `EMAIL_MAX_RECIPIENTS` recipients, and an
+//! account sends at most `EMAIL_MAX_PER_HOUR` messages an hour through the server's SMTP
+//! (over either limit the execution fails for good, naming it).
+//!
+//! A task's own SMTP host is resolved through the outbound (SSRF) policy's resolver and the
+//! connection made to the checked address, TLS still verifying the certificate against the
+//! host name. Transient SMTP failures fail the attempt so the engine retries it.
 
 use std::net::IpAddr;
 
@@ -16,8 +22,11 @@ use serde_json::{Map, Value, json};
 
 use super::{Action, ActionOutcome, ExecutionContext};
 use crate::{
-    email::{EmailError, EmailSpec, Mailer, MailerConfig, SmtpSecurity, SmtpUrl},
+    email::{
+        EmailError, EmailSpec, Mailer, MailerConfig, SmtpUrl, message::recipients_over_limit, quota,
+    },
     error::FieldError,
+    templating,
 };
 
 const PREFIX: &str = "action.config";
@@ -92,9 +101,14 @@ pub fn validate(config: &Value) -> Vec<FieldError> {
     let spec = &action.spec;
     let mut errors = Vec::new();
     let env = Environment::new();
+    let settings = templating::settings();
     let mut check_template = |path: String, source: &str| {
         if let Err(err) = env.template_from_str(source) {
             errors.push(field(&path, format!("template error: {err}")));
+            return false;
+        }
+        if let Err(err) = templating::check_bounds(&settings.template, source) {
+            errors.push(field(&path, err.message));
             return false;
         }
         true
@@ -133,13 +147,10 @@ pub fn validate(config: &Value) -> Vec<FieldError> {
         errors.push(field("to", "at least one recipient is required"));
     }
     let recipients = spec.to.len() + spec.cc.len() + spec.bcc.len();
-    if recipients > crate::email::message::MAX_RECIPIENTS {
+    if recipients > settings.email_max_recipients {
         errors.push(field(
             "to",
-            format!(
-                "{recipients} recipients, more than the limit of {}",
-                crate::email::message::MAX_RECIPIENTS
-            ),
+            recipients_over_limit(recipients, settings.email_max_recipients),
         ));
     }
     if spec.text.is_none() && spec.html.is_none() {
@@ -205,14 +216,10 @@ impl EmailAction {
                 ),
             };
         };
-        let mut url = SmtpUrl::parse(url).map_err(|message| format!("smtp_url: {message}"))?;
+        let url = SmtpUrl::parse(url).map_err(|message| format!("smtp_url: {message}"))?;
+        // Connect to the address that was checked, so a second lookup cannot answer
+        // differently (DNS rebinding); with TLS the name stays for SNI and the certificate.
         let checked = check_host(context, &url.host, url.port).await?;
-        // Without TLS nothing needs the name: connect to the address that was checked, so a
-        // second lookup cannot answer differently. With TLS the name is kept for the
-        // certificate check.
-        if url.security == SmtpSecurity::None {
-            url.host = checked.to_string();
-        }
         let from_text = match (&self.from, &services.mailer) {
             (Some(from), _) => from.clone(),
             (None, Some(server)) => server.from().to_string(),
@@ -231,13 +238,19 @@ impl EmailAction {
             from,
             timeout: services.smtp_timeout,
             ca_file: services.smtp_ca_file.clone(),
+            connect_to: Some(checked),
         })
         .map_err(|err| err.to_string())
     }
 
     async fn execute(&self, context: &ExecutionContext) -> ActionOutcome {
         // Template, address and SMTP set-up problems need a change, not another attempt.
-        let rendered = match self.spec.render(&Self::variables(context)) {
+        let limits = &context.services.templates_mail;
+        let rendered = match self.spec.render_within(
+            &Self::variables(context),
+            &limits.template,
+            limits.email_max_recipients,
+        ) {
             Ok(rendered) => rendered,
             Err(err) => return fail(context, describe(&err), true),
         };
@@ -249,6 +262,11 @@ impl EmailAction {
             Ok(message) => message,
             Err(err) => return fail(context, describe(&err), true),
         };
+        if self.smtp_url.is_none()
+            && let Err(error) = take_quota(context).await
+        {
+            return error;
+        }
         context.logger.info(format!(
             "sending {:?} to {} recipient(s) (attempt {})",
             rendered.subject,
@@ -277,21 +295,50 @@ impl EmailAction {
     }
 }
 
-/// Resolves the SMTP host and checks every address against the outbound policy; the first
-/// address when all pass.
-async fn check_host(context: &ExecutionContext, host: &str, port: u16) -> Result<IpAddr, String> {
-    let addresses = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|err| format!("smtp_url: cannot resolve {host}: {err}"))?;
-    let mut first = None;
-    for address in addresses {
-        context
-            .outbound
-            .check_ip(address.ip())
-            .map_err(|err| format!("smtp_url: {}", err.message()))?;
-        first.get_or_insert(address.ip());
+/// Takes one message from the owner's hourly quota on the server's SMTP; the failed outcome
+/// (permanent: retrying within the hour would only hit it again) when it is used up.
+async fn take_quota(context: &ExecutionContext) -> Result<(), ActionOutcome> {
+    let services = &context.services;
+    // Without Nocron's database (unit tests of actions) there is nothing to count in.
+    let Some(db) = &services.own_pool else {
+        return Ok(());
+    };
+    let limit = services.templates_mail.email_max_per_hour;
+    let owner = async {
+        let mut conn = db.acquire().await?;
+        crate::tasks::db::load_task(&mut conn, context.task_id)
+            .await
+            .map(|task| task.map(|task| task.owner_id))
+    };
+    let taken = match owner.await {
+        Ok(Some(owner)) => quota::take(db, owner, limit).await,
+        Ok(None) => return Err(fail(context, "the task no longer exists".into(), true)),
+        Err(err) => Err(err),
+    };
+    match taken {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(fail(context, quota::exceeded_message(limit), true)),
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot count the message against the hourly quota");
+            Err(fail(
+                context,
+                "cannot check the hourly message quota (the attempt will be retried)".into(),
+                false,
+            ))
+        }
     }
-    first.ok_or_else(|| format!("smtp_url: {host} has no address"))
+}
+
+/// Resolves the SMTP host through the outbound policy's resolver (the HTTP client's); the
+/// first allowed address.
+async fn check_host(context: &ExecutionContext, host: &str, port: u16) -> Result<IpAddr, String> {
+    let addresses = crate::net::resolve_allowed(context.outbound.clone(), host, port)
+        .await
+        .map_err(|message| format!("smtp_url: {message}"))?;
+    addresses
+        .first()
+        .map(|address| address.ip())
+        .ok_or_else(|| format!("smtp_url: {host} has no address"))
 }
 
 fn describe(err: &EmailError) -> String {

@@ -4,15 +4,16 @@
 //!
 //! A string that is exactly one `{{ expression }}` keeps the expression's JSON type (a
 //! number stays a number); any other string containing `{{` or `{%` renders to text.
-//! Errors name the field under `action.config`.
+//! Errors name the field under `action.config`. Rendering runs in the bounded environment
+//! of [`crate::templating`]; one configuration's strings share one output budget.
 
-use minijinja::{Environment, UndefinedBehavior};
+use minijinja::Environment;
 use serde_json::{Map, Value};
 
-use crate::error::FieldError;
-
-/// Template instructions one rendering of a configuration part may spend.
-const TEMPLATE_FUEL: u64 = 200_000;
+use crate::{
+    error::FieldError,
+    templating::{self, Budget, TemplateLimits},
+};
 
 fn field_error(path: &str, message: impl Into<String>) -> FieldError {
     FieldError {
@@ -25,17 +26,15 @@ fn field_error(path: &str, message: impl Into<String>) -> FieldError {
     }
 }
 
-/// Strict about unknown variables (a typo fails instead of writing an empty value), no
-/// escaping (this is JSON, not HTML), fuel-limited.
+/// The bounded environment with the installed limits: strict about unknown variables (a
+/// typo fails instead of writing an empty value), no escaping (this is JSON, not HTML).
 pub fn environment() -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_fuel(Some(TEMPLATE_FUEL));
-    env
+    templating::environment(&templating::limits())
 }
 
-/// Checks the template syntax of every string in `value`, so a typo fails when the task is
-/// saved.
+/// Checks the template syntax of every string in `value`, and that it stays within the
+/// template limits with placeholder input, so a typo or an obvious bomb fails when the task
+/// is saved.
 pub fn check_templates(
     env: &Environment<'_>,
     path: &str,
@@ -46,6 +45,8 @@ pub fn check_templates(
         Value::String(text) if text.contains("{{") || text.contains("{%") => {
             if let Err(err) = env.template_from_str(&text) {
                 errors.push(field_error(path, format!("template error: {err}")));
+            } else if let Err(err) = templating::check_bounds(&templating::limits(), &text) {
+                errors.push(field_error(path, err.message));
             }
         }
         Value::Array(items) => {
@@ -62,71 +63,69 @@ pub fn check_templates(
     }
 }
 
-/// Renders every string of `value` with `vars`; errors name the field.
+/// Renders every string of `value` with `vars` within the installed limits; errors name
+/// the field (and the limit, when one was hit).
 pub fn render(path: &str, value: &Value, vars: &Value) -> Result<Value, FieldError> {
-    let env = environment();
+    let limits = templating::limits();
+    let env = templating::environment(&limits);
     let context = minijinja::Value::from(minijinja::value::Serde(vars));
-    render_value(&env, path, value, &context)
-}
-
-fn render_value(
-    env: &Environment<'_>,
-    path: &str,
-    value: &Value,
-    vars: &minijinja::Value,
-) -> Result<Value, FieldError> {
-    match value {
-        Value::String(text) => render_string(env, path, text, vars),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| render_value(env, &format!("{path}[{i}]"), item, vars))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Value::Array),
-        Value::Object(map) => map
-            .iter()
-            .map(|(key, item)| {
-                render_value(env, &format!("{path}.{key}"), item, vars).map(|v| (key.clone(), v))
-            })
-            .collect::<Result<Map<_, _>, _>>()
-            .map(Value::Object),
-        other => Ok(other.clone()),
-    }
-}
-
-fn render_string(
-    env: &Environment<'_>,
-    path: &str,
-    text: &str,
-    vars: &minijinja::Value,
-) -> Result<Value, FieldError> {
-    if !text.contains("{{") && !text.contains("{%") {
-        return Ok(Value::String(text.to_owned()));
-    }
-    let failed = |err: minijinja::Error| {
-        let detail = err
-            .detail()
-            .map(str::to_owned)
-            .unwrap_or_else(|| err.kind().to_string());
-        field_error(path, format!("template error: {detail}"))
+    let renderer = Renderer {
+        env: &env,
+        limits: &limits,
+        budget: &Budget::new(&limits),
+        vars: &context,
     };
-    // `{{ input.amount }}` alone keeps its type.
-    let trimmed = text.trim();
-    if let Some(inner) = trimmed
-        .strip_prefix("{{")
-        .and_then(|rest| rest.strip_suffix("}}"))
-        && !inner.contains("{{")
-        && !inner.contains("}}")
-    {
-        let expression = env.compile_expression(inner.trim()).map_err(failed)?;
-        let result = expression.eval(vars.clone()).map_err(failed)?;
-        if result.is_undefined() {
-            return Err(field_error(path, "template error: undefined value"));
+    renderer.value(path, value)
+}
+
+/// One configuration's rendering: the environment, its limits and its shared budget.
+struct Renderer<'a> {
+    env: &'a Environment<'a>,
+    limits: &'a TemplateLimits,
+    budget: &'a Budget,
+    vars: &'a minijinja::Value,
+}
+
+impl Renderer<'_> {
+    fn value(&self, path: &str, value: &Value) -> Result<Value, FieldError> {
+        match value {
+            Value::String(text) => self.string(path, text),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| self.value(&format!("{path}[{i}]"), item))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
+            Value::Object(map) => map
+                .iter()
+                .map(|(key, item)| {
+                    self.value(&format!("{path}.{key}"), item)
+                        .map(|v| (key.clone(), v))
+                })
+                .collect::<Result<Map<_, _>, _>>()
+                .map(Value::Object),
+            other => Ok(other.clone()),
         }
-        return serde_json::to_value(&result)
-            .map_err(|err| field_error(path, format!("template error: {err}")));
     }
-    env.render_str(text, vars.clone())
-        .map(Value::String)
-        .map_err(failed)
+
+    fn string(&self, path: &str, text: &str) -> Result<Value, FieldError> {
+        if !text.contains("{{") && !text.contains("{%") {
+            return Ok(Value::String(text.to_owned()));
+        }
+        let failed = |err: templating::TemplateError| field_error(path, err.message);
+        // `{{ input.amount }}` alone keeps its type.
+        let trimmed = text.trim();
+        if let Some(inner) = trimmed
+            .strip_prefix("{{")
+            .and_then(|rest| rest.strip_suffix("}}"))
+            && !inner.contains("{{")
+            && !inner.contains("}}")
+        {
+            return templating::eval(self.env, self.limits, self.budget, inner.trim(), self.vars)
+                .map_err(failed);
+        }
+        templating::render(self.env, self.limits, self.budget, "value", text, self.vars)
+            .map(Value::String)
+            .map_err(failed)
+    }
 }

@@ -6,7 +6,11 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use sqlx::PgPool;
 
-use crate::{config::Settings, email::Mailer, secrets::Vault};
+use crate::{
+    config::{Settings, TemplatesMailSettings},
+    email::Mailer,
+    secrets::Vault,
+};
 
 /// Where a PostgreSQL database lives: host (name, IP literal or socket directory), port and
 /// database name.
@@ -53,6 +57,8 @@ pub struct ActionServices {
     pub own_pool: Option<PgPool>,
     /// `DATABASE_QUERY_ALLOW_NOCRON_DB`: an administrator lets tasks query Nocron's database.
     pub allow_own_database: bool,
+    /// Template bounds and outbound mail limits (recipients, messages per hour).
+    pub templates_mail: TemplatesMailSettings,
 }
 
 impl ActionServices {
@@ -66,12 +72,15 @@ impl ActionServices {
             own_database: None,
             own_pool: None,
             allow_own_database: false,
+            templates_mail: TemplatesMailSettings::default(),
         }
     }
 
     /// Services from the settings, the vault and the application's pool. An unusable SMTP
     /// configuration is logged and left out (EMAIL_SEND then fails with a clear error).
+    /// Also installs the template and mail limits the checks at task save read.
     pub fn from_settings(settings: &Settings, vault: Arc<Vault>, db: &PgPool) -> Self {
+        crate::templating::install(settings.templates_mail);
         let mailer = crate::email::mailer_from_settings(settings).unwrap_or_else(|err| {
             tracing::warn!(error = %err, "SMTP is misconfigured; EMAIL_SEND tasks without their own smtp_url will fail");
             None
@@ -84,6 +93,7 @@ impl ActionServices {
             own_database: Some(DatabaseTarget::of_pool(db)),
             own_pool: Some(db.clone()),
             allow_own_database: settings.database_query_allow_nocron_db,
+            templates_mail: settings.templates_mail,
         }
     }
 }

@@ -8,21 +8,16 @@ use lettre::{
     Message,
     message::{Mailbox, MultiPart, SinglePart, header::ContentType},
 };
-use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use minijinja::{AutoEscape, Environment};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::EmailError;
+use crate::templating::{self, Budget, TemplateLimits};
 
-/// Most recipients (to + cc + bcc) in one message.
-pub const MAX_RECIPIENTS: usize = 50;
-/// Largest rendered body part, in bytes.
-pub const MAX_BODY_LEN: usize = 1024 * 1024;
 /// Longest rendered subject, in characters.
 pub const MAX_SUBJECT_LEN: usize = 998;
-/// Template instructions one rendering may spend (bounds loops in user templates).
-const TEMPLATE_FUEL: u64 = 200_000;
 
 /// An email to send. Every string is a minijinja template rendered with the execution's
 /// variables (`input`, previous results, …); the HTML part is auto-escaped.
@@ -77,13 +72,11 @@ fn field_error(field: impl Into<String>, message: impl Into<String>) -> EmailErr
     }
 }
 
-/// A template environment for one message: strict about unknown variables (a typo fails
-/// with the field named instead of sending an empty value), fuel-limited, and escaping
-/// HTML only in the `html` part.
-fn environment() -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_fuel(Some(TEMPLATE_FUEL));
+/// The bounded template environment for one message: strict about unknown variables (a
+/// typo fails with the field named instead of sending an empty value), within the template
+/// limits, and escaping HTML only in the `html` part.
+fn environment(limits: &TemplateLimits) -> Environment<'static> {
+    let mut env = templating::environment(limits);
     env.set_auto_escape_callback(|name| {
         if name == "html" {
             AutoEscape::Html
@@ -94,25 +87,41 @@ fn environment() -> Environment<'static> {
     env
 }
 
-fn render_field(
-    env: &Environment<'_>,
-    field: &str,
-    template_name: &str,
-    source: &str,
-    vars: &minijinja::Value,
-) -> Result<String, EmailError> {
-    env.render_named_str(template_name, source, vars.clone())
-        .map_err(|err| {
-            let line = err
-                .line()
-                .map(|line| format!(" (line {line})"))
-                .unwrap_or_default();
-            let detail = err
-                .detail()
-                .map(str::to_owned)
-                .unwrap_or_else(|| err.kind().to_string());
-            field_error(field, format!("template error{line}: {detail}"))
-        })
+/// One message's rendering: the environment, its limits, the output budget all parts
+/// share, and the variables.
+struct Renderer<'a> {
+    env: Environment<'static>,
+    limits: TemplateLimits,
+    budget: Budget,
+    vars: &'a minijinja::Value,
+}
+
+impl Renderer<'_> {
+    fn field(&self, field: &str, template_name: &str, source: &str) -> Result<String, EmailError> {
+        templating::render(
+            &self.env,
+            &self.limits,
+            &self.budget,
+            template_name,
+            source,
+            self.vars,
+        )
+        .map_err(|err| field_error(field, err.message))
+    }
+
+    fn addresses(&self, name: &str, templates: &[String]) -> Result<Vec<Mailbox>, EmailError> {
+        let mut mailboxes = Vec::with_capacity(templates.len());
+        for (i, template) in templates.iter().enumerate() {
+            let field = format!("{name}[{i}]");
+            let rendered = self.field(&field, "address", template)?;
+            // A template may render to nothing (an optional copy recipient): skip it.
+            if rendered.trim().is_empty() {
+                continue;
+            }
+            mailboxes.push(parse_mailbox(&field, &rendered)?);
+        }
+        Ok(mailboxes)
+    }
 }
 
 fn parse_mailbox(field: &str, text: &str) -> Result<Mailbox, EmailError> {
@@ -127,56 +136,49 @@ fn parse_mailbox(field: &str, text: &str) -> Result<Mailbox, EmailError> {
     })
 }
 
-fn render_addresses(
-    env: &Environment<'_>,
-    name: &str,
-    templates: &[String],
-    vars: &minijinja::Value,
-) -> Result<Vec<Mailbox>, EmailError> {
-    let mut mailboxes = Vec::with_capacity(templates.len());
-    for (i, template) in templates.iter().enumerate() {
-        let field = format!("{name}[{i}]");
-        let rendered = render_field(env, &field, "address", template, vars)?;
-        // A template may render to nothing (an optional copy recipient): skip it.
-        if rendered.trim().is_empty() {
-            continue;
-        }
-        mailboxes.push(parse_mailbox(&field, &rendered)?);
-    }
-    Ok(mailboxes)
-}
-
-fn check_body(field: &str, body: String) -> Result<String, EmailError> {
-    if body.len() > MAX_BODY_LEN {
-        return Err(field_error(
-            field,
-            format!("renders to {} bytes, more than {MAX_BODY_LEN}", body.len()),
-        ));
-    }
-    Ok(body)
+/// The error for a message with more recipients than `EMAIL_MAX_RECIPIENTS` allows.
+pub fn recipients_over_limit(count: usize, max_recipients: usize) -> String {
+    format!("{count} recipients exceed EMAIL_MAX_RECIPIENTS ({max_recipients})")
 }
 
 impl EmailSpec {
-    /// Renders every part with `vars` and validates the result.
+    /// Renders every part with `vars` within the installed limits (see [`Self::render_within`]).
     pub fn render(&self, vars: &Value) -> Result<RenderedEmail, EmailError> {
-        let env = environment();
-        let vars = &minijinja::Value::from(minijinja::value::Serde(vars));
-        let to = render_addresses(&env, "to", &self.to, vars)?;
-        let cc = render_addresses(&env, "cc", &self.cc, vars)?;
-        let bcc = render_addresses(&env, "bcc", &self.bcc, vars)?;
+        let settings = templating::settings();
+        self.render_within(vars, &settings.template, settings.email_max_recipients)
+    }
+
+    /// Renders every part with `vars` within the template limits (all parts share one
+    /// output budget) and validates the result, refusing more than `max_recipients`
+    /// recipients (`EMAIL_MAX_RECIPIENTS`).
+    pub fn render_within(
+        &self,
+        vars: &Value,
+        limits: &TemplateLimits,
+        max_recipients: usize,
+    ) -> Result<RenderedEmail, EmailError> {
+        let renderer = Renderer {
+            env: environment(limits),
+            limits: *limits,
+            budget: Budget::new(limits),
+            vars: &minijinja::Value::from(minijinja::value::Serde(vars)),
+        };
+        let to = renderer.addresses("to", &self.to)?;
+        let cc = renderer.addresses("cc", &self.cc)?;
+        let bcc = renderer.addresses("bcc", &self.bcc)?;
         let count = to.len() + cc.len() + bcc.len();
         if count == 0 {
             return Err(field_error("to", "at least one recipient is required"));
         }
-        if count > MAX_RECIPIENTS {
+        if count > max_recipients {
             return Err(field_error(
                 "to",
-                format!("{count} recipients, more than the limit of {MAX_RECIPIENTS}"),
+                recipients_over_limit(count, max_recipients),
             ));
         }
         let reply_to = match &self.reply_to {
             Some(template) => {
-                let rendered = render_field(&env, "reply_to", "address", template, vars)?;
+                let rendered = renderer.field("reply_to", "address", template)?;
                 if rendered.trim().is_empty() {
                     None
                 } else {
@@ -185,7 +187,7 @@ impl EmailSpec {
             }
             None => None,
         };
-        let subject = render_field(&env, "subject", "subject", &self.subject, vars)?;
+        let subject = renderer.field("subject", "subject", &self.subject)?;
         if subject.contains(['\r', '\n']) {
             return Err(field_error("subject", "must be one line"));
         }
@@ -198,16 +200,12 @@ impl EmailSpec {
         let text = self
             .text
             .as_deref()
-            .map(|t| {
-                render_field(&env, "text", "text", t, vars).and_then(|b| check_body("text", b))
-            })
+            .map(|t| renderer.field("text", "text", t))
             .transpose()?;
         let html = self
             .html
             .as_deref()
-            .map(|t| {
-                render_field(&env, "html", "html", t, vars).and_then(|b| check_body("html", b))
-            })
+            .map(|t| renderer.field("html", "html", t))
             .transpose()?;
         if text.is_none() && html.is_none() {
             return Err(field_error("text", "give a text or an html body (or both)"));
@@ -277,6 +275,12 @@ mod tests {
         serde_json::from_value(value).expect("spec")
     }
 
+    impl EmailSpec {
+        fn render_default(&self, vars: &Value) -> Result<RenderedEmail, EmailError> {
+            self.render_within(vars, &TemplateLimits::default(), 50)
+        }
+    }
+
     fn field_of(err: EmailError) -> String {
         match err {
             EmailError::Field { field, .. } => field,
@@ -293,7 +297,7 @@ mod tests {
             "text": "{% for s in input.steps %}- {{ s }}\n{% endfor %}",
             "html": "<p>{{ input.note }}</p>"
         }))
-        .render(&json!({
+        .render_default(&json!({
             "input": {"name": "Ann", "email": "ann@example.com", "site": "shop",
                       "steps": ["a", "b"], "note": "<script>x</script> & co"},
             "results": {"check": {"status": "DOWN"}}
@@ -318,16 +322,16 @@ mod tests {
         let err = spec(
             json!({"to": ["a@example.com"], "subject": "{{ input.missing.deeper }}", "text": "x"}),
         )
-        .render(&vars)
+        .render_default(&vars)
         .expect_err("undefined");
         assert_eq!(field_of(err), "subject");
         let err = spec(json!({"to": ["a@example.com"], "subject": "s", "html": "{% if %}"}))
-            .render(&vars)
+            .render_default(&vars)
             .expect_err("syntax");
         assert_eq!(field_of(err), "html");
         let err = spec(json!({"to": ["a@example.com"], "subject": "s",
                               "text": "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"}))
-            .render(&vars)
+            .render_default(&vars)
             .expect_err("fuel");
         assert_eq!(field_of(err), "text");
     }
@@ -339,20 +343,20 @@ mod tests {
             json!({"to": ["ok@example.com"], "cc": ["c@example.com", "{{ input.bad }}"],
                               "subject": "s", "text": "t"}),
         )
-        .render(&vars)
+        .render_default(&vars)
         .expect_err("bad cc");
         assert_eq!(field_of(err), "cc[1]");
         let err = spec(json!({"to": ["a@example.com\r\nBcc: victim@example.com"], "subject": "s", "text": "t"}))
-            .render(&vars)
+            .render_default(&vars)
             .expect_err("injection");
         assert_eq!(field_of(err), "to[0]");
         let err = spec(json!({"to": [], "subject": "s", "text": "t"}))
-            .render(&vars)
+            .render_default(&vars)
             .expect_err("none");
         assert_eq!(field_of(err), "to");
         let many: Vec<String> = (0..51).map(|i| format!("u{i}@example.com")).collect();
         let err = spec(json!({"bcc": many, "subject": "s", "text": "t"}))
-            .render(&vars)
+            .render_default(&vars)
             .expect_err("many");
         assert_eq!(field_of(err), "to");
     }
@@ -361,11 +365,11 @@ mod tests {
     fn subjects_are_one_line_and_a_body_is_required() {
         let vars = json!({"input": {"s": "a\nBcc: x@example.com"}});
         let err = spec(json!({"to": ["a@example.com"], "subject": "{{ input.s }}", "text": "t"}))
-            .render(&vars)
+            .render_default(&vars)
             .expect_err("newline");
         assert_eq!(field_of(err), "subject");
         let err = spec(json!({"to": ["a@example.com"], "subject": "s"}))
-            .render(&vars)
+            .render_default(&vars)
             .expect_err("body");
         assert_eq!(field_of(err), "text");
         assert!(
@@ -378,7 +382,7 @@ mod tests {
     fn messages_keep_bcc_out_of_the_headers() {
         let rendered = spec(json!({"to": ["a@example.com"], "bcc": ["hidden@example.com"],
                                    "reply_to": "r@example.com", "subject": "Hi", "text": "t", "html": "<b>h</b>"}))
-            .render(&json!({}))
+            .render_default(&json!({}))
             .expect("render");
         let from: Mailbox = "Nocron <noreply@example.com>".parse().expect("from");
         let message = rendered.to_message(&from).expect("message");

@@ -1,7 +1,9 @@
 //! Outbound email over SMTP: the connection from `SMTP_URL` ([`transport`]), and the
-//! EMAIL_SEND message rendered from templates and validated field by field ([`message`]).
+//! EMAIL_SEND message rendered from templates and validated field by field ([`message`]),
+//! and the hourly quota of messages per account ([`quota`]).
 
 pub mod message;
+pub mod quota;
 pub mod transport;
 
 pub use message::{EmailSpec, RenderedEmail};
@@ -105,6 +107,7 @@ pub fn mailer_from_settings(settings: &Settings) -> Result<Option<Mailer>, Email
         from: from.clone(),
         timeout: settings.smtp_timeout,
         ca_file: settings.smtp_ca_file.clone(),
+        connect_to: None,
     })
     .map(Some)
 }

@@ -1,7 +1,7 @@
 //! The SMTP connection: `SMTP_URL` parsing and the [`Mailer`] that sends built messages
 //! over lettre's async transport (tokio, rustls with the platform verifier).
 
-use std::{fmt, path::PathBuf, time::Duration};
+use std::{fmt, net::IpAddr, path::PathBuf, time::Duration};
 
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
@@ -123,6 +123,9 @@ pub struct MailerConfig {
     pub timeout: Duration,
     /// Extra PEM root certificates to trust (`SMTP_CA_FILE`), e.g. a private CA.
     pub ca_file: Option<PathBuf>,
+    /// The address to connect to instead of looking `url.host` up again: the address the
+    /// outbound policy checked. TLS still verifies the certificate against `url.host`.
+    pub connect_to: Option<IpAddr>,
 }
 
 /// What the server said when it took a message.
@@ -179,7 +182,12 @@ impl Mailer {
             SmtpSecurity::StartTls => Tls::Required(tls_parameters()?),
             SmtpSecurity::None => Tls::None,
         };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(url.host.clone())
+        // The TLS parameters keep the name for SNI and the certificate check; the transport
+        // connects to the checked address when there is one.
+        let server = config
+            .connect_to
+            .map_or_else(|| url.host.clone(), |ip| ip.to_string());
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(server)
             .port(url.port)
             .tls(tls)
             .timeout(Some(config.timeout));

@@ -149,6 +149,60 @@ impl Resolve for GuardedResolver {
     }
 }
 
+/// Resolves `host` for a connection that is not HTTP (SMTP, PostgreSQL) through the same
+/// guarded resolver as the HTTP client, so the refusal (`NAME resolves only to refused
+/// addresses: …`) is the same; returns the allowed addresses with `port`. The caller
+/// connects to one of these addresses, never to the name again, so a second lookup cannot
+/// answer differently (DNS rebinding).
+pub async fn resolve_allowed(
+    policy: Arc<OutboundPolicy>,
+    host: &str,
+    port: u16,
+) -> Result<Vec<SocketAddr>, ResolveError> {
+    resolve_allowed_with(policy, Arc::new(SystemLookup), host, port).await
+}
+
+/// Why [`resolve_allowed`] gave no address.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    /// The policy refused every address (or the IP literal): a new host is needed.
+    #[error("{0}")]
+    Refused(String),
+    /// The name could not be looked up (it may resolve later).
+    #[error("{0}")]
+    Lookup(String),
+}
+
+/// [`resolve_allowed`] with another lookup (tests answer from a fixed table).
+pub async fn resolve_allowed_with(
+    policy: Arc<OutboundPolicy>,
+    lookup: Arc<dyn Resolve>,
+    host: &str,
+    port: u16,
+) -> Result<Vec<SocketAddr>, ResolveError> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        policy
+            .check_ip(ip)
+            .map_err(|err| ResolveError::Refused(err.to_string()))?;
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let name: Name = host
+        .parse()
+        .map_err(|_| ResolveError::Refused(format!("{host:?} is not a valid host name")))?;
+    let addrs = GuardedResolver::new(policy, lookup)
+        .resolve(name)
+        .await
+        .map_err(|err| {
+            if err.is::<SsrfError>() {
+                ResolveError::Refused(err.to_string())
+            } else {
+                ResolveError::Lookup(format!("cannot resolve {host}: {err}"))
+            }
+        })?;
+    Ok(addrs.map(|addr| SocketAddr::new(addr.ip(), port)).collect())
+}
+
 /// Checks the peer address of every new connection.
 #[derive(Clone)]
 struct ConnectGuardLayer {
@@ -298,5 +352,40 @@ mod tests {
                 .expect_err("no addresses")
                 .contains("has no addresses")
         );
+    }
+
+    #[tokio::test]
+    async fn non_http_rebinding_is_refused_by_the_same_resolver_and_ports_are_kept() {
+        let lookup = Arc::new(FixedLookup(HashMap::from([
+            ("rebind.example.com", vec![ip("127.0.0.1")]),
+            (
+                "mixed.example.com",
+                vec![ip("10.0.0.1"), ip("93.184.215.14")],
+            ),
+        ])));
+        let policy: Arc<OutboundPolicy> = Arc::default();
+        let refused =
+            resolve_allowed_with(policy.clone(), lookup.clone(), "rebind.example.com", 465).await;
+        assert_eq!(
+            refused,
+            Err(ResolveError::Refused(
+                "rebind.example.com resolves only to refused addresses: 127.0.0.1 is a loopback address"
+                    .to_owned()
+            ))
+        );
+        assert_eq!(
+            resolve_allowed_with(policy.clone(), lookup.clone(), "mixed.example.com", 5432).await,
+            Ok(vec![SocketAddr::new(ip("93.184.215.14"), 5432)])
+        );
+        assert_eq!(
+            resolve_allowed_with(policy.clone(), lookup.clone(), "[::1]", 25).await,
+            Err(ResolveError::Refused(
+                "::1 is a loopback address".to_owned()
+            ))
+        );
+        assert!(matches!(
+            resolve_allowed_with(policy, lookup, "nothing.example.com", 25).await,
+            Err(ResolveError::Lookup(_))
+        ));
     }
 }

@@ -232,7 +232,8 @@ async fn an_unreachable_server_is_a_retryable_connection_error() {
     assert!(err.is_retryable());
 }
 
-/// A private CA and a server certificate for 127.0.0.1 signed by it, made with openssl.
+/// A private CA and a server certificate for 127.0.0.1 and `mail.nocron.test` (a name no
+/// resolver knows) signed by it, made with openssl.
 struct TestPki {
     dir: PathBuf,
 }
@@ -245,7 +246,7 @@ impl TestPki {
         std::fs::write(
             dir.join("leaf.ext"),
             "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n\
-             extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n",
+             extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:mail.nocron.test\n",
         )
         .expect("ext");
         let openssl = |args: &[&str]| {
@@ -365,5 +366,54 @@ async fn starttls_and_implicit_tls_deliver_when_the_ca_is_trusted() {
         let received = sink.received().await;
         assert_eq!(received["tls"], true, "{url}");
         assert_eq!(received["mail_from"], "noreply@nocron.example");
+    }
+}
+
+#[tokio::test]
+async fn smtp_rebinding_is_closed_tls_connects_to_the_checked_address_and_verifies_the_name() {
+    let pki = TestPki::create();
+    for (scheme, extra) in [
+        ("smtp://{host}:{port}?tls=required", None),
+        ("smtps://{host}:{port}", Some("--implicit-tls")),
+    ] {
+        let (cert, key) = (pki.path("leaf.pem"), pki.path("leaf.key"));
+        let mut args = vec!["--cert", &cert, "--key", &key];
+        args.extend(extra);
+        let mut sink = SmtpSink::start(&args).await;
+        let port = sink.port.to_string();
+        let mailer_for = |host: &str| {
+            let url = scheme.replace("{host}", host).replace("{port}", &port);
+            Mailer::new(&email::MailerConfig {
+                url: email::SmtpUrl::parse(&url).expect("url"),
+                from: "noreply@nocron.example".parse().expect("from"),
+                timeout: Duration::from_secs(10),
+                ca_file: Some(pki.path("ca.pem").into()),
+                // The address the outbound policy checked: the name is never looked up again
+                // (`mail.nocron.test` does not even resolve).
+                connect_to: Some(std::net::Ipv4Addr::LOCALHOST.into()),
+            })
+            .expect("mailer")
+        };
+        let mailer = mailer_for("mail.nocron.test");
+        let message = digest_spec()
+            .render(&digest_vars())
+            .expect("render")
+            .to_message(mailer.from())
+            .expect("message");
+        mailer
+            .send(message.clone())
+            .await
+            .expect("delivered to the checked address");
+        let received = sink.received().await;
+        assert_eq!(received["tls"], true, "{scheme}");
+        // The certificate is still checked against the name in the URL.
+        let err = mailer_for("other.nocron.test")
+            .send(message)
+            .await
+            .expect_err("the certificate does not name other.nocron.test");
+        assert!(
+            matches!(err, EmailError::Connection(_)),
+            "{scheme}: {err:?}"
+        );
     }
 }

@@ -44,6 +44,7 @@ mod signatures;
 mod sockets;
 mod storage;
 mod tasks_api;
+mod template_mail_limits;
 mod templates;
 mod triggers_chains;
 mod triggers_email;
