@@ -10,8 +10,10 @@ use lettre::message::Mailbox;
 
 use crate::{email::SmtpUrl, secrets::MasterKey};
 
+mod exposure;
 mod inbound;
 mod values;
+pub use exposure::ExposureSettings;
 pub use inbound::TriggerSettings;
 use values::{
     auth_settings, boolean, bounded, invalid, notion_settings, parse, parse_cidrs, parse_origins,
@@ -143,6 +145,8 @@ pub struct Settings {
     pub triggers: TriggerSettings,
     /// The Notion integration (API base URL, OAuth client).
     pub notion: NotionSettings,
+    /// Who may scrape `/metrics` and on which address (`METRICS_TOKEN`, `METRICS_ADDR`).
+    pub exposure: ExposureSettings,
 }
 
 /// Settings of the Notion integration.
@@ -395,6 +399,7 @@ impl Settings {
         let auth = auth_settings(&var)?;
         let triggers = inbound::trigger_settings(&var)?;
         let notion = notion_settings(&var)?;
+        let exposure = exposure::exposure_settings(&var)?;
         let master_key = var("NOCRON_MASTER_KEY")
             .map(|text| {
                 MasterKey::parse(&text).map_err(|message| ConfigError {
@@ -512,6 +517,7 @@ impl Settings {
             smtp_ca_file,
             database_query_allow_nocron_db,
             triggers,
+            exposure,
         })
     }
 
