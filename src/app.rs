@@ -104,6 +104,8 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<(PgPool, Optio
 /// A built application, bound to its port and ready to run.
 pub struct Application {
     listener: TcpListener,
+    /// The separate `/metrics` listener (`METRICS_ADDR`).
+    metrics_listener: Option<TcpListener>,
     router: Router,
     state: AppState,
     cluster: Option<LocalCluster>,
@@ -134,6 +136,14 @@ impl Application {
                     settings.host, settings.port
                 )
             })?;
+        let metrics_listener = match settings.exposure.metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} (METRICS_ADDR)"))?,
+            ),
+            None => None,
+        };
         let (gateway, queue) = realtime::Gateway::channel(settings.realtime_queue_capacity);
         let outbound = Arc::new(OutboundPolicy::from_settings(&settings));
         let outbound_http =
@@ -179,6 +189,7 @@ impl Application {
         scheduler::engine::start(&state);
         Ok(Application {
             listener,
+            metrics_listener,
             router,
             state,
             cluster,
@@ -188,6 +199,14 @@ impl Application {
     /// The port actually bound (useful with `PORT=0`).
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The port of the separate metrics listener, when `METRICS_ADDR` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.port())
     }
 
     /// The shared state (pool, settings) for callers that need it.
@@ -206,12 +225,24 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Application {
             listener,
+            metrics_listener,
             router,
             state,
             cluster,
         } = self;
         let grace = state.settings.shutdown_grace;
         let shutdown = state.shutdown.clone();
+        if let Some(metrics_listener) = metrics_listener {
+            tracing::info!(address = %metrics_listener.local_addr()?, "metrics listening");
+            let serve = axum::serve(metrics_listener, health::metrics_router(state.clone()))
+                .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+            // Waited for with the other background work at shutdown.
+            state.tasks.spawn(async move {
+                if let Err(err) = serve.await {
+                    tracing::error!(error = %err, "the metrics listener failed");
+                }
+            });
+        }
         tracing::info!(address = %listener.local_addr()?, instance = %state.instance_id, "nocron listening");
         let serve = axum::serve(
             listener,
@@ -275,6 +306,7 @@ async fn start_background_work(state: &AppState) -> anyhow::Result<()> {
                 _ = housekeeping.shutdown.cancelled() => break,
                 _ = tick.tick() => {
                     housekeeping.auth.ip_limiter.forget_idle_keys();
+                    housekeeping.auth.password_change_limiter.forget_idle_keys();
                     housekeeping.auth.api_key_limiter.forget_idle_keys();
                     housekeeping.auth.registration_mail_limiter.forget_idle_keys();
                 }

@@ -2,6 +2,7 @@
 //! format, and their authentication for `/api/v1` (see [`verify`]).
 
 pub mod key;
+pub mod revoke_all;
 pub mod verify;
 
 use std::collections::BTreeSet;
@@ -15,6 +16,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 pub use key::looks_like_key;
+pub use revoke_all::{RevokedKeyOut, forget_locally, revoke_all_of_user};
 pub use verify::{KeyCache, authenticate, notify_user_changed};
 
 use crate::{

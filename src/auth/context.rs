@@ -16,8 +16,10 @@ use crate::{
 pub struct AuthContext {
     /// Access-token signing and verification.
     pub jwt: JwtKeys,
-    /// Register/login/refresh requests per client IP.
+    /// Register/login/refresh/change-password requests per client IP (an IPv6 /64).
     pub ip_limiter: KeyedLimiter<IpAddr>,
+    /// Password-change attempts per account, with the same quota as `ip_limiter`.
+    pub password_change_limiter: KeyedLimiter<Uuid>,
     /// `/api/v1` requests per API key.
     pub api_key_limiter: KeyedLimiter<Uuid>,
     /// Recently used API keys, invalidated across instances by `NOTIFY`.
@@ -43,6 +45,10 @@ impl AuthContext {
         Ok(AuthContext {
             jwt: JwtKeys::new(jwt_secret, auth),
             ip_limiter: KeyedLimiter::new(
+                auth.auth_rate_limit_per_minute,
+                auth.auth_rate_limit_burst,
+            ),
+            password_change_limiter: KeyedLimiter::new(
                 auth.auth_rate_limit_per_minute,
                 auth.auth_rate_limit_burst,
             ),

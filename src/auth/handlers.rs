@@ -17,8 +17,9 @@ use super::{
     sessions, verification,
 };
 use crate::{
+    api_keys,
     error::{AppError, ErrorCode, Problem},
-    http::{AppJson, ValidJson, extract::parse_json},
+    http::{AppJson, ValidJson, client_ip, extract::parse_json},
     state::AppState,
     users::{self, UserOut, UserStatus},
 };
@@ -34,7 +35,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(me))
 }
 
-/// Counts the request against its client IP's register/login/refresh budget (429 when over).
+/// Counts the request against its client's register/login/refresh/change-password budget
+/// (429 when over). The client is its IPv4 address, or the /64 of its IPv6 address.
 pub struct IpRateLimited;
 
 impl FromRequestParts<AppState> for IpRateLimited {
@@ -42,7 +44,11 @@ impl FromRequestParts<AppState> for IpRateLimited {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         if let Some(ip) = ClientMeta::from_parts(parts).ip {
-            state.auth.ip_limiter.check_request(parts, &ip)?;
+            // IPv6 clients each hold a /64: they share one bucket.
+            state
+                .auth
+                .ip_limiter
+                .check_request(parts, &client_ip::limit_key(ip))?;
         }
         Ok(IpRateLimited)
     }
@@ -98,6 +104,23 @@ pub struct ChangePasswordIn {
     pub current_password: String,
     /// The new password (same rules as at registration).
     pub new_password: String,
+    /// Keep your API keys working. By default (`false`) every active API key is revoked
+    /// along with your other sessions, since whoever knew the old password may have made one.
+    #[serde(default)]
+    pub keep_api_keys: bool,
+}
+
+/// The answer to a password change: new tokens for this session, and what was revoked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordChangedOut {
+    /// New tokens for the session that changed the password (the old ones stop working).
+    #[serde(flatten)]
+    pub tokens: AuthOut,
+    /// How many other sessions were signed out.
+    #[schema(example = 2)]
+    pub revoked_sessions: u64,
+    /// The API keys that were revoked (empty with `keep_api_keys`).
+    pub revoked_api_keys: Vec<api_keys::RevokedKeyOut>,
 }
 
 /// Tokens and the user they are for.
@@ -330,20 +353,25 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Change your password; every other session is signed out.
+/// Change your password: every other session is signed out and, unless `keep_api_keys`,
+/// every API key is revoked; the answer lists what was revoked.
 #[utoipa::path(post, path = "/auth/change-password", tag = "auth", security(("bearer" = [])),
     request_body = ChangePasswordIn,
     responses(
-        (status = 200, description = "Changed; new tokens for this session", body = AuthOut),
+        (status = 200, description = "Changed; new tokens for this session and what was revoked", body = PasswordChangedOut),
         (status = 401, description = "Not signed in", body = Problem),
         (status = 422, description = "Wrong current password or a weak new one", body = Problem),
+        (status = 429, description = "Too many attempts from this address or on this account", body = Problem),
     ))]
 async fn change_password(
     State(state): State<AppState>,
+    _limit: IpRateLimited,
     user: CurrentUser,
     client: ClientMeta,
     AppJson(body): AppJson<ChangePasswordIn>,
-) -> Result<AppJson<AuthOut>, AppError> {
+) -> Result<AppJson<PasswordChangedOut>, AppError> {
+    // Per account too: a stolen access token used from many addresses still gets one budget.
+    state.auth.password_change_limiter.check(&user.id)?;
     let (stored, _) = users::password_hash(&state.db, user.id)
         .await?
         .ok_or_else(|| AppError::unauthorized("the session has ended; sign in again"))?;
@@ -362,27 +390,35 @@ async fn change_password(
     let hash = password::hash(body.new_password).await?;
     let mut tx = state.db.begin().await?;
     let version = users::set_password(&mut tx, user.id, &hash).await?;
-    sessions::revoke_all(&mut *tx, user.id, Some(user.session_id), "password_changed").await?;
+    let revoked_sessions =
+        sessions::revoke_all(&mut *tx, user.id, Some(user.session_id), "password_changed").await?;
+    let revoked_api_keys = if body.keep_api_keys {
+        Vec::new()
+    } else {
+        api_keys::revoke_all_of_user(&mut tx, user.id).await?
+    };
     let refresh = sessions::reissue(&mut tx, user.session_id).await?;
     events::record(
         &mut *tx,
         SecurityEventKind::PasswordChanged,
         Some(user.id),
         &client,
-        serde_json::json!({}),
+        serde_json::json!({
+            "revoked_sessions": revoked_sessions,
+            "revoked_api_keys": revoked_api_keys.len(),
+        }),
     )
     .await?;
     tx.commit().await?;
+    api_keys::forget_locally(&state, &revoked_api_keys).await;
     let profile = users::get(&state.db, user.id)
         .await?
         .ok_or_else(|| AppError::unauthorized("the session has ended; sign in again"))?;
-    Ok(AppJson(auth_out(
-        &state,
-        profile,
-        user.session_id,
-        version,
-        refresh,
-    )?))
+    Ok(AppJson(PasswordChangedOut {
+        tokens: auth_out(&state, profile, user.session_id, version, refresh)?,
+        revoked_sessions,
+        revoked_api_keys,
+    }))
 }
 
 /// The signed-in user.

@@ -2,9 +2,12 @@
 //! answers the same 202 whether or not the email has an account, and the answer arrives by
 //! mail instead. A new email gets a pending registration (no account yet) and a single-use
 //! token; an email that has an account gets a notice that someone tried to register with it.
-//! `POST /auth/verify-email` turns a pending registration into an account and signs it in.
+//! `POST /auth/verify-email` turns a pending registration into an account and nothing more:
+//! it never signs anyone in. Whoever registered an address chose its password, and that may
+//! not be the mailbox owner (a pre-hijack); so the click only confirms the address, and the
+//! account is used by signing in with the password.
 
-use axum::{extract::State, http::StatusCode};
+use axum::extract::State;
 use chrono::Utc;
 use lettre::message::Mailbox;
 use serde::{Deserialize, Serialize};
@@ -15,9 +18,7 @@ use validator::Validate;
 
 use super::{
     Role,
-    handlers::{AuthOut, IpRateLimited, auth_out},
-    request::ClientMeta,
-    sessions,
+    handlers::IpRateLimited,
     tokens::{new_refresh_token, token_hash},
 };
 use crate::{
@@ -56,6 +57,17 @@ pub struct VerifyEmailIn {
     /// The token from the verification email.
     #[validate(length(min = 1, max = 512))]
     pub token: String,
+}
+
+/// The answer of `POST /auth/verify-email`: the address is confirmed and its account
+/// exists. It carries no tokens; sign in with the password at `POST /auth/login`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmailVerified {
+    /// Always `true`.
+    pub verified: bool,
+    /// The confirmed address.
+    #[schema(example = "ada@example.com")]
+    pub email: String,
 }
 
 /// The address as a mailbox; checked before anything else so a malformed one is the same
@@ -179,11 +191,12 @@ fn queue_mail(state: &AppState, to: Mailbox, mail: Mail) {
     });
 }
 
-/// Confirm an email with the token mailed at registration: creates the account and signs in.
+/// Confirm an email with the token mailed at registration: creates the account, signs no one
+/// in (sign in with the password afterwards).
 #[utoipa::path(post, path = "/auth/verify-email", tag = "auth",
     request_body = VerifyEmailIn,
     responses(
-        (status = 201, description = "Account created and signed in", body = AuthOut),
+        (status = 200, description = "Address confirmed and account created; no session is started", body = EmailVerified),
         (status = 409, description = "The email got an account meanwhile", body = Problem),
         (status = 422, description = "The token is invalid, used or expired", body = Problem),
         (status = 429, description = "Too many requests from this address", body = Problem),
@@ -191,9 +204,8 @@ fn queue_mail(state: &AppState, to: Mailbox, mail: Mail) {
 async fn verify_email(
     State(state): State<AppState>,
     _limit: IpRateLimited,
-    client: ClientMeta,
     ValidJson(body): ValidJson<VerifyEmailIn>,
-) -> Result<(StatusCode, AppJson<AuthOut>), AppError> {
+) -> Result<AppJson<EmailVerified>, AppError> {
     let mut tx = state.db.begin().await?;
     let pending = sqlx::query!(
         r#"DELETE FROM pending_registrations WHERE token_hash = $1
@@ -219,11 +231,11 @@ async fn verify_email(
         Role::User,
     )
     .await?;
-    let (session_id, refresh) =
-        sessions::create(&mut tx, user.id, &client, &state.settings.auth).await?;
     tx.commit().await?;
-    let out = auth_out(&state, user, session_id, 0, refresh)?;
-    Ok((StatusCode::CREATED, AppJson(out)))
+    Ok(AppJson(EmailVerified {
+        verified: true,
+        email: user.email,
+    }))
 }
 
 /// Deletes pending registrations whose token has expired; returns how many.

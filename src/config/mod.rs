@@ -10,9 +10,11 @@ use lettre::message::Mailbox;
 
 use crate::{email::SmtpUrl, secrets::MasterKey};
 
+mod exposure;
 mod inbound;
 mod templates_mail;
 mod values;
+pub use exposure::ExposureSettings;
 pub use inbound::TriggerSettings;
 pub use templates_mail::{TemplateLimits, TemplatesMailSettings};
 use values::{
@@ -147,6 +149,8 @@ pub struct Settings {
     pub notion: NotionSettings,
     /// Template bounds and outbound mail limits.
     pub templates_mail: TemplatesMailSettings,
+    /// Who may scrape `/metrics` and on which address (`METRICS_TOKEN`, `METRICS_ADDR`).
+    pub exposure: ExposureSettings,
 }
 
 /// Settings of the Notion integration.
@@ -400,6 +404,7 @@ impl Settings {
         let triggers = inbound::trigger_settings(&var)?;
         let notion = notion_settings(&var)?;
         let templates_mail = templates_mail::templates_mail_settings(&var)?;
+        let exposure = exposure::exposure_settings(&var)?;
         let master_key = var("NOCRON_MASTER_KEY")
             .map(|text| {
                 MasterKey::parse(&text).map_err(|message| ConfigError {
@@ -518,6 +523,7 @@ impl Settings {
             database_query_allow_nocron_db,
             triggers,
             templates_mail,
+            exposure,
         })
     }
 

@@ -1,20 +1,32 @@
 //! Liveness, readiness, status and Prometheus metrics.
+//!
+//! `/api/status` tells anyone the version and health only; the build, environment, uptime
+//! and instance id (which names the host and process id) are for admins.
 
 pub mod metrics;
 pub mod process;
+pub mod scrape;
 
 use std::time::Duration;
 
 use axum::{
-    extract::State,
-    http::{StatusCode, header},
+    extract::{FromRequestParts, State},
+    http::{StatusCode, header, request::Parts},
     response::IntoResponse,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{db, http::AppJson, state::AppState};
+pub use scrape::metrics_router;
+
+use crate::{
+    auth::{CurrentUser, Role},
+    db,
+    error::{AppError, Problem},
+    http::AppJson,
+    state::AppState,
+};
 
 /// The crate version, as built.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -27,7 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(liveness))
         .routes(routes!(readiness))
         .routes(routes!(status))
-        .routes(routes!(prometheus))
+        .routes(routes!(scrape::prometheus))
 }
 
 /// Liveness report.
@@ -66,21 +78,58 @@ pub struct Readiness {
     pub checks: Vec<ReadinessCheck>,
 }
 
-/// Build and runtime facts.
+/// Whether the server can serve: `ok` when a database connection is available.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    /// Serving normally.
+    Ok,
+    /// The database could not be reached in time.
+    Degraded,
+}
+
+/// What `/api/status` tells anyone: the version and health; admins also get `detail`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ServerStatus {
-    /// Always `nocron`.
-    pub name: &'static str,
     /// The server version.
     pub version: &'static str,
+    /// Whether the server can serve.
+    pub health: Health,
+    /// Build and runtime facts, for admins only (absent for everyone else).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<StatusDetail>,
+}
+
+/// Build and runtime facts, shown to admins.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusDetail {
+    /// Always `nocron`.
+    pub name: &'static str,
     /// The commit the binary was built from, when known.
     pub commit: Option<&'static str>,
     /// `development`, `test` or `production`.
     pub environment: &'static str,
     /// Seconds since start.
     pub uptime_seconds: u64,
-    /// This instance's id.
+    /// This instance's id (host name, process id and a random suffix).
     pub instance_id: String,
+}
+
+/// The caller of a public route: nobody without an `Authorization` header; a header that
+/// does not authenticate is a 401, never ignored.
+pub struct MaybeUser(pub Option<CurrentUser>);
+
+impl FromRequestParts<AppState> for MaybeUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            return Ok(MaybeUser(None));
+        }
+        CurrentUser::from_request_parts(parts, state)
+            .await
+            .map(|user| MaybeUser(Some(user)))
+    }
 }
 
 /// Liveness: the process is up.
@@ -160,30 +209,33 @@ fn describe_db_error(err: &sqlx::Error) -> String {
     }
 }
 
-/// Version, build commit, uptime and environment.
+/// Version and health; admins also see the build, environment, uptime and instance.
 #[utoipa::path(get, path = "/api/status", tag = "health",
-    responses((status = 200, description = "Server facts", body = ServerStatus)))]
-async fn status(State(state): State<AppState>) -> AppJson<ServerStatus> {
-    AppJson(ServerStatus {
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Version and health; `detail` only for an admin's access token", body = ServerStatus),
+        (status = 401, description = "An `Authorization` header was sent and is not a valid access token", body = Problem),
+    ))]
+async fn status(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+) -> AppJson<ServerStatus> {
+    let reachable = tokio::time::timeout(Duration::from_secs(2), state.db.acquire()).await;
+    let health = match reachable {
+        Ok(Ok(_)) => Health::Ok,
+        _ => Health::Degraded,
+    };
+    let admin = user.is_some_and(|user| user.role.includes(Role::Admin));
+    let detail = admin.then(|| StatusDetail {
         name: "nocron",
-        version: VERSION,
         commit: BUILD_COMMIT,
         environment: state.settings.environment.as_str(),
         uptime_seconds: state.started_at.elapsed().as_secs(),
         instance_id: state.instance_id.to_string(),
+    });
+    AppJson(ServerStatus {
+        version: VERSION,
+        health,
+        detail,
     })
-}
-
-/// Prometheus metrics in the text exposition format.
-#[utoipa::path(get, path = "/metrics", tag = "health",
-    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
-async fn prometheus(State(state): State<AppState>) -> impl IntoResponse {
-    let body = metrics::render(&state.metrics, &state.db, state.started_at);
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        body,
-    )
 }

@@ -2,6 +2,9 @@
 //! trusted proxy, the client is the rightmost `X-Forwarded-For` address that is not itself a
 //! trusted proxy; otherwise the peer is the client and `X-Forwarded-For` is ignored, so a
 //! client cannot choose the address its rate limits and security events are recorded under.
+//!
+//! Rate limits key an IPv6 client by its /64 ([`limit_key`]): one subscriber or host usually
+//! holds a whole /64, so counting each /128 would hand it 2^64 fresh budgets.
 
 use std::{
     net::{IpAddr, SocketAddr},
@@ -65,6 +68,18 @@ pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
         }
     }
     client
+}
+
+/// The address a client's rate limits are counted under: an IPv4 address itself, an IPv6
+/// address its /64 network (IPv4-mapped IPv6 counts as IPv4).
+pub fn limit_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => {
+            let network = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(std::net::Ipv6Addr::from(network))
+        }
+    }
 }
 
 /// `203.0.113.7`, `2001:db8::1`, and the forms some proxies write: with a port, or an IPv6
@@ -154,6 +169,16 @@ mod tests {
             resolve(ip("10.0.0.2"), &HeaderMap::new(), &trusted),
             ip("10.0.0.2")
         );
+    }
+
+    #[test]
+    fn rotating_through_an_ipv6_64_buys_no_fresh_rate_limit_budget() {
+        let one = limit_key(ip("2001:db8:1:2::1"));
+        assert_eq!(one, ip("2001:db8:1:2::"));
+        assert_eq!(limit_key(ip("2001:db8:1:2:ffff:ffff:ffff:fffe")), one);
+        assert_ne!(limit_key(ip("2001:db8:1:3::1")), one);
+        assert_eq!(limit_key(ip("198.51.100.7")), ip("198.51.100.7"));
+        assert_eq!(limit_key(ip("::ffff:198.51.100.7")), ip("198.51.100.7"));
     }
 
     #[test]

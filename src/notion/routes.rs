@@ -2,15 +2,27 @@
 //! with the integration, and disconnecting.
 //!
 //! The authorize step hands out a single-use `state` (256 random bits, stored hashed, 10
-//! minutes) bound to the signed-in user; the callback, reached by the browser without a
-//! bearer token, finds the user by that state alone.
+//! minutes) bound to the signed-in user, and binds it to the browser that asked with a
+//! short-lived cookie carrying an HMAC of the state (HttpOnly, SameSite=Lax, Secure when the
+//! redirect URI is https, scoped to the callback's path). The callback, reached by the browser
+//! without a bearer token, refuses a state that arrives without its cookie: otherwise an
+//! attacker could start a flow on their own account and send the callback link to a victim,
+//! whose browser would connect the attacker's Notion workspace (login CSRF). The comparison
+//! is in constant time.
 
 use std::time::Duration;
 
-use axum::{extract::State, http::StatusCode};
+use axum::{
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use hmac::{Hmac, Mac};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -32,6 +44,9 @@ use crate::{
 const CALL_TIMEOUT: Duration = Duration::from_secs(15);
 /// Most search pages read for `GET /notion/databases` (100 databases each).
 const MAX_SEARCH_PAGES: usize = 10;
+
+/// The cookie binding an OAuth `state` to the browser that started the flow.
+pub const STATE_COOKIE: &str = "nocron_notion_oauth";
 
 /// Routes of this file.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -60,6 +75,42 @@ fn oauth_settings(state: &AppState) -> Result<&NotionOAuthSettings, AppError> {
 
 fn not_connected() -> AppError {
     AppError::conflict("Notion is not connected: connect it at GET /notion/oauth/authorize")
+}
+
+/// The cookie value for `oauth_state`: an HMAC under the server's signing secret, so the
+/// cookie neither reveals the state nor can be made up for another one.
+fn state_binding(state: &AppState, oauth_state: &str) -> Result<String, AppError> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(state.jwt_secret.as_bytes())
+        .map_err(|err| AppError::internal(anyhow::anyhow!("HMAC key: {err}")))?;
+    mac.update(b"nocron notion oauth state v1\0");
+    mac.update(oauth_state.as_bytes());
+    Ok(URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+}
+
+/// A `Set-Cookie` value for the state cookie: `value` for `max_age` seconds (0 clears it).
+fn state_cookie(oauth: &NotionOAuthSettings, value: &str, max_age: u64) -> String {
+    let redirect = reqwest::Url::parse(&oauth.redirect_uri).ok();
+    let path = redirect.as_ref().map(|url| url.path()).unwrap_or("/");
+    let secure = if redirect.as_ref().is_some_and(|url| url.scheme() == "https") {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{STATE_COOKIE}={value}; Max-Age={max_age}; Path={path}; HttpOnly; SameSite=Lax{secure}"
+    )
+}
+
+/// The state cookie's value among the request's cookies.
+fn presented_binding(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == STATE_COOKIE)
+        .map(|(_, value)| value.trim())
 }
 
 /// Notion's refusal or absence as a problem: a revoked token asks for a new connection.
@@ -115,17 +166,19 @@ pub struct DatabasesOut {
     pub has_more: bool,
 }
 
-/// Start connecting Notion: returns the consent URL with a fresh single-use `state`.
+/// Start connecting Notion: returns the consent URL with a fresh single-use `state`, and sets
+/// the cookie that binds it to this browser (the callback must come from the same browser).
 #[utoipa::path(get, path = "/notion/oauth/authorize", tag = "notion", security(("bearer" = [])),
     responses(
-        (status = 200, description = "Open `url` in the browser", body = AuthorizeOut),
+        (status = 200, description = "Open `url` in the browser; the `nocron_notion_oauth` cookie (HttpOnly, SameSite=Lax, 10 minutes) binds the state to this browser", body = AuthorizeOut,
+            headers(("Set-Cookie" = String, description = "The state cookie"))),
         (status = 401, description = "Not signed in", body = Problem),
         (status = 503, description = "Notion OAuth is not configured", body = Problem),
     ))]
 async fn authorize(
     State(state): State<AppState>,
     user: CurrentUser,
-) -> Result<AppJson<AuthorizeOut>, AppError> {
+) -> Result<([(header::HeaderName, String); 1], AppJson<AuthorizeOut>), AppError> {
     let oauth = oauth_settings(&state)?;
     let oauth_state = connection::create_state(&state.db, user.id).await?;
     let mut url = api(&state)
@@ -137,25 +190,32 @@ async fn authorize(
         .append_pair("owner", "user")
         .append_pair("redirect_uri", &oauth.redirect_uri)
         .append_pair("state", &oauth_state);
-    Ok(AppJson(AuthorizeOut {
-        url: url.into(),
-        expires_in: connection::STATE_TTL.as_secs(),
-    }))
+    let ttl = connection::STATE_TTL.as_secs();
+    let cookie = state_cookie(oauth, &state_binding(&state, &oauth_state)?, ttl);
+    Ok((
+        [(header::SET_COOKIE, cookie)],
+        AppJson(AuthorizeOut {
+            url: url.into(),
+            expires_in: ttl,
+        }),
+    ))
 }
 
-/// Where Notion sends the browser back: exchanges the code and stores the connection.
+/// Where Notion sends the browser back: checks that this browser started the flow (its state
+/// cookie), then exchanges the code and stores the connection.
 #[utoipa::path(get, path = "/notion/oauth/callback", tag = "notion",
     params(CallbackQuery),
     responses(
-        (status = 200, description = "Connected", body = ConnectionOut),
-        (status = 400, description = "Declined, or an unknown, used or expired state", body = Problem),
+        (status = 200, description = "Connected; the state cookie is cleared", body = ConnectionOut),
+        (status = 400, description = "Declined; an unknown, used or expired state; or the state cookie of the browser that started the flow is missing or does not match", body = Problem),
         (status = 502, description = "Notion refused the code", body = Problem),
         (status = 503, description = "Notion OAuth is not configured", body = Problem),
     ))]
 async fn callback(
     State(state): State<AppState>,
+    headers: HeaderMap,
     AppQuery(query): AppQuery<CallbackQuery>,
-) -> Result<AppJson<ConnectionOut>, AppError> {
+) -> Result<([(header::HeaderName, String); 1], AppJson<ConnectionOut>), AppError> {
     let oauth = oauth_settings(&state)?;
     let bad = |detail: &str| AppError::new(ErrorCode::BadRequest, detail.to_owned());
     let presented = query
@@ -163,6 +223,16 @@ async fn callback(
         .as_deref()
         .filter(|s| !s.is_empty() && s.len() <= 512)
         .ok_or_else(|| bad("the state parameter is missing"))?;
+    // Checked before the state is used: a browser that did not start this flow (a victim
+    // sent the attacker's callback link) gets nothing, and the state is left alone.
+    let expected = state_binding(&state, presented)?;
+    let bound = presented_binding(&headers)
+        .is_some_and(|cookie| bool::from(cookie.as_bytes().ct_eq(expected.as_bytes())));
+    if !bound {
+        return Err(bad(
+            "this browser did not start the connection (its state cookie is missing or does not match); start again at GET /notion/oauth/authorize",
+        ));
+    }
     // Consumed first: a state works once, whatever happens next.
     let user_id = connection::consume_state(&state.db, presented)
         .await?
@@ -196,7 +266,10 @@ async fn callback(
     let grant = parse_grant(&answer)?;
     let out = connection::save(&state.db, &state.vault, user_id, &grant).await?;
     tracing::info!(%user_id, workspace_id = %out.workspace_id, "Notion connected");
-    Ok(AppJson(out))
+    Ok((
+        [(header::SET_COOKIE, state_cookie(oauth, "", 0))],
+        AppJson(out),
+    ))
 }
 
 /// The token response's fields we keep.

@@ -103,13 +103,19 @@ async fn readiness_fails_when_a_migration_is_missing() {
 }
 
 #[tokio::test]
-async fn status_reports_build_and_environment() {
+async fn status_reports_build_and_environment_to_admins() {
     let app = spawn_app().await;
-    let body: Value = app.get("/api/status").await.json().await.expect("json");
-    assert_eq!(body["name"], "nocron");
+    let admin = app.login_as("ADMIN").await;
+    let body: Value = app.get_json_as(&admin.access_token, "/api/status").await;
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(body["environment"], "test");
-    assert!(body["instance_id"].as_str().is_some_and(|s| !s.is_empty()));
+    assert_eq!(body["health"], "ok");
+    assert_eq!(body["detail"]["name"], "nocron");
+    assert_eq!(body["detail"]["environment"], "test");
+    assert!(
+        body["detail"]["instance_id"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty())
+    );
 }
 
 #[tokio::test]

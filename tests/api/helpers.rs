@@ -588,3 +588,40 @@ impl Drop for Sibling {
         self.shutdown.cancel();
     }
 }
+
+impl TestApp {
+    /// `POST /auth/change-password` from the session of `token`; `extra` fields (such as
+    /// `keep_api_keys`) are merged into the body.
+    pub async fn change_password(
+        &self,
+        token: &str,
+        current: &str,
+        new_password: &str,
+        extra: serde_json::Value,
+    ) -> reqwest::Response {
+        let mut body = serde_json::json!({
+            "current_password": current,
+            "new_password": new_password,
+        });
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        self.post_as(token, "/auth/change-password", &body).await
+    }
+
+    /// `POST /auth/login` as a client behind a trusted proxy that forwarded `client`.
+    pub async fn login_forwarded_for(
+        &self,
+        client: &str,
+        email: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url("/auth/login"))
+            .header("x-forwarded-for", client)
+            .json(&serde_json::json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .expect("login")
+    }
+}

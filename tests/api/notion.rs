@@ -38,25 +38,50 @@ async fn app_for(fake: &FakeNotion) -> TestApp {
     spawn_engine_app(&settings).await
 }
 
-/// Goes through the OAuth dance as a browser would; returns the callback's answer.
-async fn connect(app: &TestApp, user: &TestUser) -> reqwest::Response {
-    let authorize = app
+/// `GET /notion/oauth/authorize` as the user's browser: the answer and the state cookie it
+/// set (`name=value`).
+async fn authorize(app: &TestApp, user: &TestUser) -> (Value, String) {
+    let response = app
         .get_as(&user.access_token, "/notion/oauth/authorize")
         .await;
-    assert_eq!(authorize.status(), 200);
-    let authorize: Value = authorize.json().await.expect("json");
+    assert_eq!(response.status(), 200);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .split(';')
+        .next()
+        .expect("name=value")
+        .to_owned();
+    (response.json().await.expect("json"), cookie)
+}
+
+/// Approves on the fake's consent page: the query Notion redirects the browser back with.
+async fn consent(app: &TestApp, authorize: &Value) -> String {
     let consent = authorize["url"].as_str().expect("url");
-    // The user approves on Notion's page, which redirects to the redirect URI.
     let redirect = app.client.get(consent).send().await.expect("consent");
     assert!(redirect.status().is_redirection(), "{}", redirect.status());
     let location = reqwest::Url::parse(redirect.headers()["location"].to_str().expect("location"))
         .expect("redirect URL");
     assert!(location.as_str().starts_with(REDIRECT_URI));
-    app.get(&format!(
-        "/notion/oauth/callback?{}",
-        location.query().expect("query")
-    ))
-    .await
+    location.query().expect("query").to_owned()
+}
+
+/// The callback as a browser sends it, with the cookie it holds (if any).
+async fn callback(app: &TestApp, query: &str, cookie: Option<&str>) -> reqwest::Response {
+    let mut request = app
+        .client
+        .get(app.url(&format!("/notion/oauth/callback?{query}")));
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    request.send().await.expect("callback")
+}
+
+/// Goes through the OAuth dance as a browser would; returns the callback's answer.
+async fn connect(app: &TestApp, user: &TestUser) -> reqwest::Response {
+    let (authorize, cookie) = authorize(app, user).await;
+    let query = consent(app, &authorize).await;
+    callback(app, &query, Some(&cookie)).await
 }
 
 fn notion_task(owner: Uuid, config: Value) -> NewTask {
@@ -201,30 +226,22 @@ async fn a_state_works_once_and_a_declined_consent_connects_nothing() {
     let fake = FakeNotion::start(100).await;
     let app = app_for(&fake).await;
     let user = app.login_as("USER").await;
-    let authorize: Value = app
-        .get_as(&user.access_token, "/notion/oauth/authorize")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let (authorize, cookie) = authorize(&app, &user).await;
     let url = reqwest::Url::parse(authorize["url"].as_str().expect("url")).expect("url");
     let state = url
         .query_pairs()
         .find(|(k, _)| k == "state")
         .map(|(_, v)| v.into_owned())
         .expect("state");
-    let declined = app
-        .get(&format!(
-            "/notion/oauth/callback?error=access_denied&state={state}"
-        ))
-        .await;
+    let declined = callback(
+        &app,
+        &format!("error=access_denied&state={state}"),
+        Some(&cookie),
+    )
+    .await;
     assert_eq!(declined.status(), 400);
     // The state was used up by the declined attempt.
-    let replay = app
-        .get(&format!(
-            "/notion/oauth/callback?code=anything&state={state}"
-        ))
-        .await;
+    let replay = callback(&app, &format!("code=anything&state={state}"), Some(&cookie)).await;
     assert_eq!(replay.status(), 400);
     let forged = app.get("/notion/oauth/callback?code=x&state=forged").await;
     assert_eq!(forged.status(), 400);
@@ -232,6 +249,82 @@ async fn a_state_works_once_and_a_declined_consent_connects_nothing() {
     assert!(fake.requests_to("POST", "/v1/oauth/token").is_empty());
     assert_eq!(
         app.get_as(&user.access_token, "/notion/connection")
+            .await
+            .status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn a_victims_browser_cannot_finish_an_attackers_notion_connection_without_the_state_cookie() {
+    let fake = FakeNotion::start(100).await;
+    let app = app_for(&fake).await;
+    let attacker = app.login_as("USER").await;
+    let victim = app.login_as("USER").await;
+    // The attacker starts a flow on their own account, approves it, and instead of following
+    // the redirect sends the callback link to the victim.
+    let (attackers_authorize, attackers_cookie) = authorize(&app, &attacker).await;
+    let link = consent(&app, &attackers_authorize).await;
+    // The cookie is for this flow only, unreadable by scripts, sent on the top-level
+    // redirect back from Notion, and only over https when the callback is https.
+    let set_cookie = app
+        .get_as(&attacker.access_token, "/notion/oauth/authorize")
+        .await
+        .headers()["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    for attribute in [
+        "HttpOnly",
+        "SameSite=Lax",
+        "Secure",
+        "Max-Age=600",
+        "Path=/notion/oauth/callback",
+    ] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    assert!(!set_cookie.contains(&link), "the cookie is not the state");
+
+    // The victim's browser has no cookie for that flow...
+    let no_cookie = callback(&app, &link, None).await;
+    assert_eq!(no_cookie.status(), 400);
+    let refusal = problem(no_cookie).await;
+    assert_eq!(refusal["code"], "BAD_REQUEST");
+    assert!(
+        refusal["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("cookie")
+    );
+    // ...or one of its own flow, which does not match.
+    let (_, victims_cookie) = authorize(&app, &victim).await;
+    let other_cookie = callback(&app, &link, Some(&victims_cookie)).await;
+    assert_eq!(other_cookie.status(), 400);
+    let forged = callback(&app, &link, Some("nocron_notion_oauth=AAAA")).await;
+    assert_eq!(forged.status(), 400);
+    assert!(fake.requests_to("POST", "/v1/oauth/token").is_empty());
+    for user in [&victim, &attacker] {
+        assert_eq!(
+            app.get_as(&user.access_token, "/notion/connection")
+                .await
+                .status(),
+            404
+        );
+    }
+
+    // The browser that started the flow finishes it, and the cookie is cleared.
+    let finished = callback(&app, &link, Some(&attackers_cookie)).await;
+    assert_eq!(finished.status(), 200);
+    let cleared = finished.headers()["set-cookie"].to_str().expect("ascii");
+    assert!(cleared.starts_with("nocron_notion_oauth=;") && cleared.contains("Max-Age=0"));
+    assert_eq!(
+        app.get_as(&attacker.access_token, "/notion/connection")
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.get_as(&victim.access_token, "/notion/connection")
             .await
             .status(),
         404

@@ -113,14 +113,16 @@ async fn registering_answers_the_same_for_new_and_taken_emails_and_the_mail_tell
     }
     assert_eq!(pending, unknown);
 
-    // The token creates the account and signs it in.
+    // The token creates the account; signing in is a separate step, with the password.
     let verified = verify(&app, &token).await;
-    assert_eq!(verified.status(), 201);
+    assert_eq!(verified.status(), 200);
     let verified: Value = verified.json().await.expect("json");
-    assert_eq!(verified["user"]["email"], email);
-    assert_eq!(verified["user"]["name"], "Ann Lee");
-    assert_eq!(verified["token_type"], "Bearer");
-    let access = verified["access_token"].as_str().expect("access token");
+    assert_eq!(verified, json!({ "verified": true, "email": email }));
+    let signed_in = app.login(&email, PASSWORD).await;
+    assert_eq!(signed_in.status(), 200);
+    let signed_in: Value = signed_in.json().await.expect("json");
+    assert_eq!(signed_in["user"]["name"], "Ann Lee");
+    let access = signed_in["access_token"].as_str().expect("access token");
     let me: Value = app
         .get_as(access, "/auth/me")
         .await
@@ -128,7 +130,6 @@ async fn registering_answers_the_same_for_new_and_taken_emails_and_the_mail_tell
         .await
         .expect("me");
     assert_eq!(me["email"], email);
-    assert_eq!(app.login(&email, PASSWORD).await.status(), 200);
 
     // Once only.
     let again = verify(&app, &token).await;
@@ -154,6 +155,42 @@ async fn registering_answers_the_same_for_new_and_taken_emails_and_the_mail_tell
         .await
         .expect("count");
     assert_eq!(pending_rows, 0);
+}
+
+#[tokio::test]
+async fn pre_hijack_the_victims_click_on_the_attackers_registration_starts_no_session() {
+    let mut sink = SmtpSink::start(&[]).await;
+    let app = app_with_smtp(&sink).await;
+    let victim = unique_email("victim");
+    let attackers_password = "attacker chose this passphrase";
+    // The attacker registers the victim's address with a password of their own.
+    assert_eq!(
+        register(&app, &victim, attackers_password).await.status(),
+        202
+    );
+    // The victim finds the mail in their mailbox and follows it.
+    let token = token_in(&next_mail(&mut sink).await);
+    let clicked = verify(&app, &token).await;
+    assert_eq!(clicked.status(), 200);
+    let clicked: Value = clicked.json().await.expect("json");
+    assert_eq!(clicked, json!({ "verified": true, "email": victim }));
+    for field in ["access_token", "refresh_token", "user", "token_type"] {
+        assert!(clicked.get(field).is_none(), "the click handed out {field}");
+    }
+    let sessions: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.email = $1",
+    )
+    .bind(&victim)
+    .fetch_one(&app.db)
+    .await
+    .expect("count");
+    assert_eq!(sessions, 0, "verifying started a session");
+    // Only the password opens the account.
+    assert_eq!(app.login(&victim, PASSWORD).await.status(), 401);
+    let signed_in = app.login(&victim, attackers_password).await;
+    assert_eq!(signed_in.status(), 200);
+    let signed_in: Value = signed_in.json().await.expect("json");
+    assert!(signed_in["access_token"].is_string());
 }
 
 #[tokio::test]
@@ -204,7 +241,7 @@ async fn each_attempt_has_its_own_token_and_the_first_one_used_wins() {
     let strangers = token_in(&next_mail(&mut sink).await);
     assert_ne!(owners, strangers);
 
-    assert_eq!(verify(&app, &owners).await.status(), 201);
+    assert_eq!(verify(&app, &owners).await.status(), 200);
     // The other attempt died with it.
     assert_eq!(verify(&app, &strangers).await.status(), 422);
     assert_eq!(app.login(&email, PASSWORD).await.status(), 200);
