@@ -10,8 +10,10 @@ use lettre::message::Mailbox;
 
 use crate::{email::SmtpUrl, secrets::MasterKey};
 
+mod fairness;
 mod inbound;
 mod values;
+pub use fairness::FairnessSettings;
 pub use inbound::TriggerSettings;
 use values::{
     auth_settings, boolean, bounded, invalid, notion_settings, parse, parse_cidrs, parse_origins,
@@ -141,6 +143,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Inbound trigger settings (webhooks, inbound email).
     pub triggers: TriggerSettings,
+    /// Per-owner limits of the engine (running and queued executions).
+    pub fairness: FairnessSettings,
     /// The Notion integration (API base URL, OAuth client).
     pub notion: NotionSettings,
 }
@@ -394,6 +398,7 @@ impl Settings {
         };
         let auth = auth_settings(&var)?;
         let triggers = inbound::trigger_settings(&var)?;
+        let fairness = fairness::fairness_settings(&var, worker_concurrency)?;
         let notion = notion_settings(&var)?;
         let master_key = var("NOCRON_MASTER_KEY")
             .map(|text| {
@@ -512,6 +517,7 @@ impl Settings {
             smtp_ca_file,
             database_query_allow_nocron_db,
             triggers,
+            fairness,
         })
     }
 
