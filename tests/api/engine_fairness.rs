@@ -101,6 +101,22 @@ async fn queue_cap_attack_manual_execute_gets_429_with_retry_after_and_slots_are
     );
     assert_eq!(count_in(&app.db, task.id, ExecutionStatus::Queued).await, 3);
 
+    // A webhook delivery to the same account is refused the same way.
+    let created = app
+        .post_as(
+            &user.access_token,
+            &format!("/tasks/{}/webhooks", task.id),
+            &serde_json::json!({"name": "flood"}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let created: serde_json::Value = created.json().await.expect("json");
+    let hook = created["url"].as_str().expect("url").to_owned();
+    let delivered = app.post_json(&hook, &serde_json::json!({"n": 1})).await;
+    assert_eq!(delivered.status(), 429);
+    assert!(delivered.headers().contains_key("retry-after"));
+    assert_eq!(count_in(&app.db, task.id, ExecutionStatus::Queued).await, 3);
+
     // The same account's schedule slot is recorded, not queued.
     let mut new = http_task("https://example.com/");
     new.owner_id = user.id;
