@@ -100,6 +100,10 @@ fn engine(db: &PgPool, concurrency: usize) -> Engine {
             lease: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(5),
             retention_days: 30,
+            // One owner queues everything here: let it use every worker slot, so the number
+            // measures the claim itself rather than the fairness cap.
+            max_running_per_owner: concurrency,
+            max_queued_per_owner: usize::MAX,
         },
     }
 }

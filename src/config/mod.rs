@@ -11,10 +11,12 @@ use lettre::message::Mailbox;
 use crate::{email::SmtpUrl, secrets::MasterKey};
 
 mod exposure;
+mod fairness;
 mod inbound;
 mod templates_mail;
 mod values;
 pub use exposure::ExposureSettings;
+pub use fairness::FairnessSettings;
 pub use inbound::TriggerSettings;
 pub use templates_mail::{TemplateLimits, TemplatesMailSettings};
 use values::{
@@ -145,6 +147,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Inbound trigger settings (webhooks, inbound email).
     pub triggers: TriggerSettings,
+    /// Per-owner limits of the engine (running and queued executions).
+    pub fairness: FairnessSettings,
     /// The Notion integration (API base URL, OAuth client).
     pub notion: NotionSettings,
     /// Template bounds and outbound mail limits.
@@ -402,6 +406,7 @@ impl Settings {
         };
         let auth = auth_settings(&var)?;
         let triggers = inbound::trigger_settings(&var)?;
+        let fairness = fairness::fairness_settings(&var, worker_concurrency)?;
         let notion = notion_settings(&var)?;
         let templates_mail = templates_mail::templates_mail_settings(&var)?;
         let exposure = exposure::exposure_settings(&var)?;
@@ -524,6 +529,7 @@ impl Settings {
             triggers,
             templates_mail,
             exposure,
+            fairness,
         })
     }
 

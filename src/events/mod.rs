@@ -75,7 +75,8 @@ pub enum DomainEvent {
         task_id: Uuid,
         /// The slot.
         scheduled_for: DateTime<Utc>,
-        /// Why (`SKIPPED_CONCURRENCY`, `OUTSIDE_CATCH_UP`, `PAUSED`, `AFTER_END`).
+        /// Why (`SKIPPED_CONCURRENCY`, `OUTSIDE_CATCH_UP`, `PAUSED`, `AFTER_END`,
+        /// `OWNER_INACTIVE`, `QUEUE_FULL`).
         reason: String,
     },
     /// A task was created.

@@ -49,7 +49,10 @@ pub struct HistoryEntry {
     pub duration_ms: Option<i64>,
     /// Why the execution failed.
     pub error: Option<String>,
-    /// Why the slot was skipped: `SKIPPED_CONCURRENCY`, `OUTSIDE_CATCH_UP`, `PAUSED` or `AFTER_END`.
+    /// Why the slot was skipped: `SKIPPED_CONCURRENCY`, `OUTSIDE_CATCH_UP`, `PAUSED`,
+    /// `AFTER_END`, `OWNER_INACTIVE` (the owner's account was disabled or deleted) or `QUEUE_FULL`
+    /// (the owner had `MAX_QUEUED_PER_OWNER` executions waiting).
+    #[schema(value_type = Option<crate::scheduler::planner::SkipReason>, example = "OUTSIDE_CATCH_UP")]
     pub reason: Option<String>,
     /// More about the skip.
     pub detail: Option<String>,

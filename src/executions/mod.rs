@@ -159,6 +159,8 @@ async fn cancel_execution(
         (status = 401, description = "Not signed in", body = Problem),
         (status = 404, description = "No such execution of yours", body = Problem),
         (status = 409, description = "The execution did not end without success", body = Problem),
+        (status = 429, description = "Your account already has MAX_QUEUED_PER_OWNER executions waiting; see Retry-After",
+            body = Problem, headers(("Retry-After" = u32, description = "Seconds to wait before trying again"))),
     ))]
 async fn retry_execution(
     State(state): State<AppState>,

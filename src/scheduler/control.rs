@@ -11,11 +11,51 @@ use super::{
     engine::{EXECUTION_CANCEL, EXECUTIONS_QUEUED, Engine},
     model::{Execution, ExecutionStatus, TriggerKind},
 };
+use axum::http::{HeaderValue, header};
+use sqlx::PgConnection;
+
 use crate::{
-    error::{AppError, AppResult},
+    error::{AppError, AppResult, ErrorCode},
     events::DomainEvent,
     tasks::model::TaskStatus,
 };
+
+/// What a trigger refused for a full queue is told to wait, in seconds (`Retry-After`).
+pub const QUEUE_FULL_RETRY_AFTER_SECONDS: u32 = 30;
+
+/// 429 with `Retry-After` when the owner already has `max_queued_per_owner` executions
+/// waiting. Counts at most that many rows of the owner's queue index.
+pub async fn ensure_queue_room(
+    conn: &mut PgConnection,
+    engine: &Engine,
+    owner_id: Uuid,
+) -> AppResult<()> {
+    let cap = i64::try_from(engine.config.max_queued_per_owner).unwrap_or(i64::MAX);
+    let queued = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "queued!" FROM (SELECT 1 FROM executions
+                                             WHERE owner_id = $1 AND status = 'QUEUED'
+                                             LIMIT $2) AS q"#,
+        owner_id,
+        cap
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if queued >= cap {
+        metrics::counter!("nocron_queue_full_refusals_total").increment(1);
+        return Err(AppError::new(
+            ErrorCode::RateLimited,
+            format!(
+                "your account already has {cap} executions waiting (MAX_QUEUED_PER_OWNER); \
+                 try again when some have run"
+            ),
+        )
+        .with_header(
+            header::RETRY_AFTER,
+            HeaderValue::from(QUEUE_FULL_RETRY_AFTER_SECONDS),
+        ));
+    }
+    Ok(())
+}
 
 /// A queued execution, as answered to a trigger.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -45,8 +85,11 @@ pub async fn enqueue(
         ));
     }
     let mut tx = engine.db.begin().await?;
+    // A disabled or deleted account's tasks take no triggers.
     let status = sqlx::query_scalar!(
-        r#"SELECT status AS "status: TaskStatus" FROM tasks WHERE id = $1 AND owner_id = $2"#,
+        r#"SELECT t.status AS "status: TaskStatus" FROM tasks t
+           JOIN users u ON u.id = t.owner_id AND u.status = 'active'
+           WHERE t.id = $1 AND t.owner_id = $2"#,
         task_id,
         owner_id
     )
@@ -58,6 +101,7 @@ pub async fn enqueue(
             "the task is {status}; resume it before running it"
         )));
     }
+    ensure_queue_room(&mut tx, engine, owner_id).await?;
     let id = Uuid::now_v7();
     let inserted = sqlx::query_scalar!(
         "INSERT INTO executions (id, task_id, trigger_kind, input, idempotency_key)
@@ -195,6 +239,7 @@ pub async fn retry_execution(
             original.status
         )));
     }
+    ensure_queue_room(&mut tx, engine, owner_id).await?;
     let id = Uuid::now_v7();
     sqlx::query!(
         "INSERT INTO executions (id, task_id, trigger_kind, retry_of, input)

@@ -47,9 +47,15 @@ pub struct DispatchReport {
     pub more: bool,
 }
 
+/// The ledger detail of a slot missed while the owner's account was not active, until the
+/// account is enabled again and the task's catch-up policy has looked at it.
+pub const OWNER_INACTIVE_PENDING: &str = "the account was not active";
+
 /// A due task as the tick reads it.
 struct DueTask {
     id: Uuid,
+    owner_id: Uuid,
+    owner_active: bool,
     cron: Option<String>,
     timezone: String,
     dst_policy: DstPolicy,
@@ -71,10 +77,25 @@ struct TickPlan {
     skip_tasks: Vec<Uuid>,
     skip_slots: Vec<DateTime<Utc>>,
     skip_reasons: Vec<String>,
+    skip_details: Vec<String>,
     next_tasks: Vec<Uuid>,
     next_slots: Vec<DateTime<Utc>>,
     next_present: Vec<bool>,
     cancel_tasks: Vec<Uuid>,
+}
+
+impl TickPlan {
+    /// Records a slot in the ledger instead of running it.
+    fn skip(&mut self, task_id: Uuid, slot: DateTime<Utc>, reason: SkipReason) {
+        self.skip_tasks.push(task_id);
+        self.skip_slots.push(slot);
+        self.skip_reasons.push(reason.as_str().to_owned());
+        self.skip_details.push(match reason {
+            SkipReason::OwnerInactive => OWNER_INACTIVE_PENDING.to_owned(),
+            SkipReason::QueueFull => "the owner's queue was full (MAX_QUEUED_PER_OWNER)".to_owned(),
+            _ => String::new(),
+        });
+    }
 }
 
 /// Runs one dispatcher tick over at most [`TASKS_PER_TICK`] due tasks.
@@ -83,10 +104,12 @@ pub async fn dispatch_due(engine: &Engine) -> Result<DispatchReport, sqlx::Error
     let mut tx = engine.db.begin().await?;
     let due = sqlx::query_as!(
         DueTask,
-        r#"SELECT id, cron, timezone, dst_policy AS "dst_policy: DstPolicy", end_at,
+        r#"SELECT id, owner_id, cron, timezone, dst_policy AS "dst_policy: DstPolicy", end_at,
                   jitter_seconds, concurrency_policy AS "concurrency_policy: ConcurrencyPolicy",
                   catch_up_policy AS "catch_up_policy: CatchUpPolicy", catch_up_max,
-                  next_run_at AS "next_run_at!", now() AS "now!"
+                  next_run_at AS "next_run_at!", now() AS "now!",
+                  EXISTS (SELECT 1 FROM users u WHERE u.id = tasks.owner_id AND u.status = 'active')
+                      AS "owner_active!"
            FROM tasks
            WHERE status = 'ACTIVE' AND next_run_at IS NOT NULL AND next_run_at <= now()
            ORDER BY next_run_at
@@ -125,7 +148,34 @@ pub async fn dispatch_due(engine: &Engine) -> Result<DispatchReport, sqlx::Error
         }
     }
 
-    let plan = plan_tick(&due, &active);
+    // Room left in each active owner's queue, counted up to the cap (an index range scan).
+    let mut owners: Vec<Uuid> = due
+        .iter()
+        .filter(|t| t.owner_active)
+        .map(|t| t.owner_id)
+        .collect();
+    owners.sort_unstable();
+    owners.dedup();
+    let cap = i64::try_from(engine.config.max_queued_per_owner).unwrap_or(i64::MAX);
+    let mut room: HashMap<Uuid, i64> = HashMap::new();
+    if !owners.is_empty() {
+        for row in sqlx::query!(
+            r#"SELECT o.id AS "id!",
+                      (SELECT count(*) FROM (SELECT 1 FROM executions e
+                                             WHERE e.owner_id = o.id AND e.status = 'QUEUED'
+                                             LIMIT $2) AS q) AS "queued!"
+               FROM UNNEST($1::uuid[]) AS o(id)"#,
+            &owners,
+            cap
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            room.insert(row.id, (cap - row.queued).max(0));
+        }
+    }
+
+    let plan = plan_tick(&due, &active, &mut room);
 
     if !plan.cancel_tasks.is_empty() {
         sqlx::query!(
@@ -161,16 +211,18 @@ pub async fn dispatch_due(engine: &Engine) -> Result<DispatchReport, sqlx::Error
     .fetch_all(&mut *tx)
     .await?;
     let recorded = sqlx::query!(
-        r#"INSERT INTO planned_runs (task_id, scheduled_for, reason)
-           SELECT s.task_id, s.slot, s.reason
-           FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[]) AS s(task_id, slot, reason)
+        r#"INSERT INTO planned_runs (task_id, scheduled_for, reason, detail)
+           SELECT s.task_id, s.slot, s.reason, s.detail
+           FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[], $4::text[])
+                AS s(task_id, slot, reason, detail)
            -- The ledger never contradicts the history: a slot that ran is not recorded.
            WHERE NOT EXISTS (SELECT 1 FROM executions e
                              WHERE e.task_id = s.task_id AND e.scheduled_for = s.slot)
            ON CONFLICT ON CONSTRAINT planned_runs_task_slot_key DO NOTHING"#,
         &plan.skip_tasks,
         &plan.skip_slots,
-        &plan.skip_reasons
+        &plan.skip_reasons,
+        &plan.skip_details
     )
     .execute(&mut *tx)
     .await?
@@ -223,8 +275,13 @@ pub async fn dispatch_due(engine: &Engine) -> Result<DispatchReport, sqlx::Error
     Ok(report)
 }
 
-/// The decisions of one tick, computed without I/O.
-fn plan_tick(due: &[DueTask], active: &HashMap<Uuid, (i64, i64)>) -> TickPlan {
+/// The decisions of one tick, computed without I/O. `room` is what is left of each active
+/// owner's queue; slots past it are recorded as `QUEUE_FULL`.
+fn plan_tick(
+    due: &[DueTask],
+    active: &HashMap<Uuid, (i64, i64)>,
+    room: &mut HashMap<Uuid, i64>,
+) -> TickPlan {
     let mut plan = TickPlan::default();
     let mut rng = rand::rng();
     for task in due {
@@ -241,6 +298,19 @@ fn plan_tick(due: &[DueTask], active: &HashMap<Uuid, (i64, i64)>) -> TickPlan {
             continue;
         };
         let slots = planner::due_slots(&schedule, task.next_run_at, task.end_at, now);
+        if !task.owner_active {
+            // Recorded, not run; catch-up looks at these when the account is enabled again.
+            for slot in slots.due.iter().copied() {
+                plan.skip(task.id, slot, SkipReason::OwnerInactive);
+            }
+            if let Some(slot) = slots.after_end {
+                plan.skip(task.id, slot, SkipReason::AfterEnd);
+            }
+            plan.next_tasks.push(task.id);
+            plan.next_slots.push(slots.next_run_at.unwrap_or(now));
+            plan.next_present.push(slots.next_run_at.is_some());
+            continue;
+        }
         let catch_up = planner::catch_up(
             &slots,
             task.catch_up_policy,
@@ -252,7 +322,13 @@ fn plan_tick(due: &[DueTask], active: &HashMap<Uuid, (i64, i64)>) -> TickPlan {
         if admission.cancel_active {
             plan.cancel_tasks.push(task.id);
         }
+        let owner_room = room.entry(task.owner_id).or_insert(0);
         for slot in admission.insert {
+            if *owner_room <= 0 {
+                plan.skip(task.id, slot, SkipReason::QueueFull);
+                continue;
+            }
+            *owner_room -= 1;
             let jitter_ms = if task.jitter_seconds > 0 {
                 rng.random_range(0..=i64::from(task.jitter_seconds) * 1000)
             } else {
@@ -275,9 +351,7 @@ fn plan_tick(due: &[DueTask], active: &HashMap<Uuid, (i64, i64)>) -> TickPlan {
                     .map(|slot| (slot, SkipReason::SkippedConcurrency)),
             );
         for (slot, reason) in skipped {
-            plan.skip_tasks.push(task.id);
-            plan.skip_slots.push(slot);
-            plan.skip_reasons.push(reason.as_str().to_owned());
+            plan.skip(task.id, slot, reason);
         }
         plan.next_tasks.push(task.id);
         plan.next_slots.push(slots.next_run_at.unwrap_or(now));

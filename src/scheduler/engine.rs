@@ -37,6 +37,10 @@ pub struct EngineConfig {
     pub shutdown_grace: Duration,
     /// Finished executions older than this many days are pruned.
     pub retention_days: u32,
+    /// Executions of one owner running at once, over every instance.
+    pub max_running_per_owner: usize,
+    /// Executions of one owner waiting in the queue; more are refused (429, `QUEUE_FULL`).
+    pub max_queued_per_owner: usize,
 }
 
 /// What the dispatcher, workers and maintenance jobs share. Cheap to clone.
@@ -79,6 +83,8 @@ impl Engine {
                 // Leave part of the application's grace for handing work back.
                 shutdown_grace: settings.shutdown_grace.mul_f64(0.8),
                 retention_days: settings.execution_retention_days,
+                max_running_per_owner: settings.fairness.max_running_per_owner,
+                max_queued_per_owner: settings.fairness.max_queued_per_owner,
             },
         }
     }

@@ -13,6 +13,7 @@ pub mod listener;
 pub mod maintenance;
 pub mod model;
 pub mod outcomes;
+pub mod owners;
 pub mod planner;
 pub mod schedule;
 pub mod stats;

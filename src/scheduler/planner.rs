@@ -29,6 +29,10 @@ text_enum! {
         Paused = "PAUSED",
         /// The slot falls after the schedule's `end_at`.
         AfterEnd = "AFTER_END",
+        /// The task's owner's account was disabled or deleted at the time.
+        OwnerInactive = "OWNER_INACTIVE",
+        /// The owner already had `MAX_QUEUED_PER_OWNER` executions waiting.
+        QueueFull = "QUEUE_FULL",
     }
 }
 

@@ -66,25 +66,90 @@ pub struct ClaimedExecution {
     pub concurrency_policy: ConcurrencyPolicy,
 }
 
-/// Claims up to `limit` due executions for this instance. Executions of `QUEUE_ONE` and
-/// `CANCEL_RUNNING` tasks wait while another execution of the same task runs.
+/// First key of the two-key advisory locks a claim takes on the owners it serves (the
+/// second is a hash of the owner id). Two-key locks never collide with the one-key locks of
+/// the system jobs.
+const OWNER_CLAIM_LOCK: i32 = 0x6e63_6f77; // "ncow"
+
+/// Claims up to `limit` due executions for this instance, fairly across owners.
+///
+/// One transaction. First, the owners with due queued work and a free running slot are found
+/// (a skip scan over the per-owner queue index; at most `limit` of them, oldest due first),
+/// and each is locked with a transaction advisory lock, skipping owners another instance is
+/// claiming for right now. Then, in a statement
+/// whose snapshot is taken after those locks (so it sees every claim committed before), each
+/// locked owner of an active account gets at most its free running slots
+/// (`max_running_per_owner` minus its running executions over every instance), and the rows
+/// are taken round-robin: every owner's oldest first, then every owner's second, and so on.
+/// Executions of `QUEUE_ONE` and `CANCEL_RUNNING` tasks wait while another execution of the
+/// same task runs. Owners whose account is not active are never served: their executions
+/// are neither started nor their secrets decrypted.
 #[tracing::instrument(skip_all, fields(limit))]
 pub async fn claim(engine: &Engine, limit: usize) -> Result<Vec<ClaimedExecution>, sqlx::Error> {
     let lease_seconds = engine.config.lease.as_secs_f64();
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let per_owner = i64::try_from(engine.config.max_running_per_owner).unwrap_or(i64::MAX);
+    let mut tx = engine.db.begin().await?;
+    let owners = sqlx::query_scalar!(
+        r#"WITH RECURSIVE owners AS (
+               (SELECT owner_id FROM executions WHERE status = 'QUEUED'
+                ORDER BY owner_id LIMIT 1)
+               UNION ALL
+               SELECT (SELECT e.owner_id FROM executions e
+                       WHERE e.status = 'QUEUED' AND e.owner_id > o.owner_id
+                       ORDER BY e.owner_id LIMIT 1)
+               FROM owners o WHERE o.owner_id IS NOT NULL),
+           due AS (
+               SELECT o.owner_id,
+                      (SELECT min(q.run_after) FROM executions q
+                       WHERE q.owner_id = o.owner_id AND q.status = 'QUEUED') AS oldest
+               FROM owners o WHERE o.owner_id IS NOT NULL)
+           SELECT ready.owner_id AS "owner_id!" FROM (
+               SELECT d.owner_id, d.oldest FROM due d
+               WHERE d.oldest <= clock_timestamp()
+                 AND (SELECT count(*) FROM executions r
+                      WHERE r.owner_id = d.owner_id AND r.status = 'RUNNING') < $2
+               ORDER BY d.oldest
+               LIMIT $3) AS ready
+           WHERE pg_try_advisory_xact_lock($1, hashtext(ready.owner_id::text))
+           ORDER BY ready.oldest"#,
+        OWNER_CLAIM_LOCK,
+        per_owner,
+        limit
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    if owners.is_empty() {
+        tx.rollback().await?;
+        return Ok(Vec::new());
+    }
     let rows = sqlx::query!(
         r#"UPDATE executions e
            SET status = 'RUNNING', started_at = clock_timestamp(), instance_id = $1,
                lease_expires_at = clock_timestamp() + $2 * interval '1 second'
            FROM tasks t
            WHERE t.id = e.task_id AND e.id IN (
-               SELECT q.id FROM executions q JOIN tasks qt ON qt.id = q.task_id
-               WHERE q.status = 'QUEUED' AND q.run_after <= clock_timestamp()
-                 AND (qt.concurrency_policy IN ('ALLOW', 'SKIP')
-                      OR NOT EXISTS (SELECT 1 FROM executions r
-                                     WHERE r.task_id = q.task_id AND r.status = 'RUNNING'))
-               ORDER BY q.run_after
-               LIMIT $3
-               FOR UPDATE OF q SKIP LOCKED)
+               SELECT picked.id FROM (
+                   SELECT c.id, c.run_after,
+                          row_number() OVER (PARTITION BY o.owner_id ORDER BY c.run_after) AS turn
+                   FROM UNNEST($4::uuid[]) AS o(owner_id)
+                   JOIN users u ON u.id = o.owner_id AND u.status = 'active'
+                   CROSS JOIN LATERAL (
+                       SELECT greatest($5 - count(*), 0) AS free FROM executions r
+                       WHERE r.owner_id = o.owner_id AND r.status = 'RUNNING') f
+                   CROSS JOIN LATERAL (
+                       SELECT q.id, q.run_after FROM executions q JOIN tasks qt ON qt.id = q.task_id
+                       WHERE q.owner_id = o.owner_id AND q.status = 'QUEUED'
+                         AND q.run_after <= clock_timestamp()
+                         AND (qt.concurrency_policy IN ('ALLOW', 'SKIP')
+                              OR NOT EXISTS (SELECT 1 FROM executions r
+                                             WHERE r.task_id = q.task_id AND r.status = 'RUNNING'))
+                       ORDER BY q.run_after
+                       LIMIT least(f.free, $3)
+                       FOR UPDATE OF q SKIP LOCKED) c
+               ) picked
+               ORDER BY picked.turn, picked.run_after
+               LIMIT $3)
            RETURNING e.id, e.task_id, t.owner_id, e.attempt, e.trigger_kind AS "trigger_kind: TriggerKind",
                      e.scheduled_for, e.input, t.action_type AS "action_type: ActionType",
                      t.action_config, t.timeout_seconds, t.retry_max_attempts,
@@ -92,10 +157,13 @@ pub async fn claim(engine: &Engine, limit: usize) -> Result<Vec<ClaimedExecution
                      t.concurrency_policy AS "concurrency_policy: ConcurrencyPolicy""#,
         &*engine.instance_id,
         lease_seconds,
-        i64::try_from(limit).unwrap_or(i64::MAX)
+        limit,
+        &owners,
+        per_owner
     )
-    .fetch_all(&engine.db)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(rows
         .into_iter()
         .map(|row| ClaimedExecution {

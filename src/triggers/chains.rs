@@ -359,6 +359,9 @@ pub async fn enqueue_chained(
            SELECT id, task_id, 'CHAIN', input, key, depth
            FROM UNNEST($1::uuid[], $2::uuid[], $3::jsonb[], $4::text[], $5::int4[])
                 AS c(id, task_id, input, key, depth)
+           -- A disabled or deleted account's tasks are not chained into.
+           WHERE EXISTS (SELECT 1 FROM tasks t JOIN users u ON u.id = t.owner_id
+                         WHERE t.id = c.task_id AND u.status = 'active')
            ON CONFLICT ON CONSTRAINT executions_task_idempotency_key DO NOTHING
            RETURNING id, task_id"#,
         &new_ids,

@@ -2,7 +2,7 @@
 //!
 //! In order: the token is looked up by its hash (unknown, deleted, or of a disabled or
 //! deleted account: a plain 404); the
-//! trigger's rate limit is counted (429); the body is read up to `WEBHOOK_MAX_BODY_BYTES`
+//! trigger's rate limit is counted (429; also when the owner's queue is full); the body is read up to `WEBHOOK_MAX_BODY_BYTES`
 //! (413); the signature is checked when the trigger has a scheme (401, also for a timestamp
 //! outside the replay window); the task must be active (409). The execution is queued with
 //! the idempotency key `webhook:{trigger}:{delivery id}` when the sender names its delivery
@@ -151,7 +151,7 @@ fn verifier(state: &AppState, trigger: &TriggerRow) -> Result<Option<SignatureVe
         (status = 409, description = "The task is paused, stopped or failed", body = Problem),
         (status = 413, description = "Body larger than WEBHOOK_MAX_BODY_BYTES", body = Problem),
         (status = 415, description = "A body that is not JSON, a form or text", body = Problem),
-        (status = 429, description = "Too many deliveries on this token; see Retry-After", body = Problem),
+        (status = 429, description = "Too many deliveries on this token, or the task's owner already has MAX_QUEUED_PER_OWNER executions waiting; see Retry-After", body = Problem),
     ))]
 async fn receive_webhook(
     State(state): State<AppState>,

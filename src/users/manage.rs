@@ -10,6 +10,7 @@ use crate::{
     api_keys,
     auth::{ClientMeta, CurrentUser, Role, events, events::SecurityEventKind, sessions},
     error::AppError,
+    scheduler,
 };
 
 /// 409 when `target` is the only active SUPER_ADMIN. Locks the super admins' rows so two
@@ -113,6 +114,12 @@ pub async fn set_status(
     )
     .execute(&mut *conn)
     .await?;
+    // The account's work follows its status in the same transaction.
+    if status == UserStatus::Active {
+        scheduler::owners::reactivate(&mut *conn, target.id).await?;
+    } else {
+        scheduler::owners::deactivate(&mut *conn, target.id).await?;
+    }
     if status == UserStatus::Disabled {
         end_tokens(conn, target.id, "account_disabled").await?;
     } else {
@@ -152,6 +159,7 @@ pub async fn delete(
     )
     .execute(&mut *conn)
     .await?;
+    scheduler::owners::deactivate(&mut *conn, target.id).await?;
     end_tokens(conn, target.id, "account_deleted").await?;
     events::record(
         &mut *conn,

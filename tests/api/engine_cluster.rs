@@ -48,6 +48,8 @@ fn engine_on(db: &PgPool) -> Engine {
             lease: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(1),
             retention_days: 30,
+            max_running_per_owner: 1,
+            max_queued_per_owner: 10_000,
         },
     }
 }

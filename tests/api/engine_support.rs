@@ -151,6 +151,30 @@ pub async fn executions(db: &PgPool, task_id: Uuid) -> Vec<Row> {
     .collect()
 }
 
+/// Queues `count` executions of a task in one statement (as a flood of API calls would),
+/// bypassing the queue cap.
+pub async fn queue_many(db: &PgPool, task_id: Uuid, count: i64) {
+    sqlx::query(
+        "INSERT INTO executions (id, task_id, trigger_kind)
+         SELECT gen_random_uuid(), $1, 'API' FROM generate_series(1, $2)",
+    )
+    .bind(task_id)
+    .bind(count)
+    .execute(db)
+    .await
+    .expect("queue executions");
+}
+
+/// How many executions of a task are in `status`.
+pub async fn count_in(db: &PgPool, task_id: Uuid, status: ExecutionStatus) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM executions WHERE task_id = $1 AND status = $2")
+        .bind(task_id)
+        .bind(status.as_str())
+        .fetch_one(db)
+        .await
+        .expect("count executions")
+}
+
 /// One execution's status.
 pub async fn status_of(db: &PgPool, execution_id: Uuid) -> String {
     sqlx::query_scalar("SELECT status FROM executions WHERE id = $1")

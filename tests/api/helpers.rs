@@ -529,6 +529,28 @@ impl TestApp {
             .expect("request")
     }
 
+    /// An admin sets a user's account status (`active` or `disabled`); asserts the 200.
+    pub async fn set_user_status(&self, admin_token: &str, user_id: uuid::Uuid, status: &str) {
+        let response = self
+            .patch_as(
+                admin_token,
+                &format!("/users/{user_id}"),
+                &serde_json::json!({ "status": status }),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "set the account {status}");
+    }
+
+    /// `POST /tasks/{id}/execute` as the user, with an empty body.
+    pub async fn execute_as(&self, token: &str, task_id: uuid::Uuid) -> reqwest::Response {
+        self.post_as(
+            token,
+            &format!("/tasks/{task_id}/execute"),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
     /// `GET path` with an `X-API-Key` header.
     pub async fn get_with_key(&self, key: &str, path: &str) -> reqwest::Response {
         self.client

@@ -17,6 +17,8 @@ mod email;
 mod embedded;
 mod engine_actions;
 mod engine_cluster;
+mod engine_fairness;
+mod engine_owners;
 mod engine_policies;
 mod engine_runs;
 mod engine_secrets;

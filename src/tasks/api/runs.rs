@@ -105,6 +105,8 @@ fn idempotency_key(headers: &HeaderMap) -> AppResult<Option<String>> {
         (status = 409, description = "The task is STOPPED or FAILED", body = Problem),
         (status = 413, description = "The input is larger than 256 KiB", body = Problem),
         (status = 422, description = "The key was used with another input, or a field is invalid", body = Problem),
+        (status = 429, description = "Your account already has MAX_QUEUED_PER_OWNER executions waiting; see Retry-After",
+            body = Problem, headers(("Retry-After" = u32, description = "Seconds to wait before trying again"))),
     ))]
 pub async fn execute_task(
     State(state): State<AppState>,
