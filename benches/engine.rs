@@ -100,6 +100,7 @@ fn engine(db: &PgPool, concurrency: usize) -> Engine {
             lease: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(5),
             retention_days: 30,
+            chains: nocron::config::ChainSettings::default(),
         },
     }
 }

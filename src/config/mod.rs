@@ -10,8 +10,10 @@ use lettre::message::Mailbox;
 
 use crate::{email::SmtpUrl, secrets::MasterKey};
 
+mod chains;
 mod inbound;
 mod values;
+pub use chains::ChainSettings;
 pub use inbound::TriggerSettings;
 use values::{
     auth_settings, boolean, bounded, invalid, notion_settings, parse, parse_cidrs, parse_origins,
@@ -141,6 +143,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Inbound trigger settings (webhooks, inbound email).
     pub triggers: TriggerSettings,
+    /// Task chaining limits (out-degree, depth, executions per root).
+    pub chains: ChainSettings,
     /// The Notion integration (API base URL, OAuth client).
     pub notion: NotionSettings,
 }
@@ -394,6 +398,7 @@ impl Settings {
         };
         let auth = auth_settings(&var)?;
         let triggers = inbound::trigger_settings(&var)?;
+        let chains = chains::chain_settings(&var)?;
         let notion = notion_settings(&var)?;
         let master_key = var("NOCRON_MASTER_KEY")
             .map(|text| {
@@ -512,6 +517,7 @@ impl Settings {
             smtp_ca_file,
             database_query_allow_nocron_db,
             triggers,
+            chains,
         })
     }
 

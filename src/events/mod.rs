@@ -75,7 +75,8 @@ pub enum DomainEvent {
         task_id: Uuid,
         /// The slot.
         scheduled_for: DateTime<Utc>,
-        /// Why (`SKIPPED_CONCURRENCY`, `OUTSIDE_CATCH_UP`, `PAUSED`, `AFTER_END`).
+        /// Why (`SKIPPED_CONCURRENCY`, `OUTSIDE_CATCH_UP`, `PAUSED`, `AFTER_END`,
+        /// `CHAIN_DEPTH`, `CHAIN_BUDGET`).
         reason: String,
     },
     /// A task was created.

@@ -174,7 +174,8 @@ pub struct ExecutionSkipped {
     pub task_id: Uuid,
     /// The slot that did not run.
     pub scheduled_for: DateTime<Utc>,
-    /// Why: `SKIPPED_CONCURRENCY`, `OUTSIDE_CATCH_UP`, `PAUSED`, `AFTER_END`.
+    /// Why: `SKIPPED_CONCURRENCY`, `OUTSIDE_CATCH_UP`, `PAUSED`, `AFTER_END`, `CHAIN_DEPTH`,
+    /// `CHAIN_BUDGET` (for chain entries the slot is when the source execution finished).
     #[schema(example = "SKIPPED_CONCURRENCY")]
     pub reason: String,
     /// When the skip was recorded.

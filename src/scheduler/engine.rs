@@ -8,6 +8,7 @@ use sqlx::PgPool;
 use super::{dispatcher, worker};
 use crate::{
     actions::ActionServices,
+    config::ChainSettings,
     events::EventBus,
     net::{
         OutboundPolicy,
@@ -37,6 +38,8 @@ pub struct EngineConfig {
     pub shutdown_grace: Duration,
     /// Finished executions older than this many days are pruned.
     pub retention_days: u32,
+    /// Task chaining limits.
+    pub chains: ChainSettings,
 }
 
 /// What the dispatcher, workers and maintenance jobs share. Cheap to clone.
@@ -79,6 +82,7 @@ impl Engine {
                 // Leave part of the application's grace for handing work back.
                 shutdown_grace: settings.shutdown_grace.mul_f64(0.8),
                 retention_days: settings.execution_retention_days,
+                chains: settings.chains,
             },
         }
     }

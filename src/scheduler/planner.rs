@@ -29,6 +29,11 @@ text_enum! {
         Paused = "PAUSED",
         /// The slot falls after the schedule's `end_at`.
         AfterEnd = "AFTER_END",
+        /// A chained run would have been more than `CHAIN_MAX_DEPTH` links from its root.
+        ChainDepth = "CHAIN_DEPTH",
+        /// A chained run would have taken its root past `CHAIN_MAX_EXECUTIONS_PER_ROOT`
+        /// executions.
+        ChainBudget = "CHAIN_BUDGET",
     }
 }
 

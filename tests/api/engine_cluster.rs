@@ -48,6 +48,7 @@ fn engine_on(db: &PgPool) -> Engine {
             lease: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(1),
             retention_days: 30,
+            chains: nocron::config::ChainSettings::default(),
         },
     }
 }

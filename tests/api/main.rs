@@ -45,6 +45,7 @@ mod sockets;
 mod storage;
 mod tasks_api;
 mod templates;
+mod triggers_chain_limits;
 mod triggers_chains;
 mod triggers_email;
 mod triggers_support;
