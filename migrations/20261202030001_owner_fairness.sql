@@ -33,4 +33,4 @@ CREATE INDEX executions_owner_running_idx ON executions (owner_id)
 ALTER TABLE planned_runs DROP CONSTRAINT planned_runs_reason_check;
 ALTER TABLE planned_runs ADD CONSTRAINT planned_runs_reason_check CHECK (reason IN
     ('SKIPPED_CONCURRENCY', 'OUTSIDE_CATCH_UP', 'PAUSED', 'AFTER_END',
-     'OWNER_INACTIVE', 'QUEUE_FULL'));
+     'CHAIN_DEPTH', 'CHAIN_BUDGET', 'OWNER_INACTIVE', 'QUEUE_FULL'));

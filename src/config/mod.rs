@@ -12,11 +12,13 @@ use crate::{email::SmtpUrl, secrets::MasterKey};
 
 mod exposure;
 mod fairness;
+mod chains;
 mod inbound;
 mod templates_mail;
 mod values;
 pub use exposure::ExposureSettings;
 pub use fairness::FairnessSettings;
+pub use chains::ChainSettings;
 pub use inbound::TriggerSettings;
 pub use templates_mail::{TemplateLimits, TemplatesMailSettings};
 use values::{
@@ -149,6 +151,8 @@ pub struct Settings {
     pub triggers: TriggerSettings,
     /// Per-owner limits of the engine (running and queued executions).
     pub fairness: FairnessSettings,
+    /// Task chaining limits (out-degree, depth, executions per root).
+    pub chains: ChainSettings,
     /// The Notion integration (API base URL, OAuth client).
     pub notion: NotionSettings,
     /// Template bounds and outbound mail limits.
@@ -407,6 +411,7 @@ impl Settings {
         let auth = auth_settings(&var)?;
         let triggers = inbound::trigger_settings(&var)?;
         let fairness = fairness::fairness_settings(&var, worker_concurrency)?;
+        let chains = chains::chain_settings(&var)?;
         let notion = notion_settings(&var)?;
         let templates_mail = templates_mail::templates_mail_settings(&var)?;
         let exposure = exposure::exposure_settings(&var)?;
@@ -530,6 +535,7 @@ impl Settings {
             templates_mail,
             exposure,
             fairness,
+            chains,
         })
     }
 

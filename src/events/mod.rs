@@ -76,7 +76,7 @@ pub enum DomainEvent {
         /// The slot.
         scheduled_for: DateTime<Utc>,
         /// Why (`SKIPPED_CONCURRENCY`, `OUTSIDE_CATCH_UP`, `PAUSED`, `AFTER_END`,
-        /// `OWNER_INACTIVE`, `QUEUE_FULL`).
+        /// `OWNER_INACTIVE`, `QUEUE_FULL`, `CHAIN_DEPTH`, `CHAIN_BUDGET`).
         reason: String,
     },
     /// A task was created.

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::{
     error::{AppError, AppResult},
     http::cursor,
+    scheduler::planner::SkipReason,
     text_enum,
 };
 
@@ -50,10 +51,11 @@ pub struct HistoryEntry {
     /// Why the execution failed.
     pub error: Option<String>,
     /// Why the slot was skipped: `SKIPPED_CONCURRENCY`, `OUTSIDE_CATCH_UP`, `PAUSED`,
-    /// `AFTER_END`, `OWNER_INACTIVE` (the owner's account was disabled or deleted) or `QUEUE_FULL`
-    /// (the owner had `MAX_QUEUED_PER_OWNER` executions waiting).
-    #[schema(value_type = Option<crate::scheduler::planner::SkipReason>, example = "OUTSIDE_CATCH_UP")]
-    pub reason: Option<String>,
+    /// `AFTER_END`, `OWNER_INACTIVE` (the owner's account was disabled or deleted), `QUEUE_FULL`
+    /// (the owner had `MAX_QUEUED_PER_OWNER` executions waiting), or `CHAIN_DEPTH` and
+    /// `CHAIN_BUDGET` (a chained run a chain limit stopped; `at` is when the source execution
+    /// finished and `trigger_kind` is `CHAIN`).
+    pub reason: Option<SkipReason>,
     /// More about the skip.
     pub detail: Option<String>,
 }
@@ -99,7 +101,7 @@ pub async fn task_history(
     let rows = sqlx::query!(
         r#"SELECT kind AS "kind!: EntryKind", at AS "at!", status AS "status!", execution_id,
                   trigger_kind, attempt, scheduled_for, started_at, finished_at, duration_ms,
-                  error, reason, detail, tiebreak AS "tiebreak!"
+                  error, reason AS "reason: SkipReason", detail, tiebreak AS "tiebreak!"
            FROM (
                SELECT 'EXECUTION' AS kind, e.queued_at AS at, e.status, e.id AS execution_id,
                       e.trigger_kind, e.attempt, e.scheduled_for, e.started_at, e.finished_at,
@@ -107,7 +109,9 @@ pub async fn task_history(
                       'e' || e.id::text AS tiebreak
                FROM executions e WHERE e.task_id = $1
                UNION ALL
-               SELECT 'SKIPPED', p.scheduled_for, 'SKIPPED', NULL, 'SCHEDULE', NULL,
+               SELECT 'SKIPPED', p.scheduled_for, 'SKIPPED', NULL,
+                      CASE WHEN p.source_execution_id IS NULL THEN 'SCHEDULE' ELSE 'CHAIN' END,
+                      NULL,
                       p.scheduled_for, NULL, NULL, NULL, NULL, p.reason, p.detail,
                       'p' || lpad(p.id::text, 20, '0')
                FROM planned_runs p WHERE p.task_id = $1
@@ -222,6 +226,10 @@ pub struct ExecutionListItem {
     pub duration_ms: Option<i64>,
     /// Why it failed.
     pub error: Option<String>,
+    /// The execution that started this one's chain; `null` on a root.
+    pub root_execution_id: Option<Uuid>,
+    /// Chain links from the root (0 on a root).
+    pub chain_depth: i32,
 }
 
 /// One page of executions across tasks.
@@ -246,7 +254,8 @@ pub async fn owner_executions(
         ExecutionListItem,
         r#"SELECT e.id, e.task_id, t.name AS task_name, e.status AS "status: ExecutionStatus",
                   e.trigger_kind AS "trigger_kind: TriggerKind", e.attempt, e.scheduled_for,
-                  e.queued_at, e.started_at, e.finished_at, e.duration_ms, e.error
+                  e.queued_at, e.started_at, e.finished_at, e.duration_ms, e.error,
+                  e.root_execution_id, e.chain_depth
            FROM executions e JOIN tasks t ON t.id = e.task_id
            WHERE t.owner_id = $1
              AND ($2::text IS NULL OR e.status = $2)

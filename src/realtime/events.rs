@@ -175,7 +175,8 @@ pub struct ExecutionSkipped {
     /// The slot that did not run.
     pub scheduled_for: DateTime<Utc>,
     /// Why: `SKIPPED_CONCURRENCY`, `OUTSIDE_CATCH_UP`, `PAUSED`, `AFTER_END`,
-    /// `OWNER_INACTIVE`, `QUEUE_FULL`.
+    /// `OWNER_INACTIVE`, `QUEUE_FULL`, `CHAIN_DEPTH`, `CHAIN_BUDGET` (for chain entries the
+    /// slot is when the source execution finished).
     #[schema(example = "SKIPPED_CONCURRENCY")]
     pub reason: String,
     /// When the skip was recorded.

@@ -279,7 +279,8 @@ pub async fn load_execution(
         r#"SELECT e.id, e.task_id, e.trigger_kind AS "trigger_kind: TriggerKind", e.scheduled_for,
                   e.status AS "status: ExecutionStatus", e.attempt, e.retry_of, e.run_after,
                   e.queued_at, e.started_at, e.finished_at, e.duration_ms, e.instance_id,
-                  e.lease_expires_at, e.input, e.outcome, e.error, e.idempotency_key
+                  e.lease_expires_at, e.input, e.outcome, e.error, e.idempotency_key,
+                  e.root_execution_id, e.chain_depth
            FROM executions e JOIN tasks t ON t.id = e.task_id
            WHERE e.id = $1 AND t.owner_id = $2"#,
         execution_id,

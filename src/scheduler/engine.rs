@@ -8,6 +8,7 @@ use sqlx::PgPool;
 use super::{dispatcher, worker};
 use crate::{
     actions::ActionServices,
+    config::ChainSettings,
     events::EventBus,
     net::{
         OutboundPolicy,
@@ -41,6 +42,8 @@ pub struct EngineConfig {
     pub max_running_per_owner: usize,
     /// Executions of one owner waiting in the queue; more are refused (429, `QUEUE_FULL`).
     pub max_queued_per_owner: usize,
+    /// Task chaining limits.
+    pub chains: ChainSettings,
 }
 
 /// What the dispatcher, workers and maintenance jobs share. Cheap to clone.
@@ -85,6 +88,7 @@ impl Engine {
                 retention_days: settings.execution_retention_days,
                 max_running_per_owner: settings.fairness.max_running_per_owner,
                 max_queued_per_owner: settings.fairness.max_queued_per_owner,
+                chains: settings.chains,
             },
         }
     }

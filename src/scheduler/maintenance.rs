@@ -60,7 +60,7 @@ pub async fn rescue_expired_leases(engine: &Engine) -> Result<Vec<Uuid>, sqlx::E
             input: row.input,
         })
         .collect();
-    let retries = outcomes::follow_up(&mut tx, &finished).await?;
+    let retries = outcomes::follow_up(&mut tx, &finished, &engine.config.chains).await?;
     tx.commit().await?;
     tracing::warn!(
         rescued = finished.len(),

@@ -93,4 +93,10 @@ pub struct Execution {
     pub error: Option<String>,
     /// The caller's idempotency key, for API triggers.
     pub idempotency_key: Option<String>,
+    /// The execution that started this one's chain; `null` on a root (an execution not
+    /// started by a chain, or a retry of one). Retries keep their attempt's root.
+    pub root_execution_id: Option<Uuid>,
+    /// Chain links from the root: 0 on a root, the source's depth + 1 on a chained
+    /// execution; retries keep their attempt's depth.
+    pub chain_depth: i32,
 }

@@ -15,12 +15,13 @@ use super::{
 };
 use crate::{
     actions::LogLine,
+    config::ChainSettings,
     events::DomainEvent,
     tasks::{
         db::notify_tasks_changed,
         model::{RetryPolicy, TaskStatus},
     },
-    triggers::chains::{self, Chained, Ended},
+    triggers::chains::{self, ChainStopped, Chained, Ended},
 };
 
 /// How an attempt ended, before retry rules are applied.
@@ -202,7 +203,7 @@ pub async fn record_completions(
             .execute(&mut *tx)
             .await?;
     }
-    let follow_up = follow_up(&mut tx, &finished).await?;
+    let follow_up = follow_up(&mut tx, &finished, &engine.config.chains).await?;
     tx.commit().await?;
     publish_finished(engine, &finished, &follow_up);
     Ok(recorded)
@@ -217,6 +218,8 @@ pub struct FollowUp {
     pub paused_tasks: Vec<Uuid>,
     /// Executions queued by task chains on the attempts that ended.
     pub chained: Vec<Chained>,
+    /// Chained executions a chain limit stopped (recorded in the ledger).
+    pub chain_stopped: Vec<ChainStopped>,
 }
 
 /// Queues retries and chained executions, and updates the tasks' consecutive-failure counts
@@ -224,6 +227,7 @@ pub struct FollowUp {
 pub async fn follow_up(
     tx: &mut Transaction<'_, Postgres>,
     finished: &[FinishedAttempt],
+    chain_limits: &ChainSettings,
 ) -> Result<FollowUp, sqlx::Error> {
     let retries: Vec<&FinishedAttempt> = finished.iter().filter(|f| f.retry).collect();
     let mut pairs = Vec::new();
@@ -234,15 +238,18 @@ pub async fn follow_up(
         let of: Vec<Uuid> = retries.iter().map(|f| f.id).collect();
         let delays: Vec<i64> = retries.iter().map(|f| f.retry_delay_ms).collect();
         let inputs: Vec<serde_json::Value> = retries.iter().map(|f| f.input.clone()).collect();
-        // A retry keeps the chain depth of the attempt it retries.
+        // A retry keeps the chain depth and root of the attempt it retries, so retrying does
+        // not reset a chain's limits.
         sqlx::query!(
             r#"INSERT INTO executions
-                   (id, task_id, trigger_kind, attempt, retry_of, run_after, input, chain_depth)
+                   (id, task_id, trigger_kind, attempt, retry_of, run_after, input, chain_depth,
+                    root_execution_id)
                SELECT r.id, r.task_id, 'RETRY', r.attempt, r.retry_of,
                       clock_timestamp() + r.delay_ms * interval '1 millisecond', r.input,
-                      COALESCE((SELECT f.chain_depth FROM executions f WHERE f.id = r.retry_of), 0)
+                      COALESCE(f.chain_depth, 0), f.root_execution_id
                FROM UNNEST($1::uuid[], $2::uuid[], $3::int4[], $4::uuid[], $5::int8[], $6::jsonb[])
-                    AS r(id, task_id, attempt, retry_of, delay_ms, input)"#,
+                    AS r(id, task_id, attempt, retry_of, delay_ms, input)
+               LEFT JOIN executions f ON f.id = r.retry_of"#,
             &new_ids,
             &tasks,
             &attempts,
@@ -265,7 +272,10 @@ pub async fn follow_up(
             status: f.status,
         })
         .collect();
-    let chained = chains::enqueue_chained(tx, &ended).await?;
+    let chains::ChainFollowUp {
+        queued: chained,
+        stopped: chain_stopped,
+    } = chains::enqueue_chained(tx, &ended, chain_limits).await?;
     if !chained.is_empty() {
         sqlx::query!("SELECT pg_notify($1, '')", EXECUTIONS_QUEUED)
             .execute(&mut **tx)
@@ -301,6 +311,7 @@ pub async fn follow_up(
         retries: pairs,
         paused_tasks,
         chained,
+        chain_stopped,
     })
 }
 
@@ -355,7 +366,8 @@ async fn count_dead(
 }
 
 /// Publishes `execution.finished` for each attempt, `task.status_changed` for each task
-/// auto-paused and `execution.queued` for each chained execution.
+/// auto-paused, `execution.queued` for each chained execution and `execution.skipped` for
+/// each chained execution a limit stopped.
 pub fn publish_finished(engine: &Engine, finished: &[FinishedAttempt], follow_up: &FollowUp) {
     for task_id in &follow_up.paused_tasks {
         engine.events.publish(DomainEvent::TaskStatusChanged {
@@ -380,6 +392,13 @@ pub fn publish_finished(engine: &Engine, finished: &[FinishedAttempt], follow_up
         });
         metrics::counter!("nocron_executions_finished_total", "status" => attempt.status.as_str())
             .increment(1);
+    }
+    for stopped in &follow_up.chain_stopped {
+        engine.events.publish(DomainEvent::ExecutionSkipped {
+            task_id: stopped.task_id,
+            scheduled_for: stopped.at,
+            reason: stopped.reason.as_str().to_owned(),
+        });
     }
     for chained in &follow_up.chained {
         engine.events.publish(DomainEvent::ExecutionQueued {

@@ -33,6 +33,11 @@ text_enum! {
         OwnerInactive = "OWNER_INACTIVE",
         /// The owner already had `MAX_QUEUED_PER_OWNER` executions waiting.
         QueueFull = "QUEUE_FULL",
+        /// A chained run would have been more than `CHAIN_MAX_DEPTH` links from its root.
+        ChainDepth = "CHAIN_DEPTH",
+        /// A chained run would have taken its root past `CHAIN_MAX_EXECUTIONS_PER_ROOT`
+        /// executions.
+        ChainBudget = "CHAIN_BUDGET",
     }
 }
 

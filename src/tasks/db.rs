@@ -54,9 +54,9 @@ pub async fn create_task(db: &PgPool, events: &EventBus, new: &NewTask) -> AppRe
                cron, timezone, start_at, end_at, jitter_seconds, dst_policy, status,
                timeout_seconds, retry_max_attempts, retry_initial_delay_seconds,
                retry_max_delay_seconds, retry_multiplier, concurrency_policy, catch_up_policy,
-               catch_up_max, auto_pause_after_failures, next_run_at)
+               catch_up_max, auto_pause_after_failures, next_run_at, allow_cycles)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-               $18, $19, $20, $21, $22, $23, $24)"#,
+               $18, $19, $20, $21, $22, $23, $24, $25)"#,
         id,
         new.owner_id,
         new.name.trim(),
@@ -81,6 +81,7 @@ pub async fn create_task(db: &PgPool, events: &EventBus, new: &NewTask) -> AppRe
         new.catch_up_max,
         new.auto_pause_after_failures,
         next_run_at,
+        new.allow_cycles,
     )
     .execute(&mut *tx)
     .await?;
@@ -126,8 +127,8 @@ where
                   retry_initial_delay_seconds, retry_max_delay_seconds, retry_multiplier,
                   concurrency_policy AS "concurrency_policy: ConcurrencyPolicy",
                   catch_up_policy AS "catch_up_policy: CatchUpPolicy", catch_up_max,
-                  auto_pause_after_failures, consecutive_failures, next_run_at, created_at,
-                  updated_at
+                  auto_pause_after_failures, consecutive_failures, allow_cycles, next_run_at,
+                  created_at, updated_at
            FROM tasks WHERE id = ANY($1)"#,
         task_ids
     )

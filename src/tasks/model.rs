@@ -206,6 +206,8 @@ pub struct Task {
     pub auto_pause_after_failures: Option<i32>,
     /// Dead executions since the last success.
     pub consecutive_failures: i32,
+    /// Whether chains that close a cycle through this task may be saved.
+    pub allow_cycles: bool,
     /// The next slot the scheduler will fire.
     pub next_run_at: Option<DateTime<Utc>>,
     /// Created.
@@ -269,6 +271,8 @@ pub struct NewTask {
     pub catch_up_max: i32,
     /// Consecutive dead executions before the task is set to `FAILED`.
     pub auto_pause_after_failures: Option<i32>,
+    /// Whether chains that close a cycle through this task may be saved.
+    pub allow_cycles: bool,
 }
 
 impl NewTask {
@@ -294,6 +298,7 @@ impl NewTask {
             catch_up_policy: CatchUpPolicy::Latest,
             catch_up_max: 10,
             auto_pause_after_failures: None,
+            allow_cycles: false,
         }
     }
 

@@ -7,20 +7,14 @@
 //!   attempt left.
 //! - `ANY`: any ending, `CANCELLED` included.
 //!
-//! The engine calls [`enqueue_chained`] inside the transaction that records the ending, so a
-//! chained execution is queued exactly when the ending is committed; its idempotency key
-//! `chain:{source execution}` makes a repeated follow-up a no-op. The chained execution's
-//! input carries the source's result (`outcome`), error and ids. Cycles are refused when a
-//! chain is saved, and as a second guard an execution deeper than [`MAX_CHAIN_DEPTH`] links is
-//! not queued (and logged).
-
-use std::collections::HashMap;
+//! This module manages chains; [`super::chained`] queues the chained executions. When a chain
+//! is saved, a task may start at most `CHAIN_MAX_OUT_DEGREE` tasks, and a chain that closes a
+//! cycle is refused unless every task on the cycle has `allow_cycles` (a cycle is usually a
+//! mistake; the depth and budget limits bound the ones that are not).
 
 use axum::{extract::State, http::StatusCode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
-use sqlx::PgConnection;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -32,12 +26,12 @@ use crate::{
     http::{AppJson, AppPath},
     scheduler::model::ExecutionStatus,
     state::AppState,
-    tasks::{db::find_task, model::TaskStatus},
+    tasks::db::find_task,
     text_enum,
 };
 
-/// Most links from the first task to a chained execution.
-pub const MAX_CHAIN_DEPTH: i32 = 16;
+pub use super::chained::{ChainFollowUp, ChainStopped, Chained, Ended, enqueue_chained};
+
 /// Most chains one task may have as sources.
 pub const MAX_CHAINS_PER_TASK: i64 = 20;
 
@@ -98,7 +92,9 @@ pub struct ChainOut {
     pub created_at: DateTime<Utc>,
 }
 
-/// Chain `task_id` after another of your tasks. A chain that would close a cycle is refused.
+/// Chain `task_id` after another of your tasks. A chain that would close a cycle is refused
+/// unless every task on the cycle has `allow_cycles`; a task starts at most
+/// `CHAIN_MAX_OUT_DEGREE` tasks.
 #[utoipa::path(post, path = "/tasks/{task_id}/chains", tag = "triggers", security(("bearer" = [])),
     params(("task_id" = Uuid, Path, description = "The task that will run")),
     request_body = ChainIn,
@@ -107,7 +103,7 @@ pub struct ChainOut {
         (status = 401, description = "Not signed in", body = Problem),
         (status = 404, description = "No such task of yours", body = Problem),
         (status = 409, description = "Already chained after this source, or too many chains", body = Problem),
-        (status = 422, description = "`source_task_id` is not one of your tasks, is the task itself, or closes a cycle", body = Problem),
+        (status = 422, description = "`source_task_id` is not one of your tasks, already starts `CHAIN_MAX_OUT_DEGREE` tasks, or closes a cycle through a task without `allow_cycles`", body = Problem),
     ))]
 async fn create_chain(
     State(state): State<AppState>,
@@ -119,8 +115,9 @@ async fn create_chain(
     Ok((StatusCode::CREATED, AppJson(row)))
 }
 
-/// Chains one of the owner's tasks after another of theirs, refusing a chain to itself, to a
-/// task that is not theirs, one that closes a cycle, and more than the limit.
+/// Chains one of the owner's tasks after another of theirs, refusing a chain to itself, a
+/// task that is not theirs, a source already at the out-degree limit, a cycle through a task without
+/// `allow_cycles`, and more sources than [`MAX_CHAINS_PER_TASK`].
 pub async fn add_chain(
     state: &AppState,
     owner_id: Uuid,
@@ -128,6 +125,7 @@ pub async fn add_chain(
     body: &ChainIn,
 ) -> Result<ChainOut, AppError> {
     let user_id = owner_id;
+    let limits = state.settings.chains;
     owned_task(state, task_id, user_id).await?;
     if body.source_task_id == task_id {
         return Err(AppError::invalid_field(
@@ -146,29 +144,72 @@ pub async fn add_chain(
     }
     let mut tx = state.db.begin().await?;
     // Both tasks are the caller's, so a cycle can only be closed by the caller's own chains:
-    // serialising chain changes per owner makes the check below race-free.
+    // serialising chain changes per owner makes the checks below race-free.
     sqlx::query!(
         "SELECT pg_advisory_xact_lock(hashtextextended('task_chains:' || $1::text, 0))",
         user_id.to_string()
     )
     .execute(&mut *tx)
     .await?;
-    let closes_cycle = sqlx::query_scalar!(
-        r#"WITH RECURSIVE downstream (id) AS (
-               SELECT task_id FROM task_chains WHERE source_task_id = $1
-               UNION
-               SELECT c.task_id FROM task_chains c JOIN downstream d ON c.source_task_id = d.id
-           )
-           SELECT EXISTS (SELECT 1 FROM downstream WHERE id = $2) AS "cycle!""#,
-        task_id,
+    let out_degree = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM task_chains WHERE source_task_id = $1"#,
         body.source_task_id
     )
     .fetch_one(&mut *tx)
     .await?;
-    if closes_cycle {
+    if out_degree >= limits.max_out_degree {
         return Err(AppError::invalid_field(
             "source_task_id",
-            "this chain would close a cycle: the source already runs after this task",
+            format!(
+                "this task already starts {out_degree} tasks, the most CHAIN_MAX_OUT_DEGREE={} allows; delete one of its chains first",
+                limits.max_out_degree
+            ),
+        ));
+    }
+    // The new link source → task closes a cycle through every task on a path from the task
+    // to the source (the task and the source included): each of them must opt in.
+    let refusing = sqlx::query!(
+        r#"WITH RECURSIVE downstream (id) AS (
+               SELECT $1::uuid
+               UNION
+               SELECT c.task_id FROM task_chains c JOIN downstream d ON c.source_task_id = d.id
+           ), upstream (id) AS (
+               SELECT $2::uuid
+               UNION
+               SELECT c.source_task_id FROM task_chains c JOIN upstream u ON c.task_id = u.id
+           )
+           SELECT t.id, t.allow_cycles
+           FROM tasks t
+           WHERE t.id IN (SELECT id FROM downstream INTERSECT SELECT id FROM upstream)
+           ORDER BY t.id"#,
+        task_id,
+        body.source_task_id
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let without_opt_in: Vec<String> = refusing
+        .iter()
+        .filter(|t| !t.allow_cycles)
+        .map(|t| t.id.to_string())
+        .collect();
+    if !without_opt_in.is_empty() {
+        let shown = without_opt_in
+            .iter()
+            .take(5)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        let more = without_opt_in.len().saturating_sub(5);
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        return Err(AppError::invalid_field(
+            "source_task_id",
+            format!(
+                "this chain would close a cycle (the source already runs after this task); every task on the cycle must set allow_cycles: true, and these do not: {shown}{more}"
+            ),
         ));
     }
     let existing = sqlx::query_scalar!(
@@ -256,130 +297,6 @@ async fn delete_chain(
     .await?
     .ok_or_else(|| AppError::not_found("chain"))?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// An execution that ended (no retry follows), as the engine reports it.
-#[derive(Debug, Clone, Copy)]
-pub struct Ended {
-    /// The execution.
-    pub execution_id: Uuid,
-    /// How it ended.
-    pub status: ExecutionStatus,
-}
-
-/// A chained execution queued by [`enqueue_chained`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Chained {
-    /// The new execution.
-    pub execution_id: Uuid,
-    /// Its task.
-    pub task_id: Uuid,
-}
-
-/// Queues the executions chained after `ended`, inside the caller's transaction (the one
-/// that records the endings). Idempotent: each (source execution, chained task) pair is
-/// queued at most once. Chained tasks that are not active, and links deeper than
-/// [`MAX_CHAIN_DEPTH`], are skipped and logged.
-pub async fn enqueue_chained(
-    conn: &mut PgConnection,
-    ended: &[Ended],
-) -> Result<Vec<Chained>, sqlx::Error> {
-    if ended.is_empty() {
-        return Ok(Vec::new());
-    }
-    let statuses: HashMap<Uuid, ExecutionStatus> =
-        ended.iter().map(|e| (e.execution_id, e.status)).collect();
-    let ids: Vec<Uuid> = statuses.keys().copied().collect();
-    let links = sqlx::query!(
-        r#"SELECT c.id AS chain_id, c.task_id AS target_id, c.on_status AS "on: ChainOn",
-                  t.status AS "target_status: TaskStatus",
-                  e.id AS source_execution_id, e.task_id AS source_task_id, e.attempt,
-                  e.trigger_kind, e.outcome, e.error, e.chain_depth
-           FROM executions e
-           JOIN task_chains c ON c.source_task_id = e.task_id
-           JOIN tasks t ON t.id = c.task_id
-           WHERE e.id = ANY($1)"#,
-        &ids
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    let (mut new_ids, mut tasks, mut inputs, mut keys, mut depths) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for link in links {
-        let Some(&status) = statuses.get(&link.source_execution_id) else {
-            continue;
-        };
-        if !link.on.fires_on(status) {
-            continue;
-        }
-        let depth = link.chain_depth + 1;
-        if depth > MAX_CHAIN_DEPTH {
-            metrics::counter!("nocron_chains_skipped_total", "reason" => "depth").increment(1);
-            tracing::warn!(
-                chain_id = %link.chain_id,
-                source_execution_id = %link.source_execution_id,
-                task_id = %link.target_id,
-                depth,
-                "chained execution not queued: deeper than {MAX_CHAIN_DEPTH} links"
-            );
-            continue;
-        }
-        if link.target_status != TaskStatus::Active {
-            metrics::counter!("nocron_chains_skipped_total", "reason" => "inactive").increment(1);
-            tracing::info!(
-                chain_id = %link.chain_id,
-                task_id = %link.target_id,
-                status = %link.target_status,
-                "chained execution not queued: the task is not active"
-            );
-            continue;
-        }
-        new_ids.push(Uuid::now_v7());
-        tasks.push(link.target_id);
-        keys.push(format!("chain:{}", link.source_execution_id));
-        depths.push(depth);
-        inputs.push(json!({
-            "source": {
-                "task_id": link.source_task_id,
-                "execution_id": link.source_execution_id,
-                "status": status,
-                "attempt": link.attempt,
-                "trigger": link.trigger_kind,
-            },
-            "result": link.outcome,
-            "error": link.error,
-            "chain": {"id": link.chain_id, "depth": depth},
-        }));
-    }
-    if new_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let queued = sqlx::query!(
-        r#"INSERT INTO executions (id, task_id, trigger_kind, input, idempotency_key, chain_depth)
-           SELECT id, task_id, 'CHAIN', input, key, depth
-           FROM UNNEST($1::uuid[], $2::uuid[], $3::jsonb[], $4::text[], $5::int4[])
-                AS c(id, task_id, input, key, depth)
-           -- A disabled or deleted account's tasks are not chained into.
-           WHERE EXISTS (SELECT 1 FROM tasks t JOIN users u ON u.id = t.owner_id
-                         WHERE t.id = c.task_id AND u.status = 'active')
-           ON CONFLICT ON CONSTRAINT executions_task_idempotency_key DO NOTHING
-           RETURNING id, task_id"#,
-        &new_ids,
-        &tasks,
-        &inputs,
-        &keys,
-        &depths
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    metrics::counter!("nocron_chained_executions_total").increment(queued.len() as u64);
-    Ok(queued
-        .into_iter()
-        .map(|row| Chained {
-            execution_id: row.id,
-            task_id: row.task_id,
-        })
-        .collect())
 }
 
 #[cfg(test)]

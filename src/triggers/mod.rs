@@ -7,10 +7,12 @@
 //!   listener ([`smtp`]) or posted as HTTP by a mail provider; [`message`] turns a message
 //!   into an execution input.
 //! - [`chains`]: a task runs when another task's execution ends; the engine calls
-//!   [`chains::enqueue_chained`] inside the transaction that records the ending.
+//!   [`chains::enqueue_chained`] ([`chained`]) inside the transaction that records the
+//!   ending, within the chain limits.
 //!
 //! Tokens ([`token`]) are stored hashed; a token is shown once, when created or rotated.
 
+pub mod chained;
 pub mod chains;
 pub mod email;
 pub mod inbound;

@@ -50,6 +50,7 @@ fn engine_on(db: &PgPool) -> Engine {
             retention_days: 30,
             max_running_per_owner: 1,
             max_queued_per_owner: 10_000,
+            chains: nocron::config::ChainSettings::default(),
         },
     }
 }

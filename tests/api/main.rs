@@ -50,6 +50,7 @@ mod storage;
 mod tasks_api;
 mod template_mail_limits;
 mod templates;
+mod triggers_chain_limits;
 mod triggers_chains;
 mod triggers_email;
 mod triggers_support;

@@ -1,6 +1,7 @@
 //! Task chaining end to end: a finished execution starts the chained task with its result,
 //! `on` decides which endings count (a failed attempt with a retry to follow is not an
-//! ending), cycles are refused when saved, and a repeated follow-up queues nothing twice.
+//! ending), cycles are refused when saved unless the tasks opt in (see
+//! `triggers_chain_limits`), and a repeated follow-up queues nothing twice.
 
 use nocron::{
     scheduler::{model::ExecutionStatus, worker},
@@ -24,12 +25,7 @@ async fn chain(
     source: Uuid,
     on: &str,
 ) -> reqwest::Response {
-    app.post_as(
-        &user.access_token,
-        &format!("/tasks/{task}/chains"),
-        &json!({"source_task_id": source, "on": on}),
-    )
-    .await
+    app.chain(user, task, source, on).await
 }
 
 #[tokio::test]
@@ -91,10 +87,11 @@ async fn a_success_runs_the_chained_task_with_the_result_as_input() {
             execution_id: source_execution,
             status: ExecutionStatus::Succeeded,
         }],
+        &app.state.settings.chains,
     )
     .await
     .expect("follow-up again");
-    assert!(again.is_empty());
+    assert!(again.queued.is_empty() && again.stopped.is_empty());
     drop(conn);
 
     worker::run_batch(&engine, 10)
@@ -265,13 +262,16 @@ async fn chains_stop_at_the_maximum_depth() {
     // As if the source execution were itself the end of a chain of the maximum length.
     sqlx::query("UPDATE executions SET chain_depth = $2 WHERE id = $1")
         .bind(execution)
-        .bind(chains::MAX_CHAIN_DEPTH)
+        .bind(app.state.settings.chains.max_depth)
         .execute(&app.db)
         .await
         .expect("deep");
     worker::run_batch(&app.engine(), 10).await.expect("run");
     assert_eq!(executions(&app.db, source.id).await[0].status, "SUCCEEDED");
     assert!(executions(&app.db, next.id).await.is_empty());
+    let ledger = app.skipped_entries(&user, next.id).await;
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0]["reason"], "CHAIN_DEPTH");
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
-//! Helpers for trigger tests: a signed-in user's task, reading an execution's input.
+//! Helpers for trigger tests: a signed-in user's task, chains saved through the API, a
+//! task's ledger, draining the engine, reading an execution's input.
 
-use nocron::tasks::model::Task;
-use serde_json::Value;
+use nocron::{scheduler::worker, tasks::model::Task};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::{
@@ -23,6 +24,57 @@ impl TestApp {
         new.owner_id = user.id;
         new.retry.max_attempts = 1;
         self.create_task(&new).await
+    }
+
+    /// Another task of `user` calling `url`, without retries, that allows chain cycles.
+    pub async fn cyclic_task_of(&self, user: &TestUser, url: &str) -> Task {
+        let mut new = http_task(url);
+        new.owner_id = user.id;
+        new.retry.max_attempts = 1;
+        new.allow_cycles = true;
+        self.create_task(&new).await
+    }
+
+    /// `POST /tasks/{task}/chains`: `task` runs after `source` ends as `on` says.
+    pub async fn chain(
+        &self,
+        user: &TestUser,
+        task: Uuid,
+        source: Uuid,
+        on: &str,
+    ) -> reqwest::Response {
+        self.post_as(
+            &user.access_token,
+            &format!("/tasks/{task}/chains"),
+            &json!({"source_task_id": source, "on": on}),
+        )
+        .await
+    }
+
+    /// The ledger entries of a task, as `GET /tasks/{id}/logs?status=SKIPPED` lists them.
+    pub async fn skipped_entries(&self, user: &TestUser, task: Uuid) -> Vec<Value> {
+        let page = self
+            .get_json_as(
+                &user.access_token,
+                &format!("/tasks/{task}/logs?status=SKIPPED&limit=100"),
+            )
+            .await;
+        page["items"].as_array().cloned().expect("items")
+    }
+
+    /// Runs queued executions batch after batch until none is left (at most `rounds`
+    /// batches); returns how many ran.
+    pub async fn drain(&self, rounds: usize) -> usize {
+        let engine = self.engine();
+        let mut ran = 0;
+        for _ in 0..rounds {
+            let batch = worker::run_batch(&engine, 10).await.expect("run a batch");
+            if batch.is_empty() {
+                return ran;
+            }
+            ran += batch.len();
+        }
+        panic!("executions still queued after {rounds} batches");
     }
 }
 

@@ -84,6 +84,11 @@ pub struct TaskIn {
     /// Consecutive dead executions after which the task is set to `FAILED`; `null`: never.
     #[serde(default)]
     pub auto_pause_after_failures: Option<i32>,
+    /// Whether chains that close a cycle through this task may be saved (default `false`:
+    /// a cycle is usually a mistake). Every task on the cycle must allow it; see
+    /// docs/TRIGGERS.md.
+    #[serde(default)]
+    pub allow_cycles: bool,
 }
 
 fn default_timeout() -> i32 {
@@ -129,6 +134,7 @@ impl TaskIn {
             catch_up_policy: self.catch_up_policy,
             catch_up_max: self.catch_up_max,
             auto_pause_after_failures: self.auto_pause_after_failures,
+            allow_cycles: self.allow_cycles,
         }
     }
 
@@ -155,6 +161,7 @@ impl TaskIn {
             catch_up_policy: task.catch_up_policy,
             catch_up_max: task.catch_up_max,
             auto_pause_after_failures: task.auto_pause_after_failures,
+            allow_cycles: task.allow_cycles,
         }
     }
 }
@@ -192,6 +199,8 @@ pub struct TaskOut {
     pub auto_pause_after_failures: Option<i32>,
     /// Dead executions since the last success.
     pub consecutive_failures: i32,
+    /// Whether chains that close a cycle through this task may be saved.
+    pub allow_cycles: bool,
     /// The next slot the scheduler fires (read-only).
     pub next_run_at: Option<DateTime<Utc>>,
     /// The most recent execution, if any (read-only).
@@ -224,6 +233,7 @@ impl TaskOut {
             catch_up_max: task.catch_up_max,
             auto_pause_after_failures: task.auto_pause_after_failures,
             consecutive_failures: task.consecutive_failures,
+            allow_cycles: task.allow_cycles,
             next_run_at: task.next_run_at,
             last_execution,
             created_at: task.created_at,
