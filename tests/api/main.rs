@@ -44,6 +44,7 @@ mod signatures;
 mod sockets;
 mod storage;
 mod tasks_api;
+mod tasks_hardening;
 mod templates;
 mod triggers_chains;
 mod triggers_email;
