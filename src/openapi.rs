@@ -43,7 +43,7 @@ use crate::{
         (name = "sessions", description = "Your signed-in devices"),
         (name = "users", description = "Profiles and user management"),
         (name = "admin", description = "Role administration"),
-        (name = "api-keys", description = "API keys for integrations (scopes: tasks:read, tasks:write, tasks:execute, executions:read, analytics:read)"),
+        (name = "api-keys", description = "API keys for integrations (scopes: tasks:read, tasks:write, tasks:execute, executions:read, analytics:read, secrets:use: needed with tasks:write to create or change a task that references secrets)"),
         (name = "tasks", description = "Your tasks: definitions, runs, history and next runs (also under `/api/v1/tasks`)"),
         (name = "templates", description = "Built-in and saved task templates; `POST /tasks/from-template/{id}` makes a task from one"),
         (name = "executions", description = "One execution with its log lines; cancel and retry (also under `/api/v1/executions`)"),

@@ -162,6 +162,7 @@ impl HttpAction {
         }
         let mut method = config.method.clone();
         let mut with_body = true;
+        // Whether every hop so far stayed on the configured origin (scheme, host, port).
         let mut with_auth = true;
         let mut redirects = 0u8;
         loop {
@@ -208,7 +209,9 @@ impl HttpAction {
                 if !matches!(next.scheme(), "http" | "https") {
                     return Err("redirect to a scheme other than http or https".to_owned());
                 }
-                // Credentials stay with the origin they were configured for.
+                // Credentials stay with the origin they were configured for: once a hop
+                // leaves it, neither `auth` nor credential headers are sent again, even if a
+                // later hop comes back.
                 if next.origin() != url.origin() {
                     with_auth = false;
                 }
@@ -259,6 +262,9 @@ impl HttpAction {
             };
         }
         for (name, value) in &config.headers {
+            if !with_auth && is_credential_header(name, config.auth.as_ref()) {
+                continue;
+            }
             request = request.header(name.clone(), value.clone());
         }
         if with_auth {
@@ -273,6 +279,19 @@ impl HttpAction {
         }
         request
     }
+}
+
+/// Whether a configured header carries credentials, and so is not sent past a cross-origin
+/// redirect (as browsers and curl do): `Authorization`, `Proxy-Authorization`, `Cookie`,
+/// `Cookie2`, `X-API-Key`, `X-Auth-Token` (the names inbound webhooks also treat as
+/// credentials), and the header named by a `header`-type `auth` when it is also set by hand.
+fn is_credential_header(name: &header::HeaderName, auth: Option<&Auth>) -> bool {
+    name == header::AUTHORIZATION
+        || name == header::PROXY_AUTHORIZATION
+        || name == header::COOKIE
+        || matches!(name.as_str(), "cookie2" | "x-api-key" | "x-auth-token")
+        || matches!(auth, Some(Auth::Header { name: auth_name, .. })
+            if auth_name.eq_ignore_ascii_case(name.as_str()))
 }
 
 /// Reads status, headers and the first [`BODY_EXCERPT_LIMIT`] bytes of the body.
@@ -357,5 +376,32 @@ fn describe_error(err: &reqwest::Error) -> String {
         kind.to_owned()
     } else {
         format!("{kind}: {cause}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_headers_are_recognised_whatever_their_case() {
+        let named = |name: &str| header::HeaderName::from_bytes(name.as_bytes()).expect("name");
+        for name in [
+            "Authorization",
+            "proxy-authorization",
+            "COOKIE",
+            "Cookie2",
+            "X-Api-Key",
+            "x-auth-token",
+        ] {
+            assert!(is_credential_header(&named(name), None), "{name}");
+        }
+        assert!(!is_credential_header(&named("X-Partner-Key"), None));
+        let auth = Auth::Header {
+            name: "X-Partner-Key".to_owned(),
+            value: "k".to_owned(),
+        };
+        assert!(is_credential_header(&named("x-partner-key"), Some(&auth)));
+        assert!(!is_credential_header(&named("X-Trace"), Some(&auth)));
     }
 }

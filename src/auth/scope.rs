@@ -7,6 +7,7 @@
 //! | `tasks:execute` | run tasks on demand |
 //! | `executions:read` | read executions and their logs |
 //! | `analytics:read` | read analytics and reports |
+//! | `secrets:use` | create or change tasks whose configuration references `{{ secrets.NAME }}` (with `tasks:write`) |
 //!
 //! A user signed in with a JWT holds every scope; an API key holds the ones it was created with.
 
@@ -37,16 +38,22 @@ pub enum Scope {
     /// Read analytics and reports.
     #[serde(rename = "analytics:read")]
     AnalyticsRead,
+    /// Create or change tasks whose configuration references secrets (`{{ secrets.NAME }}`
+    /// or a script's `secrets` list); needed with `tasks:write`, so a key that may edit
+    /// tasks cannot send its owner's secrets to a URL of its choosing without it.
+    #[serde(rename = "secrets:use")]
+    SecretsUse,
 }
 
 impl Scope {
     /// Every scope in the catalogue.
-    pub const ALL: [Scope; 5] = [
+    pub const ALL: [Scope; 6] = [
         Scope::TasksRead,
         Scope::TasksWrite,
         Scope::TasksExecute,
         Scope::ExecutionsRead,
         Scope::AnalyticsRead,
+        Scope::SecretsUse,
     ];
 
     /// The wire and database name, e.g. `tasks:read`.
@@ -57,6 +64,7 @@ impl Scope {
             Scope::TasksExecute => "tasks:execute",
             Scope::ExecutionsRead => "executions:read",
             Scope::AnalyticsRead => "analytics:read",
+            Scope::SecretsUse => "secrets:use",
         }
     }
 

@@ -4,16 +4,24 @@
 //! that is JSON but of the wrong shape is 422 with the path of the offending field.
 //! `ValidJson` also runs `validator` rules. `AppQuery` and `AppPath` do the same for the
 //! query string and path parameters.
+//!
+//! All of them refuse a NUL character (U+0000) in any string, object key, query or path
+//! parameter with a 422 naming the field (`name`, `action.config.headers.X`, `query.q`,
+//! `id`): PostgreSQL stores neither it in `text` nor `\u0000` in `jsonb`.
 
 use axum::{
     body::Bytes,
-    extract::{FromRequest, FromRequestParts, Request, path::ErrorKind, rejection::PathRejection},
+    extract::{
+        FromRequest, FromRequestParts, RawPathParams, Request, path::ErrorKind,
+        rejection::PathRejection,
+    },
     http::{HeaderMap, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use serde::{Serialize, de::DeserializeOwned};
 use validator::Validate;
 
+use super::validation;
 use crate::error::{AppError, ErrorCode, FieldError};
 
 /// A JSON body (request) or a JSON response.
@@ -46,7 +54,14 @@ fn is_json_content_type(headers: &HeaderMap) -> bool {
 }
 
 /// Parses JSON bytes, telling syntax errors (400) from shape errors (422 naming the field).
+/// A NUL character in any string or key is a 422 naming its path.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    if validation::may_contain_nul_escape(bytes)
+        && let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes)
+        && let Some(path) = validation::nul_path(&value)
+    {
+        return Err(AppError::invalid_field(path, validation::NUL_MESSAGE));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
@@ -132,6 +147,14 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
+        if let Some((name, _)) = form_urlencoded::parse(query.as_bytes())
+            .find(|(name, value)| name.contains('\0') || value.contains('\0'))
+        {
+            return Err(AppError::invalid_field(
+                format!("query.{}", name.replace('\0', "\\u0000")),
+                validation::NUL_MESSAGE,
+            ));
+        }
         let deserializer =
             serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(deserializer)
@@ -160,6 +183,11 @@ where
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Ok(raw) = RawPathParams::from_request_parts(parts, state).await
+            && let Some((name, _)) = raw.iter().find(|(_, value)| value.contains('\0'))
+        {
+            return Err(AppError::invalid_field(name, validation::NUL_MESSAGE));
+        }
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(value)) => Ok(AppPath(value)),
             Err(PathRejection::FailedToDeserializePathParams(err)) => {
@@ -269,5 +297,17 @@ mod tests {
         assert!(is_json_content_type(&headers));
         headers.insert(header::CONTENT_TYPE, "text/plain".parse().expect("header"));
         assert!(!is_json_content_type(&headers));
+    }
+
+    #[test]
+    fn a_nul_in_a_json_string_is_a_422_naming_its_path() {
+        let err = parse_json::<Body>(br#"{"name": "a\u0000b", "nested": {"count": 1}}"#)
+            .expect_err("NUL");
+        assert_eq!(err.code(), ErrorCode::ValidationError);
+        assert_eq!(err.field_errors()[0].field, "name");
+        // An escaped backslash followed by `u0000` is not a NUL.
+        let body = parse_json::<Body>(br#"{"name": "a\\u0000b", "nested": {"count": 1}}"#)
+            .expect("no NUL");
+        assert_eq!(body.name, r"a\u0000b");
     }
 }

@@ -176,7 +176,11 @@ fn resolve_at(
 }
 
 /// Replaces resolved secret values, in the forms they are likely to appear in (as is,
-/// JSON-escaped, URL-encoded), by `[REDACTED]`.
+/// JSON-escaped, URL-encoded, base64), by `[REDACTED]`.
+///
+/// Base64 forms are the standard and URL-safe alphabets, padded and unpadded, of the value
+/// on its own: a value encoded together with other text (`base64(user:password)`) only
+/// shows as such when it happens to start on a 3-byte boundary, and is not recognised.
 #[derive(Clone, Default)]
 pub struct Redactor {
     /// Longest first, so a value containing another value is replaced whole.
@@ -207,7 +211,17 @@ impl Redactor {
                 .to_owned();
             let form: String = form_urlencoded::byte_serialize(value.as_bytes()).collect();
             let percent = form.replace('+', "%20");
-            needles.extend([value.to_owned(), json_inner, form, percent]);
+            let lower_percent = lower_percent_escapes(&percent);
+            let json_ascii = json_ascii_escaped(&json_inner);
+            needles.extend([
+                value.to_owned(),
+                json_inner,
+                json_ascii,
+                form,
+                percent,
+                lower_percent,
+            ]);
+            needles.extend(base64_forms(value.as_bytes()));
         }
         needles.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         needles.dedup();
@@ -253,6 +267,50 @@ impl Redactor {
             other => other.clone(),
         }
     }
+}
+
+/// The base64 encodings of `bytes`: standard and URL-safe alphabets, padded and unpadded.
+fn base64_forms(bytes: &[u8]) -> [String; 4] {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    [
+        STANDARD.encode(bytes),
+        STANDARD_NO_PAD.encode(bytes),
+        URL_SAFE.encode(bytes),
+        URL_SAFE_NO_PAD.encode(bytes),
+    ]
+}
+
+/// `%2F` → `%2f`: some encoders write lower-case hex digits.
+fn lower_percent_escapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '%' {
+            for hex in chars.by_ref().take(2) {
+                out.push(hex.to_ascii_lowercase());
+            }
+        }
+    }
+    out
+}
+
+/// A JSON-escaped string with every non-ASCII character as `\uXXXX` (surrogate pairs beyond
+/// the BMP), as encoders that keep their output ASCII write it.
+fn json_ascii_escaped(json_inner: &str) -> String {
+    let mut out = String::with_capacity(json_inner.len());
+    for c in json_inner.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -376,5 +434,48 @@ mod tests {
             Redactor::new(["abcd"]).redact("nothing here"),
             Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn a_secret_leaked_base64_encoded_is_redacted_in_every_alphabet() {
+        // Bytes that give `+`, `/` and padding in the standard alphabet.
+        let value = "k>?~secret-\u{fb}\u{ff}x";
+        let redactor = Redactor::new([value]);
+        for form in base64_forms(value.as_bytes()) {
+            let text = format!("echo: {form}.");
+            assert_eq!(redactor.redact(&text), "echo: [REDACTED].", "{form}");
+        }
+        use base64::Engine as _;
+        let standard = base64::engine::general_purpose::STANDARD.encode(value.as_bytes());
+        assert!(
+            standard.contains('+') || standard.contains('/'),
+            "{standard}"
+        );
+        assert!(standard.ends_with('='), "{standard}");
+    }
+
+    #[test]
+    fn a_secret_leaked_url_encoded_is_redacted_in_upper_and_lower_case_hex() {
+        let value = "a/b c&d=é";
+        let redactor = Redactor::new([value]);
+        assert_eq!(
+            redactor.redact("?x=a%2Fb%20c%26d%3D%C3%A9"),
+            "?x=[REDACTED]"
+        );
+        assert_eq!(
+            redactor.redact("?x=a%2fb%20c%26d%3d%c3%a9"),
+            "?x=[REDACTED]"
+        );
+        assert_eq!(redactor.redact("?x=a%2Fb+c%26d%3D%C3%A9"), "?x=[REDACTED]");
+    }
+
+    #[test]
+    fn a_secret_leaked_json_escaped_is_redacted_with_or_without_ascii_escapes() {
+        let value = "quote\"back\\slash\nnewline-ü-😀";
+        let redactor = Redactor::new([value]);
+        let escaped = serde_json::to_string(&json!({"v": value})).expect("json");
+        assert_eq!(redactor.redact(&escaped), r#"{"v":"[REDACTED]"}"#);
+        let ascii = r#"{"v":"quote\"back\\slash\nnewline-\u00fc-\ud83d\ude00"}"#;
+        assert_eq!(redactor.redact(ascii), r#"{"v":"[REDACTED]"}"#);
     }
 }

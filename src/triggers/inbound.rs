@@ -6,7 +6,10 @@
 //! (413); the signature is checked when the trigger has a scheme (401, also for a timestamp
 //! outside the replay window); the task must be active (409). The execution is queued with
 //! the idempotency key `webhook:{trigger}:{delivery id}` when the sender names its delivery
-//! (`webhook-id` or `X-GitHub-Delivery`), so a redelivery answers the same execution.
+//! (`webhook-id` or `X-GitHub-Delivery`), so a redelivery answers the same execution. For a
+//! GitHub-signed trigger the key is the verified signature instead (`github-sha256:<hex>`),
+//! because `X-GitHub-Delivery` is not signed: a captured delivery replayed under another id,
+//! or none, is still recognised and queues nothing.
 
 use axum::{
     body::{Body, Bytes},
@@ -28,7 +31,7 @@ use super::{
 };
 use crate::{
     error::{AppError, ErrorCode, Problem},
-    http::{AppJson, AppPath},
+    http::{AppJson, AppPath, validation},
     scheduler::{control, engine::Engine, model::TriggerKind},
     state::AppState,
     tasks::model::TaskStatus,
@@ -151,6 +154,7 @@ fn verifier(state: &AppState, trigger: &TriggerRow) -> Result<Option<SignatureVe
         (status = 409, description = "The task is paused, stopped or failed", body = Problem),
         (status = 413, description = "Body larger than WEBHOOK_MAX_BODY_BYTES", body = Problem),
         (status = 415, description = "A body that is not JSON, a form or text", body = Problem),
+        (status = 422, description = "A NUL character (U+0000) in the body or the query; the field is named (`body.…`, `query.…`)", body = Problem),
         (status = 429, description = "Too many deliveries on this token, or the task's owner already has MAX_QUEUED_PER_OWNER executions waiting; see Retry-After", body = Problem),
     ))]
 async fn receive_webhook(
@@ -184,8 +188,8 @@ async fn receive_webhook(
         state.settings.triggers.webhook_max_body_bytes,
     )
     .await?;
-    let verified_id = match verifier(&state, &trigger)? {
-        None => None,
+    let (verified_id, replay_key) = match verifier(&state, &trigger)? {
+        None => (None, None),
         Some(verifier) => {
             let verified = verifier
                 .verify(&headers, &body, Utc::now().timestamp())
@@ -194,7 +198,7 @@ async fn receive_webhook(
                     count_delivery("webhook", "bad_signature");
                     AppError::unauthorized("the delivery's signature is missing or invalid")
                 })?;
-            verified.delivery_id
+            (verified.delivery_id, verified.replay_key)
         }
     };
     if trigger.task_status != TaskStatus::Active {
@@ -212,7 +216,15 @@ async fn receive_webhook(
         "received_at": Utc::now(),
         "trigger": {"type": "webhook", "id": trigger.id},
     });
-    let key = delivery_id(verified_id, &headers).map(|id| format!("webhook:{}:{id}", trigger.id));
+    // PostgreSQL's jsonb cannot hold U+0000: name the field instead of failing the insert.
+    if let Some(path) = validation::nul_path(&input) {
+        return Err(AppError::invalid_field(path, validation::NUL_MESSAGE));
+    }
+    // A GitHub delivery is known by its signature: its delivery id is not signed, so a
+    // replay under a new (or no) `X-GitHub-Delivery` is still the same delivery.
+    let key = replay_key
+        .or_else(|| delivery_id(verified_id, &headers))
+        .map(|id| format!("webhook:{}:{id}", trigger.id));
     let queued = control::enqueue(
         &Engine::from_state(&state),
         trigger.task_id,

@@ -64,6 +64,11 @@ pub struct VerifiedDelivery {
     pub delivery_id: Option<String>,
     /// The signed timestamp (Standard Webhooks only), in Unix seconds.
     pub timestamp: Option<i64>,
+    /// What identifies the delivery for dedupe when its id is not signed: for GitHub, whose
+    /// `X-GitHub-Delivery` anyone replaying a captured request can change or drop, the
+    /// signature itself (`github-sha256:<hex>`), the same for every copy of that signed body.
+    /// `None` when the signed `delivery_id` is enough (Standard Webhooks).
+    pub replay_key: Option<String>,
 }
 
 /// A Standard Webhooks signing key, from `whsec_<base64>` (the prefix is optional, as in
@@ -228,6 +233,7 @@ fn verify_standard_webhooks(
         Ok(VerifiedDelivery {
             delivery_id: Some(id.to_owned()),
             timestamp: Some(timestamp),
+            replay_key: None,
         })
     } else {
         Err(SignatureError::NoMatch)
@@ -268,6 +274,7 @@ fn verify_github(
     Ok(VerifiedDelivery {
         delivery_id,
         timestamp: None,
+        replay_key: Some(format!("github-sha256:{}", hex::encode(&provided))),
     })
 }
 

@@ -42,7 +42,10 @@ async fn a_key_is_shown_once_and_authenticates_on_api_v1() {
         .await
         .expect("json");
     assert_eq!(as_user["api_key_id"], Value::Null);
-    assert_eq!(as_user["scopes"].as_array().expect("scopes").len(), 5);
+    // A signed-in user holds the whole catalogue, `secrets:use` included.
+    let scopes = as_user["scopes"].as_array().expect("scopes");
+    assert_eq!(scopes.len(), 6);
+    assert!(scopes.contains(&json!("secrets:use")), "{scopes:?}");
 
     let list: Vec<Value> = app
         .get_as(&user.access_token, "/api-keys")

@@ -1,6 +1,7 @@
 //! A real HTTP server on loopback that records every request it gets, for tests of outbound
 //! actions. Its routes behave in ways the tests need: succeed, fail with a status, fail a
-//! number of times then succeed, answer slowly, hang once, redirect, return a big or a JSON body.
+//! number of times then succeed, answer slowly, hang once, redirect, return a big or a JSON body,
+//! echo a header base64-encoded.
 
 use std::{
     collections::HashMap,
@@ -68,6 +69,7 @@ impl CaptureServer {
             .route("/fail-times/{key}/{times}", any(fail_times))
             .route("/redirect/{hops}", any(redirect))
             .route("/redirect-to-localhost/{port}", any(redirect_to_localhost))
+            .route("/echo-base64", any(echo_base64))
             .layer(axum::middleware::from_fn_with_state(shared.clone(), record))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind((ip, 0))
@@ -194,5 +196,18 @@ async fn redirect_to_localhost(Path(port): Path<u16>) -> impl IntoResponse {
     (
         StatusCode::FOUND,
         [(header::LOCATION, format!("http://127.0.0.1:{port}/ok"))],
+    )
+}
+
+/// Answers the `x-echo` header's value, base64-encoded, as a text body.
+async fn echo_base64(headers: axum::http::HeaderMap) -> impl IntoResponse {
+    use base64::Engine as _;
+    let value = headers
+        .get("x-echo")
+        .map(|v| v.as_bytes().to_vec())
+        .unwrap_or_default();
+    format!(
+        "echo {}",
+        base64::engine::general_purpose::STANDARD.encode(value)
     )
 }

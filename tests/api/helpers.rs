@@ -561,6 +561,37 @@ impl TestApp {
             .expect("request")
     }
 
+    /// `method path` with an `X-API-Key` header and a JSON body.
+    pub async fn send_json_with_key(
+        &self,
+        method: reqwest::Method,
+        key: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.client
+            .request(method, self.url(path))
+            .header("x-api-key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// `PUT path` with a bearer token and a JSON body.
+    pub async fn put_as(
+        &self,
+        token: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.with_token(self.client.put(self.url(path)), token)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// Creates an API key for the user; returns the creation response body.
     pub async fn create_api_key(&self, token: &str, scopes: &[&str]) -> serde_json::Value {
         let response = self

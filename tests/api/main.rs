@@ -49,6 +49,7 @@ mod sockets;
 mod storage;
 mod tasks_api;
 mod template_mail_limits;
+mod tasks_hardening;
 mod templates;
 mod triggers_chain_limits;
 mod triggers_chains;

@@ -302,11 +302,117 @@ async fn github_signatures_are_verified_and_deliveries_deduplicated() {
     let (first, _) = accepted(send("d-1", good.clone()).await.expect("send")).await;
     let (again, duplicate) = accepted(send("d-1", good.clone()).await.expect("send")).await;
     assert_eq!((again, duplicate), (first, true));
-    let (other, duplicate) = accepted(send("d-2", good).await.expect("send")).await;
+    // Another delivery (another signed body) is a new execution.
+    let other_body = br#"{"ref":"refs/heads/dev"}"#;
+    let other = app
+        .client
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("x-github-delivery", "d-2")
+        .header(
+            "x-hub-signature-256",
+            sign_github(secret.as_bytes(), other_body),
+        )
+        .body(other_body.to_vec())
+        .send()
+        .await
+        .expect("send");
+    let (other, duplicate) = accepted(other).await;
     assert_ne!(other, first);
     assert!(!duplicate);
     let bad = sign_github(b"another-secret-entirely", body);
     assert_eq!(send("d-3", bad).await.expect("send").status(), 401);
+}
+
+/// A captured GitHub delivery replayed as is, under a forged `X-GitHub-Delivery`, or without
+/// one, is the same delivery: it gets what a replayed Standard Webhooks delivery gets (202,
+/// `duplicate: true`, the first execution) and queues nothing.
+#[tokio::test]
+async fn a_replayed_github_delivery_queues_nothing_even_under_another_delivery_id() {
+    let app = spawn_manual_app().await;
+    let (user, task) = app.user_with_task("http://127.0.0.1:9/").await;
+    let secret = "a-github-webhook-secret-0123456789";
+    let github = create_webhook(
+        &app,
+        &user.access_token,
+        task.id,
+        json!({"signature": "github", "secret": secret}),
+    )
+    .await;
+    let github_url = app.url(&format!(
+        "/hooks/{}",
+        github["token"].as_str().expect("token")
+    ));
+    let body = br#"{"action":"opened","number":7}"#;
+    let signature = sign_github(secret.as_bytes(), body);
+    let send = |delivery: Option<&'static str>| {
+        let mut request = app
+            .client
+            .post(&github_url)
+            .header("content-type", "application/json")
+            .header("x-github-event", "pull_request")
+            .header("x-hub-signature-256", signature.clone());
+        if let Some(delivery) = delivery {
+            request = request.header("x-github-delivery", delivery);
+        }
+        request.body(body.to_vec()).send()
+    };
+    let first = send(Some("72d3162e-cc78-11e3-81ab-4c9367dc0958"))
+        .await
+        .expect("send");
+    assert_eq!(first.status(), 202);
+    let (first, duplicate) = accepted(first).await;
+    assert!(!duplicate);
+
+    // What a replayed Standard Webhooks delivery gets, on another task of the same user.
+    let other_task = app.task_of(&user, "http://127.0.0.1:9/").await;
+    let standard = create_webhook(
+        &app,
+        &user.access_token,
+        other_task.id,
+        json!({"signature": "standard_webhooks"}),
+    )
+    .await;
+    let key =
+        StandardWebhooksKey::parse(standard["secret"].as_str().expect("secret")).expect("key");
+    let standard_url = app.url(&format!(
+        "/hooks/{}",
+        standard["token"].as_str().expect("token")
+    ));
+    let now = Utc::now().timestamp();
+    let send_standard = || {
+        app.client
+            .post(&standard_url)
+            .header("content-type", "application/json")
+            .header("webhook-id", "msg_replayed")
+            .header("webhook-timestamp", now.to_string())
+            .header("webhook-signature", key.sign("msg_replayed", now, body))
+            .body(body.to_vec())
+            .send()
+    };
+    accepted(send_standard().await.expect("send")).await;
+    let standard_replay = send_standard().await.expect("send");
+    let standard_status = standard_replay.status();
+    let (_, standard_duplicate) = accepted(standard_replay).await;
+    assert!(standard_duplicate);
+
+    for delivery in [
+        Some("72d3162e-cc78-11e3-81ab-4c9367dc0958"),
+        Some("forged-delivery-id-1"),
+        Some("forged-delivery-id-2"),
+        None,
+    ] {
+        let replay = send(delivery).await.expect("send");
+        assert_eq!(replay.status(), standard_status, "{delivery:?}");
+        let (execution, duplicate) = accepted(replay).await;
+        assert_eq!((execution, duplicate), (first, true), "{delivery:?}");
+    }
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM executions WHERE task_id = $1")
+        .bind(task.id)
+        .fetch_one(&app.db)
+        .await
+        .expect("count");
+    assert_eq!(count, 1, "the replays queued nothing");
 }
 
 #[tokio::test]

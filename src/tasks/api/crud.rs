@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{
     body::{TaskIn, TaskOut, merge_patch},
-    version,
+    secret_scope, version,
 };
 use crate::{
     auth::{Caller, Scope},
@@ -63,7 +63,7 @@ pub struct TaskPage {
         (status = 200, description = "A page of tasks", body = TaskPage),
         (status = 400, description = "A query parameter is malformed", body = Problem),
         (status = 401, description = "Not signed in", body = Problem),
-        (status = 422, description = "`limit` or `cursor` is invalid", body = Problem),
+        (status = 422, description = "`limit` or `cursor` is invalid, `q` is too long, or a parameter holds a NUL character (`query.q`)", body = Problem),
     ))]
 pub async fn list_tasks(
     State(state): State<AppState>,
@@ -111,6 +111,7 @@ pub async fn list_tasks(
         (status = 201, description = "The task, with `Location` and `ETag`", body = TaskOut),
         (status = 400, description = "The body is not JSON", body = Problem),
         (status = 401, description = "Not signed in", body = Problem),
+        (status = 403, description = "The API key lacks `tasks:write`, or `secrets:use` for a task whose configuration references secrets", body = Problem),
         (status = 422, description = "A field is invalid; each failing field is named", body = Problem),
     ))]
 pub async fn create_task(
@@ -125,6 +126,7 @@ pub async fn create_task(
             "a new task is ACTIVE, PAUSED or STOPPED",
         ));
     }
+    secret_scope::require_for(&caller, input.action.action_type, &input.action.config)?;
     let new = input.into_new_task(caller.owner_id());
     let task = db::create_task(&state.db, &state.events, &new).await?;
     let mut headers = versioned(&task);
@@ -167,9 +169,10 @@ pub async fn get_task(
         (status = 200, description = "The changed task", body = TaskOut),
         (status = 400, description = "The body is not JSON", body = Problem),
         (status = 401, description = "Not signed in", body = Problem),
+        (status = 403, description = "The API key lacks `tasks:write`, or `secrets:use` for a task whose configuration references secrets", body = Problem),
         (status = 404, description = "No such task of yours", body = Problem),
         (status = 412, description = "The task changed since the `If-Match` version", body = Problem),
-        (status = 422, description = "A field is invalid; each failing field is named", body = Problem),
+        (status = 422, description = "A field is invalid; each failing field is named; `status` FAILED unless the task already is", body = Problem),
     ))]
 pub async fn replace_task(
     State(state): State<AppState>,
@@ -180,7 +183,7 @@ pub async fn replace_task(
 ) -> AppResult<(HeaderMap, AppJson<TaskOut>)> {
     caller.require(Scope::TasksWrite)?;
     let expected = version::if_match(&headers)?;
-    let task = apply(&state, &caller, id, input, expected).await?;
+    let task = apply(&state, &caller, id, input, None, expected).await?;
     respond_with(&state, task).await
 }
 
@@ -198,9 +201,10 @@ pub async fn replace_task(
         (status = 200, description = "The changed task", body = TaskOut),
         (status = 400, description = "The body is not JSON", body = Problem),
         (status = 401, description = "Not signed in", body = Problem),
+        (status = 403, description = "The API key lacks `tasks:write`, or `secrets:use` for a task whose configuration references secrets", body = Problem),
         (status = 404, description = "No such task of yours", body = Problem),
         (status = 412, description = "The task changed since the `If-Match` version", body = Problem),
-        (status = 422, description = "A field is invalid; each failing field is named", body = Problem),
+        (status = 422, description = "A field is invalid; each failing field is named; `status` FAILED unless the task already is", body = Problem),
     ))]
 pub async fn patch_task(
     State(state): State<AppState>,
@@ -229,6 +233,7 @@ pub async fn patch_task(
         &caller,
         id,
         input,
+        Some(current.status),
         expected.or(Some(current.updated_at)),
     )
     .await?;
@@ -291,19 +296,32 @@ fn versioned(task: &Task) -> HeaderMap {
 }
 
 /// Replaces a task's definition, then moves it to the requested status if that differs.
+///
+/// `status: FAILED` is refused unless the task already is FAILED (only the engine sets it):
+/// a PATCH that leaves `status` alone, or a PUT that sends back the status it read, fixes a
+/// failed task without resuming it. `current_status` is the status the change was based on,
+/// when the caller already read it.
 async fn apply(
     state: &AppState,
     caller: &Caller,
     id: Uuid,
     input: TaskIn,
+    current_status: Option<TaskStatus>,
     expected: Option<chrono::DateTime<chrono::Utc>>,
 ) -> AppResult<Task> {
+    secret_scope::require_for(caller, input.action.action_type, &input.action.config)?;
     let status = input.status;
     if matches!(status, Some(TaskStatus::Failed)) {
-        return Err(AppError::invalid_field(
-            "status",
-            "only the engine sets FAILED; use ACTIVE, PAUSED or STOPPED",
-        ));
+        let current = match current_status {
+            Some(current) => current,
+            None => owned_task(state, caller, id).await?.status,
+        };
+        if current != TaskStatus::Failed {
+            return Err(AppError::invalid_field(
+                "status",
+                "only the engine sets FAILED; use ACTIVE, PAUSED or STOPPED",
+            ));
+        }
     }
     let new = input.into_new_task(caller.owner_id());
     let task = update::update_task(

@@ -6,6 +6,7 @@ pub mod body;
 mod crud;
 mod history;
 mod runs;
+pub mod secret_scope;
 mod version;
 
 use utoipa_axum::{router::OpenApiRouter, routes};

@@ -224,6 +224,7 @@ pub async fn stop_task(
     responses(
         (status = 201, description = "The copy", body = TaskOut),
         (status = 401, description = "Not signed in", body = Problem),
+        (status = 403, description = "The API key lacks `tasks:write`, or `secrets:use` for a task whose configuration references secrets", body = Problem),
         (status = 404, description = "No such task of yours", body = Problem),
         (status = 422, description = "The name is invalid", body = Problem),
     ))]
@@ -236,7 +237,8 @@ pub async fn duplicate_task(
 ) -> AppResult<(StatusCode, HeaderMap, AppJson<TaskOut>)> {
     caller.require(Scope::TasksWrite)?;
     let request: DuplicateIn = optional_body(&headers, &body)?;
-    owned_task(&state, &caller, id).await?;
+    let original = owned_task(&state, &caller, id).await?;
+    super::secret_scope::require_for(&caller, original.action_type, &original.action_config)?;
     let copy = update::duplicate_task(
         &state.db,
         &state.events,

@@ -105,6 +105,7 @@ async fn list_templates(
     responses(
         (status = 200, description = "The template", body = Template),
         (status = 401, description = "Not signed in", body = Problem),
+        (status = 403, description = "The API key lacks `tasks:write`, or `secrets:use` for a task whose configuration references secrets", body = Problem),
         (status = 404, description = "No such template", body = Problem),
     ))]
 async fn get_template(
@@ -230,6 +231,7 @@ async fn delete_template(
         (status = 201, description = "The new task", body = TaskOut),
         (status = 400, description = "The body is not JSON", body = Problem),
         (status = 401, description = "Not signed in", body = Problem),
+        (status = 403, description = "The API key lacks `tasks:write`, or `secrets:use` for a task whose configuration references secrets", body = Problem),
         (status = 404, description = "No such template", body = Problem),
         (status = 422, description = "A variable is missing or invalid (`variables.NAME`), or the filled definition is invalid", body = Problem),
     ))]
@@ -256,6 +258,11 @@ pub async fn create_from_template(
             "a new task cannot be FAILED",
         ));
     }
+    crate::tasks::api::secret_scope::require_for(
+        &caller,
+        task_input.action.action_type,
+        &task_input.action.config,
+    )?;
     let task = db::create_task(
         &state.db,
         &state.events,
