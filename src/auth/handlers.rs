@@ -363,6 +363,7 @@ async fn change_password(
     let mut tx = state.db.begin().await?;
     let version = users::set_password(&mut tx, user.id, &hash).await?;
     sessions::revoke_all(&mut *tx, user.id, Some(user.session_id), "password_changed").await?;
+    crate::realtime::notify_user_changed(&mut *tx, user.id).await?;
     let refresh = sessions::reissue(&mut tx, user.session_id).await?;
     events::record(
         &mut *tx,

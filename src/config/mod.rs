@@ -11,8 +11,10 @@ use lettre::message::Mailbox;
 use crate::{email::SmtpUrl, secrets::MasterKey};
 
 mod inbound;
+mod realtime_limits;
 mod values;
 pub use inbound::TriggerSettings;
+pub use realtime_limits::RealtimeLimits;
 use values::{
     auth_settings, boolean, bounded, invalid, notion_settings, parse, parse_cidrs, parse_origins,
     seconds,
@@ -143,6 +145,8 @@ pub struct Settings {
     pub triggers: TriggerSettings,
     /// The Notion integration (API base URL, OAuth client).
     pub notion: NotionSettings,
+    /// Per-connection limits of the realtime gateway.
+    pub realtime_limits: RealtimeLimits,
 }
 
 /// Settings of the Notion integration.
@@ -394,6 +398,7 @@ impl Settings {
         };
         let auth = auth_settings(&var)?;
         let triggers = inbound::trigger_settings(&var)?;
+        let realtime_limits = realtime_limits::realtime_limits(&var)?;
         let notion = notion_settings(&var)?;
         let master_key = var("NOCRON_MASTER_KEY")
             .map(|text| {
@@ -512,6 +517,7 @@ impl Settings {
             smtp_ca_file,
             database_query_allow_nocron_db,
             triggers,
+            realtime_limits,
         })
     }
 
