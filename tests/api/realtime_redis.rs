@@ -162,10 +162,8 @@ async fn until_crossing(
             }
         })
         .await;
-        if let Ok(payload) = seen {
-            if payload == marker {
-                return started.elapsed();
-            }
+        if seen.is_ok_and(|payload| payload == marker) {
+            return started.elapsed();
         }
     }
 }
