@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use futures::future::join_all;
 use nocron::auth::Role;
 use serde_json::{Value, json};
 use tokio::process::Command;
@@ -62,12 +61,13 @@ async fn a_thousand_rapid_subscribes_leave_the_rest_api_answering() {
     let rooms: Vec<String> = (0..1000)
         .map(|_| format!("task:{}", Uuid::new_v4()))
         .collect();
-    // Fifty at a time: the test client's acknowledgement bookkeeping, not the server, is
-    // what would give way with all thousand in flight at once.
+    // Back to back, each sent the moment the previous one is answered (the test client
+    // loses acknowledgements when hundreds are in flight at once).
+    let started = Instant::now();
     let flood = async {
         let mut replies = Vec::new();
-        for chunk in rooms.chunks(50) {
-            replies.extend(join_all(chunk.iter().map(|room| socket.subscribe(room))).await);
+        for room in &rooms {
+            replies.push(socket.subscribe(room).await);
         }
         replies
     };
@@ -104,9 +104,11 @@ async fn a_thousand_rapid_subscribes_leave_the_rest_api_answering() {
         1000,
         "every one answered: {replies:?}"
     );
+    // The defaults: bursts of 20, then 10 a second.
+    let allowed = 20 + 10 * (started.elapsed().as_secs() as usize + 1);
     assert!(
-        too_fast >= 900,
-        "{too_fast} refused for the rate, {not_found} looked up"
+        too_fast > 0 && not_found <= allowed,
+        "{too_fast} refused for the rate, {not_found} looked up (at most {allowed} allowed)"
     );
     assert!(
         slowest < Duration::from_secs(2),
