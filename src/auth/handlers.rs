@@ -397,6 +397,7 @@ async fn change_password(
     } else {
         api_keys::revoke_all_of_user(&mut tx, user.id).await?
     };
+    crate::realtime::notify_user_changed(&mut *tx, user.id).await?;
     let refresh = sessions::reissue(&mut tx, user.session_id).await?;
     events::record(
         &mut *tx,

@@ -10,16 +10,18 @@ use lettre::message::Mailbox;
 
 use crate::{email::SmtpUrl, secrets::MasterKey};
 
+mod chains;
 mod exposure;
 mod fairness;
-mod chains;
 mod inbound;
+mod realtime_limits;
 mod templates_mail;
 mod values;
+pub use chains::ChainSettings;
 pub use exposure::ExposureSettings;
 pub use fairness::FairnessSettings;
-pub use chains::ChainSettings;
 pub use inbound::TriggerSettings;
+pub use realtime_limits::RealtimeLimits;
 pub use templates_mail::{TemplateLimits, TemplatesMailSettings};
 use values::{
     auth_settings, boolean, bounded, invalid, notion_settings, parse, parse_cidrs, parse_origins,
@@ -159,6 +161,8 @@ pub struct Settings {
     pub templates_mail: TemplatesMailSettings,
     /// Who may scrape `/metrics` and on which address (`METRICS_TOKEN`, `METRICS_ADDR`).
     pub exposure: ExposureSettings,
+    /// Per-connection limits of the realtime gateway.
+    pub realtime_limits: RealtimeLimits,
 }
 
 /// Settings of the Notion integration.
@@ -412,6 +416,7 @@ impl Settings {
         let triggers = inbound::trigger_settings(&var)?;
         let fairness = fairness::fairness_settings(&var, worker_concurrency)?;
         let chains = chains::chain_settings(&var)?;
+        let realtime_limits = realtime_limits::realtime_limits(&var)?;
         let notion = notion_settings(&var)?;
         let templates_mail = templates_mail::templates_mail_settings(&var)?;
         let exposure = exposure::exposure_settings(&var)?;
@@ -536,6 +541,7 @@ impl Settings {
             exposure,
             fairness,
             chains,
+            realtime_limits,
         })
     }
 

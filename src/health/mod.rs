@@ -76,6 +76,10 @@ pub struct Readiness {
     pub status: &'static str,
     /// Every check and its outcome.
     pub checks: Vec<ReadinessCheck>,
+    /// The realtime gateway's reach: `ok` (through Redis, every instance), `local` (no
+    /// `REDIS_URL`), or `degraded` (Redis unreachable: events reach this instance's sockets
+    /// only while it reconnects). Informational: it does not change `status`.
+    pub realtime: crate::realtime::RealtimeHealth,
 }
 
 /// Whether the server can serve: `ok` when a database connection is available.
@@ -183,6 +187,7 @@ async fn readiness(State(state): State<AppState>) -> impl IntoResponse {
     let body = Readiness {
         status: if ready { "ready" } else { "unavailable" },
         checks,
+        realtime: state.realtime.health(),
     };
     (status, [(header::CACHE_CONTROL, "no-store")], AppJson(body))
 }

@@ -19,7 +19,8 @@ use tokio_util::sync::CancellationToken;
 use super::{
     Emit,
     events::{PAYLOAD_VERSION, SessionExpired, SubscribeAck, SubscribeRequest, names},
-    identity::{RealtimeHooks, SocketIdentity},
+    identity::{Credential, RealtimeHooks, SocketIdentity},
+    limits::{self, Limits, SubscribeBudget},
     rooms::{self, JoinRule, Room},
 };
 use crate::state::AppState;
@@ -28,11 +29,17 @@ use crate::state::AppState;
 pub(super) struct Context {
     pub(super) state: AppState,
     pub(super) hooks: RealtimeHooks,
+    pub(super) limits: Limits,
 }
 
 impl Context {
     pub(super) fn new(state: AppState, hooks: RealtimeHooks) -> Arc<Self> {
-        Arc::new(Context { state, hooks })
+        let limits = Limits::new(state.settings.realtime_limits.clone());
+        Arc::new(Context {
+            state,
+            hooks,
+            limits,
+        })
     }
 }
 
@@ -47,6 +54,11 @@ struct HandshakeAuth {
 struct Disconnected(CancellationToken);
 
 /// Registers the default namespace. Its result must be awaited for remote adapters.
+///
+/// Everything a client may send is handled from the moment socketioxide confirms the
+/// connection: the event handlers are installed by the handshake middleware, which runs
+/// before the `CONNECT` packet is sent. (The connect handler runs in a task spawned after
+/// that packet, so an event arriving in between would find no handler and be dropped.)
 pub(super) fn install<A: Adapter + DefinedAdapter>(
     io: &SocketIo<A>,
     context: Arc<Context>,
@@ -54,7 +66,12 @@ pub(super) fn install<A: Adapter + DefinedAdapter>(
     let for_auth = context.clone();
     let middleware = move |socket: SocketRef<A>, TryData(auth): TryData<HandshakeAuth>| {
         let context = for_auth.clone();
-        async move { authenticate_handshake(&context, &socket, auth.ok()).await }
+        async move {
+            let identity = authenticate_handshake(&context, &socket, auth.ok()).await?;
+            register_handlers(&context, &socket);
+            socket.extensions.insert(identity);
+            Ok::<(), String>(())
+        }
     };
     let handler = move |socket: SocketRef<A>, Extension(identity): Extension<SocketIdentity>| {
         let context = context.clone();
@@ -69,7 +86,7 @@ async fn authenticate_handshake<A: Adapter>(
     context: &Context,
     socket: &SocketRef<A>,
     auth: Option<HandshakeAuth>,
-) -> Result<(), String> {
+) -> Result<SocketIdentity, String> {
     let Some(HandshakeAuth { token }) = auth else {
         metrics::counter!("realtime_handshakes_total", "result" => "missing_token").increment(1);
         return Err(
@@ -82,6 +99,7 @@ async fn authenticate_handshake<A: Adapter>(
         metrics::counter!("realtime_handshakes_total", "result" => "missing_token").increment(1);
         return Err("authentication required: auth.token is empty".into());
     }
+    let credential = Credential::new(&token);
     let identity = match (context.hooks.authenticate)(context.state.clone(), token).await {
         Ok(identity) => identity,
         Err(reason) => {
@@ -97,16 +115,17 @@ async fn authenticate_handshake<A: Adapter>(
     // Joined here, before socketioxide sends CONNECT, so an event emitted the moment the
     // client sees itself connected already reaches it.
     socket.join(Room::user(identity.user_id));
-    socket.extensions.insert(identity);
-    Ok(())
+    socket.extensions.insert(credential);
+    Ok(identity)
 }
 
-fn on_connect<A: Adapter>(context: Arc<Context>, socket: SocketRef<A>, identity: SocketIdentity) {
-    let disconnected = Disconnected(CancellationToken::new());
-    socket.extensions.insert(disconnected.clone());
-    metrics::gauge!("realtime_connected_sockets").increment(1.0);
-    tracing::debug!(sid = %socket.id, user_id = %identity.user_id, "socket connected");
-
+/// Installs the `subscribe`/`unsubscribe`/disconnect handlers and the connection's
+/// subscribe budget. Synchronous, and called before the connection is confirmed.
+fn register_handlers<A: Adapter>(context: &Arc<Context>, socket: &SocketRef<A>) {
+    socket
+        .extensions
+        .insert(Disconnected(CancellationToken::new()));
+    socket.extensions.insert(context.limits.budget());
     let for_subscribe = context.clone();
     socket.on(
         "subscribe",
@@ -141,15 +160,24 @@ fn on_connect<A: Adapter>(context: Arc<Context>, socket: SocketRef<A>, identity:
             token.cancel();
         }
     });
-    if let Some(expires_at) = identity.expires_at {
-        let shutdown = context.state.shutdown.clone();
-        context.state.tasks.spawn(disconnect_at_expiry(
-            socket,
-            expires_at,
-            disconnected.0,
-            shutdown,
-        ));
-    }
+}
+
+/// Runs once the connection is confirmed: counts it and watches its expiry.
+fn on_connect<A: Adapter>(context: Arc<Context>, socket: SocketRef<A>, identity: SocketIdentity) {
+    metrics::gauge!("realtime_connected_sockets").increment(1.0);
+    tracing::debug!(sid = %socket.id, user_id = %identity.user_id, "socket connected");
+    let (Some(expires_at), Some(Disconnected(disconnected))) =
+        (identity.expires_at, socket.extensions.get::<Disconnected>())
+    else {
+        return;
+    };
+    let shutdown = context.state.shutdown.clone();
+    context.state.tasks.spawn(disconnect_at_expiry(
+        socket,
+        expires_at,
+        disconnected,
+        shutdown,
+    ));
 }
 
 const BAD_REQUEST: &str = "expected a room name, as \"task:<id>\" or {\"room\": \"task:<id>\"}";
@@ -162,10 +190,28 @@ async fn subscribe<A: Adapter>(
     let Some(identity) = socket.extensions.get::<SocketIdentity>() else {
         return SubscribeAck::error("not authenticated");
     };
+    if !socket
+        .extensions
+        .get::<SubscribeBudget>()
+        .is_some_and(|budget| budget.take())
+    {
+        metrics::counter!("realtime_subscribes_refused_total", "reason" => "rate").increment(1);
+        return SubscribeAck::error(limits::TOO_FAST);
+    }
     let room = match Room::parse(name) {
         Ok(room) => room,
         Err(message) => return SubscribeAck::error(message),
     };
+    let joined = socket.rooms();
+    let name = room.to_string();
+    if !matches!(room, Room::User(_)) && joined.iter().any(|r| *r == name) {
+        return SubscribeAck::ok();
+    }
+    // The user room does not count: it is joined at connect, not by request.
+    if joined.len().saturating_sub(1) >= context.limits.max_rooms() {
+        metrics::counter!("realtime_subscribes_refused_total", "reason" => "rooms").increment(1);
+        return SubscribeAck::error(context.limits.too_many_rooms());
+    }
     if room == Room::Dashboard && context.hooks.metrics.is_none() {
         return SubscribeAck::error("dashboard metrics are not available on this server");
     }
@@ -176,17 +222,18 @@ async fn subscribe<A: Adapter>(
             let Some(task_owner) = &context.hooks.task_owner else {
                 return SubscribeAck::error("task rooms are not available on this server");
             };
-            match task_owner(context.state.clone(), task_id).await {
+            let lookup = || task_owner(context.state.clone(), task_id);
+            match context.limits.owner(task_id, lookup).await {
                 Ok(Some(owner)) if owner == identity.user_id => {}
                 Ok(_) => return SubscribeAck::error(rooms::task_not_found(task_id)),
                 Err(err) => {
                     tracing::warn!(%task_id, error = %err, "task owner lookup failed");
-                    return SubscribeAck::error("temporarily unavailable, try again");
+                    return SubscribeAck::error(limits::BUSY);
                 }
             }
         }
     }
-    socket.join(room.to_string());
+    socket.join(name);
     SubscribeAck::ok()
 }
 

@@ -55,6 +55,45 @@ pub struct SocketIdentity {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+/// The credential a socket connected with, kept so that its rights can be checked again
+/// when its principal changes (see `revocation`). Its `Debug` never shows the secret.
+#[derive(Clone)]
+pub struct Credential {
+    token: Arc<str>,
+    key_prefix: Option<Arc<str>>,
+}
+
+impl Credential {
+    /// Wraps the handshake token.
+    pub fn new(token: &str) -> Self {
+        Credential {
+            token: Arc::from(token),
+            key_prefix: crate::api_keys::key::parse(token).map(Arc::from),
+        }
+    }
+
+    /// The token, to authenticate again.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The lookup prefix when the credential is an API key.
+    pub fn key_prefix(&self) -> Option<&str> {
+        self.key_prefix.as_deref()
+    }
+
+    /// Whether the credential is the API key with lookup prefix `prefix`.
+    pub fn is_key_with_prefix(&self, prefix: &str) -> bool {
+        self.key_prefix() == Some(prefix)
+    }
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Credential(..)")
+    }
+}
+
 /// A boxed future returned by a hook.
 pub type HookFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 

@@ -14,20 +14,29 @@
 pub mod events;
 mod gateway;
 pub mod identity;
+mod limits;
+mod redis_link;
 mod relay;
+pub mod revocation;
 pub mod rooms;
 
-use std::{borrow::Cow, time::Duration};
+use std::{
+    borrow::Cow,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use anyhow::Context;
 use axum::Router;
 use serde::Serialize;
 use serde_json::Value;
 use socketioxide::{SocketIo, SocketIoBuilder, adapter::Adapter};
-use socketioxide_redis::{RedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
+use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 use tokio::sync::mpsc;
 
 pub use identity::{RealtimeHooks, SocketIdentity, authenticate};
+pub use redis_link::RealtimeHealth;
+pub use revocation::notify_user_changed;
 pub use rooms::Room;
 
 use crate::{config::Settings, state::AppState};
@@ -63,13 +72,16 @@ impl Emit {
 #[derive(Clone, Debug)]
 pub struct Gateway {
     tx: mpsc::Sender<Emit>,
+    /// The Redis adapter's link, once mounted with `REDIS_URL`.
+    link: Arc<OnceLock<redis_link::LinkState>>,
 }
 
 impl Gateway {
     /// A gateway handle and the receiving end of its queue of `capacity` messages.
     pub fn channel(capacity: usize) -> (Gateway, mpsc::Receiver<Emit>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        (Gateway { tx }, rx)
+        let link = Arc::default();
+        (Gateway { tx, link }, rx)
     }
 
     /// Queues `emit` without waiting. Returns `false` when it was dropped because the queue
@@ -88,6 +100,16 @@ impl Gateway {
                     .increment(1);
                 false
             }
+        }
+    }
+
+    /// Whether events reach every instance (`ok`), only this one's sockets because Redis is
+    /// unreachable (`degraded`), or there is no Redis (`local`).
+    pub fn health(&self) -> RealtimeHealth {
+        match self.link.get() {
+            None => RealtimeHealth::Local,
+            Some(link) if link.is_up() => RealtimeHealth::Ok,
+            Some(_) => RealtimeHealth::Degraded,
         }
     }
 
@@ -111,29 +133,38 @@ pub async fn mount(
 ) -> anyhow::Result<Router> {
     let builder = socket_io_builder(&state.settings);
     let context = gateway::Context::new(state.clone(), hooks);
+    let revocations = revocation::listen(&state.db)
+        .await
+        .context("cannot listen for realtime revocations")?;
     match &state.settings.redis_url {
         None => {
             let (layer, io) = builder.build_layer();
             gateway::install(&io, context.clone());
-            start_background(io, context, queue);
+            start_background(io, context, queue, revocations);
             Ok(router.layer(layer))
         }
         Some(url) => {
             let client =
                 socketioxide_redis::drivers::redis::redis_client::Client::open(resp3_url(url))
                     .context("REDIS_URL is not a valid Redis URL")?;
+            let (driver, link) = redis_link::ReconnectingDriver::connect(
+                client,
+                &state.tasks,
+                state.shutdown.clone(),
+            )
+            .await
+            .context("cannot connect to Redis (REDIS_URL)")?;
+            let _ = state.realtime.link.set(link);
             let config =
                 RedisAdapterConfig::new().with_prefix(state.settings.realtime_redis_prefix.clone());
-            let adapter = RedisAdapterCtr::new_with_redis_config(&client, config)
-                .await
-                .context("cannot connect to Redis (REDIS_URL)")?;
+            let adapter = RedisAdapterCtr::new_with_driver(driver, config);
             let (layer, io) = builder
-                .with_adapter::<RedisAdapter<_>>(adapter)
+                .with_adapter::<CustomRedisAdapter<_, redis_link::ReconnectingDriver>>(adapter)
                 .build_layer();
             gateway::install(&io, context.clone())
                 .await
                 .map_err(|err| anyhow::anyhow!("cannot start the Redis adapter: {err}"))?;
-            start_background(io, context, queue);
+            start_background(io, context, queue, revocations);
             Ok(router.layer(layer))
         }
     }
@@ -162,8 +193,12 @@ fn start_background<A: Adapter>(
     io: SocketIo<A>,
     context: std::sync::Arc<gateway::Context>,
     queue: mpsc::Receiver<Emit>,
+    revocations: sqlx::postgres::PgListener,
 ) {
     let state = &context.state;
+    state
+        .tasks
+        .spawn(revocation::watch(io.clone(), context.clone(), revocations));
     let shutdown = state.shutdown.clone();
     state
         .tasks

@@ -10,7 +10,7 @@ use crate::{
     api_keys,
     auth::{ClientMeta, CurrentUser, Role, events, events::SecurityEventKind, sessions},
     error::AppError,
-    scheduler,
+    realtime, scheduler,
 };
 
 /// 409 when `target` is the only active SUPER_ADMIN. Locks the super admins' rows so two
@@ -59,6 +59,7 @@ async fn end_tokens(conn: &mut PgConnection, id: Uuid, reason: &str) -> Result<(
     super::model::bump_token_version(&mut *conn, id).await?;
     sessions::revoke_all(&mut *conn, id, None, reason).await?;
     api_keys::notify_user_changed(&mut *conn, id).await?;
+    realtime::notify_user_changed(&mut *conn, id).await?;
     Ok(())
 }
 
@@ -83,6 +84,7 @@ pub async fn set_role(
     // A role change ends the tokens that carry the old role.
     super::model::bump_token_version(&mut *conn, target.id).await?;
     api_keys::notify_user_changed(&mut *conn, target.id).await?;
+    realtime::notify_user_changed(&mut *conn, target.id).await?;
     events::record(
         &mut *conn,
         SecurityEventKind::RoleChanged,

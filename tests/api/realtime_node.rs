@@ -28,13 +28,15 @@ pub async fn client_dir() -> PathBuf {
     dir
 }
 
-struct NodeClient {
+/// One `socket.io-client` socket in a Node process, read line by line.
+pub struct NodeClient {
     child: Child,
     lines: Lines<BufReader<ChildStdout>>,
 }
 
 impl NodeClient {
-    async fn start(url: &str, token: &str, room: Option<&str>) -> Self {
+    /// Connects to `url` with `token`, subscribing to `room` once connected.
+    pub async fn start(url: &str, token: &str, room: Option<&str>) -> Self {
         let dir = client_dir().await;
         let mut command = Command::new("node");
         command
@@ -57,13 +59,23 @@ impl NodeClient {
     }
 
     /// The next line the client printed.
-    async fn next(&mut self) -> Value {
+    pub async fn next(&mut self) -> Value {
         let line = tokio::time::timeout(Duration::from_secs(15), self.lines.next_line())
             .await
             .expect("the node client printed in time")
             .expect("read")
             .expect("the node client is running");
         serde_json::from_str(&line).expect("a JSON line")
+    }
+
+    /// Reads lines until one of type `kind` and returns it.
+    pub async fn until(&mut self, kind: &str) -> Value {
+        loop {
+            let line = self.next().await;
+            if line["type"] == kind {
+                return line;
+            }
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 // Drives the official socket.io-client for tests/api/realtime_node.rs.
 // Usage: node client.js URL TOKEN [ROOM]
 // Prints one JSON object per line: {"type":"connect"}, {"type":"connect_error","message"},
-// {"type":"ack","reply"} for the subscription to ROOM, {"type":"event","name","payload"}.
+// {"type":"ack","reply"} for the subscription to ROOM, {"type":"event","name","payload"},
+// {"type":"disconnect","reason"}.
 // Exits when stdin closes.
 "use strict";
 
@@ -19,6 +20,7 @@ socket.on("connect", async () => {
   }
 });
 socket.on("connect_error", (err) => print({ type: "connect_error", message: err.message }));
+socket.on("disconnect", (reason) => print({ type: "disconnect", reason }));
 socket.onAny((name, payload) => print({ type: "event", name, payload }));
 process.stdin.on("end", () => {
   socket.close();
