@@ -27,7 +27,7 @@ use crate::{
     info(
         title = "Nocron API",
         description = "Self-hostable automation backend: tasks with schedules and triggers, \
-                       executions with logs, live updates, notifications and billing.\n\n\
+                       executions with logs and live updates.\n\n\
                        Errors are RFC 9457 problem documents (`application/problem+json`) with a \
                        stable `code`; see the `Problem` schema.",
         license(name = "MIT", identifier = "MIT"),
