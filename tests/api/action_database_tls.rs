@@ -182,20 +182,20 @@ async fn postgres_verify_full_rebinding_is_closed_tls_goes_to_the_checked_addres
     )
     .await
     .expect("relay");
-    let err = PgConnection::connect_with(&options)
-        .await
-        .err()
-        .expect("the fake server refuses the login");
+    let Err(err) = PgConnection::connect_with(&options).await else {
+        panic!("the fake server refuses the login");
+    };
     let sqlx::Error::Database(db) = &err else {
         panic!("the startup should reach the server over the verified TLS: {err:?}");
     };
     assert_eq!(db.code().as_deref(), Some("28000"));
     assert_eq!(db.message(), "fake PostgreSQL: no logins here");
 
-    let refused = database_tls::connect_verified(checked, "other.nocron.test", &files, timeout)
-        .await
-        .err()
-        .expect("the certificate does not name other.nocron.test");
+    let Err(refused) =
+        database_tls::connect_verified(checked, "other.nocron.test", &files, timeout).await
+    else {
+        panic!("the certificate does not name other.nocron.test");
+    };
     assert!(
         matches!(&refused, TlsCheckError::Refused(message) if message.starts_with(&format!(
             "sslmode=verify-full: the server at {checked} has no certificate valid for other.nocron.test: "
