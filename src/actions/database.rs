@@ -2,14 +2,18 @@
 //! connection opened for the run and closed after it.
 //!
 //! The host must pass the outbound (SSRF) policy: it is resolved, every address checked, and
-//! the connection made to a checked address. Nocron's own database is refused unless
-//! `DATABASE_QUERY_ALLOW_NOCRON_DB` is set, both before connecting (host, port, database)
+//! the connection made to a checked address (with `sslmode=verify-full`, after that address
+//! proved a certificate for the name: see `database_tls`). Nocron's own database is refused
+//! unless `DATABASE_QUERY_ALLOW_NOCRON_DB` is set, both before connecting (host, port, database)
 //! and after (the server's start time and database name). The statement runs in a
 //! `READ ONLY` transaction unless `allow_writes`, under `SET LOCAL statement_timeout`, with
 //! its parameters bound; rows come back as JSON (`row_to_json` on the server), capped in
 //! number and in size, with truncation flagged.
 
-use std::{net::IpAddr, time::Duration};
+use std::{
+    net::{IpAddr, SocketAddr},
+    time::Duration,
+};
 
 use futures::{TryStreamExt, future::BoxFuture};
 use serde_json::{Value, json};
@@ -23,6 +27,7 @@ pub use super::database_config::DatabaseConfig;
 use super::{
     Action, ActionOutcome, DatabaseTarget, ExecutionContext,
     database_config::{ConnectionUrl, Statement, wrap},
+    database_tls::{self, TlsCheckError},
 };
 use crate::error::FieldError;
 
@@ -211,10 +216,35 @@ impl DatabaseAction {
             return Err(refused_own_database());
         }
         // Connect to the address that was checked, so a second lookup cannot answer
-        // differently; `verify-full` needs the name for the certificate check.
-        if !matches!(options.get_ssl_mode(), PgSslMode::VerifyFull) {
-            options = options.host(&ip.to_string());
-        }
+        // differently. For `verify-full`, Nocron makes that TLS connection itself (the
+        // certificate verified against the name) and sqlx speaks through it.
+        let address = SocketAddr::new(*ip, target.port);
+        options = if matches!(options.get_ssl_mode(), PgSslMode::VerifyFull) {
+            let tls_failure = |err| match err {
+                TlsCheckError::Refused(message) => {
+                    Failure::Refused(format!("connection: {message}"))
+                }
+                TlsCheckError::Unreachable(message) => {
+                    Failure::Failed(format!("connection: {message}"))
+                }
+            };
+            let files = database_tls::TlsFiles::read(&self.config.connection)
+                .await
+                .map_err(tls_failure)?;
+            let timeout = CONNECT_TIMEOUT.min(
+                context
+                    .deadline
+                    .saturating_duration_since(tokio::time::Instant::now()),
+            );
+            let tls = database_tls::connect_verified(address, &target.host, &files, timeout)
+                .await
+                .map_err(tls_failure)?;
+            database_tls::relay(tls, options, timeout)
+                .await
+                .map_err(tls_failure)?
+        } else {
+            options.host(&ip.to_string())
+        };
         Ok((options, target))
     }
 

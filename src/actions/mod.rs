@@ -12,6 +12,7 @@
 
 pub mod database;
 mod database_config;
+pub mod database_tls;
 pub mod email;
 pub mod http;
 mod http_config;

@@ -232,21 +232,28 @@ async fn an_unreachable_server_is_a_retryable_connection_error() {
     assert!(err.is_retryable());
 }
 
-/// A private CA and a server certificate for 127.0.0.1 and `mail.nocron.test` (a name no
-/// resolver knows) signed by it, made with openssl.
-struct TestPki {
+/// A private CA and a server certificate signed by it, made with openssl.
+pub(crate) struct TestPki {
     dir: PathBuf,
 }
 
 impl TestPki {
+    /// A server certificate for 127.0.0.1 and `mail.nocron.test` (a name no resolver knows).
     fn create() -> Self {
+        Self::for_names("IP:127.0.0.1,DNS:mail.nocron.test")
+    }
+
+    /// A server certificate whose subjectAltName is `names` (`DNS:…,IP:…`).
+    pub(crate) fn for_names(names: &str) -> Self {
         let dir =
             std::env::temp_dir().join(format!("nocron-pki-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).expect("pki dir");
         std::fs::write(
             dir.join("leaf.ext"),
-            "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n\
-             extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:mail.nocron.test\n",
+            format!(
+                "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n\
+                 extendedKeyUsage=serverAuth\nsubjectAltName={names}\n"
+            ),
         )
         .expect("ext");
         let openssl = |args: &[&str]| {
@@ -320,7 +327,8 @@ impl TestPki {
         TestPki { dir }
     }
 
-    fn path(&self, name: &str) -> String {
+    /// The path of one of its files (`ca.pem`, `leaf.pem`, `leaf.key`).
+    pub(crate) fn path(&self, name: &str) -> String {
         self.dir.join(name).display().to_string()
     }
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 mod action_database;
+mod action_database_tls;
 mod action_email;
 mod action_script;
 mod action_support;
