@@ -21,7 +21,10 @@ ALTER TABLE planned_runs ADD CONSTRAINT planned_runs_reason_check CHECK (reason 
     ('SKIPPED_CONCURRENCY', 'OUTSIDE_CATCH_UP', 'PAUSED', 'AFTER_END',
      'CHAIN_DEPTH', 'CHAIN_BUDGET'));
 -- Schedule slots (no source) stay unique per task and slot; a chain entry is unique per
--- source execution, so a repeated follow-up records nothing twice.
+-- source execution, so a repeated follow-up records nothing twice. The key uses a generated
+-- column rather than `UNIQUE NULLS NOT DISTINCT`, which needs PostgreSQL 15.
+ALTER TABLE planned_runs ADD COLUMN slot_source UUID NOT NULL GENERATED ALWAYS AS
+    (COALESCE(source_execution_id, '00000000-0000-0000-0000-000000000000'::uuid)) STORED;
 ALTER TABLE planned_runs DROP CONSTRAINT planned_runs_task_slot_key;
 ALTER TABLE planned_runs ADD CONSTRAINT planned_runs_task_slot_key
-    UNIQUE NULLS NOT DISTINCT (task_id, scheduled_for, source_execution_id);
+    UNIQUE (task_id, scheduled_for, slot_source);

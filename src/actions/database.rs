@@ -228,9 +228,10 @@ impl DatabaseAction {
                     Failure::Failed(format!("connection: {message}"))
                 }
             };
-            let files = database_tls::TlsFiles::read(&self.config.connection)
-                .await
-                .map_err(tls_failure)?;
+            let files =
+                database_tls::TlsFiles::operator(context.services.database_ca_file.as_deref())
+                    .await
+                    .map_err(tls_failure)?;
             let timeout = CONNECT_TIMEOUT.min(
                 context
                     .deadline
@@ -243,7 +244,11 @@ impl DatabaseAction {
                 .await
                 .map_err(tls_failure)?
         } else {
-            options.host(&ip.to_string())
+            let options = options.host(&ip.to_string());
+            match &context.services.database_ca_file {
+                Some(path) => options.ssl_root_cert(path),
+                None => options,
+            }
         };
         Ok((options, target))
     }

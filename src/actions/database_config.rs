@@ -20,6 +20,19 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
 pub const MAX_TIMEOUT_MS: u64 = 300_000;
 /// Longest SQL text, in bytes.
 pub const MAX_SQL_LEN: usize = 100 * 1024;
+/// URL parameters that make the PostgreSQL driver read a file on Nocron's server.
+const FILE_PARAMETERS: &[&str] = &[
+    "sslrootcert",
+    "ssl-root-cert",
+    "ssl-ca",
+    "sslcert",
+    "ssl-cert",
+    "sslkey",
+    "ssl-key",
+    "sslcrl",
+    "sslcrldir",
+];
+
 /// Most parameters.
 pub const MAX_PARAMS: usize = 100;
 
@@ -167,6 +180,12 @@ impl ConnectionUrl {
                     "the URL parameter {key} is not allowed: put it in the URL itself"
                 ));
             }
+            if FILE_PARAMETERS.contains(&key.as_ref()) {
+                return Err(format!(
+                    "the URL parameter {key} is not allowed: a task cannot name files on the \
+                     server (the operator trusts a private CA with DATABASE_QUERY_CA_FILE)"
+                ));
+            }
         }
         let password = url
             .password()
@@ -311,6 +330,25 @@ mod tests {
         assert!(url.has_password);
         assert_eq!(url.options.get_port(), 6543);
         assert_eq!(url.options.get_database(), Some("app"));
+    }
+
+    #[test]
+    fn a_task_url_naming_files_on_the_server_is_refused() {
+        // `sslrootcert=/dev/zero` would have the driver read until memory runs out, and
+        // `sslkey` would present whatever key the process can read.
+        for parameter in FILE_PARAMETERS {
+            let text = format!(
+                "postgres://u@db.example.com/app?sslmode=verify-full&{parameter}=/dev/zero"
+            );
+            let err = ConnectionUrl::parse(&text).err().unwrap_or_default();
+            assert!(
+                err.contains(&format!("the URL parameter {parameter} is not allowed")),
+                "{text}: {err}"
+            );
+        }
+        assert!(
+            ConnectionUrl::parse("postgres://u@db.example.com/app?sslmode=verify-full").is_ok()
+        );
     }
 
     #[test]

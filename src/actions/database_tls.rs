@@ -6,7 +6,7 @@
 //! still refuses a certificate that does not name the address). So Nocron makes the TLS
 //! connection itself: to the checked address, with PostgreSQL's `SSLRequest`, verifying the
 //! certificate and the server's key against the host name with the roots sqlx would use
-//! (webpki's plus the URL's `sslrootcert`) and presenting the URL's client certificate.
+//! (webpki's plus the operator's `DATABASE_QUERY_CA_FILE`; tasks cannot name files).
 //! sqlx then speaks PostgreSQL through that connection, over a one-connection relay on a
 //! loopback port (`sslmode=disable` on the loopback leg only). No name is resolved twice.
 
@@ -36,60 +36,45 @@ pub enum TlsCheckError {
     Unreachable(String),
 }
 
-/// The PEM files a connection URL names for TLS, read once, as sqlx would find them.
+/// The PEM material a verified connection uses, read once.
 #[derive(Debug, Default)]
 pub struct TlsFiles {
-    /// `sslrootcert`: extra trusted roots.
+    /// Extra trusted roots.
     pub root: Option<Vec<u8>>,
-    /// `sslcert`: the client certificate chain.
+    /// A client certificate chain (never a tenant's file, never the operator's).
     pub client_cert: Option<Vec<u8>>,
-    /// `sslkey`: the client key.
+    /// The client key that goes with `client_cert`.
     pub client_key: Option<Vec<u8>>,
 }
 
 impl TlsFiles {
-    /// Reads the files of a connection URL (the last of its `keys`, else the environment
-    /// variable sqlx falls back to).
-    pub async fn read(connection: &str) -> Result<Self, TlsCheckError> {
+    /// The roots the operator trusts in addition to webpki's (`DATABASE_QUERY_CA_FILE`),
+    /// read with a size bound. Tasks cannot name files (their URLs may not carry
+    /// `sslrootcert`, `sslcert` or `sslkey`), so nothing here comes from a tenant, and no
+    /// client certificate of the operator's is ever presented to a tenant's server.
+    pub async fn operator(ca_file: Option<&std::path::Path>) -> Result<Self, TlsCheckError> {
+        let Some(path) = ca_file else {
+            return Ok(TlsFiles::default());
+        };
+        let unusable = || TlsCheckError::Refused("DATABASE_QUERY_CA_FILE cannot be used".into());
+        let file = tokio::fs::File::open(path).await.map_err(|_| unusable())?;
+        let mut root = Vec::new();
+        file.take(MAX_CA_FILE_BYTES + 1)
+            .read_to_end(&mut root)
+            .await
+            .map_err(|_| unusable())?;
+        if root.len() as u64 > MAX_CA_FILE_BYTES {
+            return Err(unusable());
+        }
         Ok(TlsFiles {
-            root: pem_input(
-                connection,
-                &["sslrootcert", "ssl-root-cert", "ssl-ca"],
-                "PGSSLROOTCERT",
-            )
-            .await?,
-            client_cert: pem_input(connection, &["sslcert", "ssl-cert"], "PGSSLCERT").await?,
-            client_key: pem_input(connection, &["sslkey", "ssl-key"], "PGSSLKEY").await?,
+            root: Some(root),
+            ..TlsFiles::default()
         })
     }
 }
 
-async fn pem_input(
-    connection: &str,
-    keys: &[&str],
-    variable: &str,
-) -> Result<Option<Vec<u8>>, TlsCheckError> {
-    let from_url = url::Url::parse(connection.trim()).ok().and_then(|url| {
-        url.query_pairs()
-            .filter(|(key, _)| keys.contains(&key.as_ref()))
-            .map(|(_, value)| value.into_owned())
-            .last()
-    });
-    let source = match from_url {
-        Some(path) => path,
-        None => match std::env::var(variable) {
-            Ok(value) if value.trim().starts_with("-----BEGIN") => {
-                return Ok(Some(value.into_bytes()));
-            }
-            Ok(path) => path,
-            Err(_) => return Ok(None),
-        },
-    };
-    tokio::fs::read(&source)
-        .await
-        .map(Some)
-        .map_err(|err| TlsCheckError::Refused(format!("cannot read {}: {err}", keys[0])))
-}
+/// The largest CA file read (a bundle of a few hundred certificates).
+const MAX_CA_FILE_BYTES: u64 = 1 << 20;
 
 /// Connects to `address` over TLS as `sslmode=verify-full` asks: `SSLRequest`, then a
 /// handshake whose certificate must be valid for `host` under the roots (and whose server

@@ -51,6 +51,8 @@ pub struct ActionServices {
     pub smtp_timeout: Duration,
     /// Extra trusted CA for SMTP (`SMTP_CA_FILE`), also for task SMTP URLs.
     pub smtp_ca_file: Option<PathBuf>,
+    /// Extra trusted CA for `DATABASE_QUERY` TLS (`DATABASE_QUERY_CA_FILE`).
+    pub database_ca_file: Option<PathBuf>,
     /// Nocron's own database, which `DATABASE_QUERY` refuses unless allowed.
     pub own_database: Option<DatabaseTarget>,
     /// A pool on Nocron's database, to compare a connected server's identity with.
@@ -69,6 +71,7 @@ impl ActionServices {
             mailer: None,
             smtp_timeout: Duration::from_secs(30),
             smtp_ca_file: None,
+            database_ca_file: None,
             own_database: None,
             own_pool: None,
             allow_own_database: false,
@@ -90,6 +93,7 @@ impl ActionServices {
             mailer,
             smtp_timeout: settings.smtp_timeout,
             smtp_ca_file: settings.smtp_ca_file.clone(),
+            database_ca_file: settings.database_query_ca_file.clone(),
             own_database: Some(DatabaseTarget::of_pool(db)),
             own_pool: Some(db.clone()),
             allow_own_database: settings.database_query_allow_nocron_db,

@@ -144,6 +144,9 @@ pub struct Settings {
     pub smtp_timeout: Duration,
     /// `SMTP_CA_FILE`: PEM certificates to trust in addition to the system's, for a private CA.
     pub smtp_ca_file: Option<PathBuf>,
+    /// Extra trusted CA (PEM) for `DATABASE_QUERY` TLS connections (`DATABASE_QUERY_CA_FILE`).
+    /// Tasks cannot name files on the server, so a private CA is the operator's to trust.
+    pub database_query_ca_file: Option<PathBuf>,
     /// `DATABASE_QUERY_ALLOW_NOCRON_DB`: lets DATABASE_QUERY tasks reach Nocron's own
     /// database (off: such tasks fail).
     pub database_query_allow_nocron_db: bool,
@@ -483,6 +486,16 @@ impl Settings {
             });
         }
         let smtp_timeout = seconds(var("SMTP_TIMEOUT_SECONDS"), "SMTP_TIMEOUT_SECONDS", 30)?;
+        let database_query_ca_file = var("DATABASE_QUERY_CA_FILE").map(PathBuf::from);
+        if let Some(path) = &database_query_ca_file
+            && !path.is_file()
+        {
+            return Err(invalid(
+                "DATABASE_QUERY_CA_FILE",
+                &path.display().to_string(),
+                "a readable PEM file",
+            ));
+        }
         let smtp_ca_file = var("SMTP_CA_FILE").map(PathBuf::from);
         if let Some(path) = &smtp_ca_file
             && !path.is_file()
@@ -535,6 +548,7 @@ impl Settings {
             smtp_from,
             smtp_timeout,
             smtp_ca_file,
+            database_query_ca_file,
             database_query_allow_nocron_db,
             triggers,
             templates_mail,

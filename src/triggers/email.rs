@@ -396,7 +396,7 @@ impl From<InboundEmailJson> for ParsedMail {
         (status = 409, description = "The task is paused, stopped or failed", body = Problem),
         (status = 413, description = "Larger than INBOUND_EMAIL_MAX_BYTES", body = Problem),
         (status = 415, description = "Neither JSON nor message/rfc822", body = Problem),
-        (status = 429, description = "Too many messages on this token; see Retry-After", body = Problem),
+        (status = 429, description = "Too many messages on this token, or the task's owner already has MAX_QUEUED_PER_OWNER executions waiting; see Retry-After", body = Problem),
     ))]
 async fn receive_email(
     State(state): State<AppState>,

@@ -22,7 +22,21 @@ use rustls::{
 use serde_json::json;
 use sqlx::{Connection, PgConnection, postgres::PgConnectOptions};
 
-use crate::{action_support::run_action, email::TestPki, engine_support::spawn_manual_app};
+use crate::{
+    action_support::run_action,
+    email::TestPki,
+    engine_support::{MANUAL_ENGINE, spawn_engine_app},
+    helpers::TestApp,
+};
+
+/// A manual-engine app whose operator trusts the test CA for DATABASE_QUERY connections
+/// (tasks themselves cannot name a CA file).
+async fn spawn_app_trusting(pki: &TestPki) -> TestApp {
+    let ca = pki.path("ca.pem");
+    let mut settings = MANUAL_ENGINE.to_vec();
+    settings.push(("DATABASE_QUERY_CA_FILE", ca.as_str()));
+    spawn_engine_app(&settings).await
+}
 
 /// What the fake server saw on one connection.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -217,7 +231,7 @@ async fn postgres_verify_full_to_a_server_without_a_certificate_for_the_name_is_
     // The certificate names 127.0.0.1 and db.nocron.test, not localhost.
     let pki = TestPki::for_names("IP:127.0.0.1,DNS:db.nocron.test");
     let server = FakeTlsPostgres::start(&pki);
-    let app = spawn_manual_app().await;
+    let app = spawn_app_trusting(&pki).await;
     let user = app.login_as("USER").await;
     let port = server.port;
     let run = run_action(
@@ -225,8 +239,7 @@ async fn postgres_verify_full_to_a_server_without_a_certificate_for_the_name_is_
         &user,
         ActionType::DatabaseQuery,
         json!({"connection": format!(
-            "postgres://nocron@localhost:{port}/app?sslmode=verify-full&sslrootcert={}",
-            pki.path("ca.pem")
+            "postgres://nocron@localhost:{port}/app?sslmode=verify-full"
         ), "sql": "SELECT 1"}),
         json!({}),
     )
@@ -246,7 +259,7 @@ async fn postgres_verify_full_to_a_server_without_a_certificate_for_the_name_is_
 async fn postgres_verify_full_through_the_policy_reaches_the_server_with_the_name_verified() {
     let pki = TestPki::for_names("DNS:localhost");
     let server = FakeTlsPostgres::start(&pki);
-    let app = spawn_manual_app().await;
+    let app = spawn_app_trusting(&pki).await;
     let user = app.login_as("USER").await;
     let port = server.port;
     let run = run_action(
@@ -254,8 +267,7 @@ async fn postgres_verify_full_through_the_policy_reaches_the_server_with_the_nam
         &user,
         ActionType::DatabaseQuery,
         json!({"connection": format!(
-            "postgres://nocron@localhost:{port}/app?sslmode=verify-full&sslrootcert={}",
-            pki.path("ca.pem")
+            "postgres://nocron@localhost:{port}/app?sslmode=verify-full"
         ), "sql": "SELECT 1"}),
         json!({}),
     )

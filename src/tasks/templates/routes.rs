@@ -105,7 +105,6 @@ async fn list_templates(
     responses(
         (status = 200, description = "The template", body = Template),
         (status = 401, description = "Not signed in", body = Problem),
-        (status = 403, description = "The API key lacks `tasks:write`, or `secrets:use` for a task whose configuration references secrets", body = Problem),
         (status = 404, description = "No such template", body = Problem),
     ))]
 async fn get_template(
