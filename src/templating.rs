@@ -8,8 +8,12 @@
 //! formatter before a byte is written), engine instructions (`TEMPLATE_FUEL`) and the items
 //! of `range()` (`TEMPLATE_MAX_RANGE`). A string repeat by a literal above the value bound
 //! (`'x' * 100000000`) is refused before the template is compiled, so it never allocates.
+//! And every rendering runs in a forked child whose address space may grow by at most
+//! `TEMPLATE_MAX_MEMORY_BYTES`, which bounds what is built without being printed.
 //! The limits (with the outbound mail limits checked when a task is saved) are installed
 //! once at start ([`install`]) and read by [`limits`] and [`settings`].
+
+mod isolation;
 
 use std::{cell::Cell, io, sync::OnceLock};
 
@@ -255,7 +259,8 @@ fn describe(err: &Error, limits: &TemplateLimits, budget: &Budget) -> TemplateEr
     }
 }
 
-/// Renders `source` in `env`, charging its output to `budget`.
+/// Renders `source` in `env`, charging its output to `budget`, in a child process whose
+/// memory is bounded by `TEMPLATE_MAX_MEMORY_BYTES` (see [`isolation`]).
 pub fn render(
     env: &Environment<'_>,
     limits: &TemplateLimits,
@@ -265,6 +270,19 @@ pub fn render(
     context: &Value,
 ) -> Result<String, TemplateError> {
     check_source(limits, source)?;
+    isolation::isolated(limits, budget, || {
+        render_in_process(env, limits, budget, name, source, context)
+    })
+}
+
+fn render_in_process(
+    env: &Environment<'_>,
+    limits: &TemplateLimits,
+    budget: &Budget,
+    name: &str,
+    source: &str,
+    context: &Value,
+) -> Result<String, TemplateError> {
     let template = env
         .template_from_named_str(name, source)
         .map_err(|err| describe(&err, limits, budget))?;
@@ -278,7 +296,8 @@ pub fn render(
     Ok(String::from_utf8_lossy(&writer.buffer).into_owned())
 }
 
-/// Evaluates one expression to JSON, charging its serialized size to `budget`.
+/// Evaluates one expression to JSON, charging its serialized size to `budget`, in a child
+/// process whose memory is bounded like [`render`]'s.
 pub fn eval(
     env: &Environment<'_>,
     limits: &TemplateLimits,
@@ -287,6 +306,22 @@ pub fn eval(
     context: &Value,
 ) -> Result<serde_json::Value, TemplateError> {
     check_source(limits, expression)?;
+    let text = isolation::isolated(limits, budget, || {
+        eval_in_process(env, limits, budget, expression, context).map(|value| value.to_string())
+    })?;
+    serde_json::from_str(&text).map_err(|err| TemplateError {
+        message: format!("template error: {err}"),
+        limit: false,
+    })
+}
+
+fn eval_in_process(
+    env: &Environment<'_>,
+    limits: &TemplateLimits,
+    budget: &Budget,
+    expression: &str,
+    context: &Value,
+) -> Result<serde_json::Value, TemplateError> {
     let compiled = env
         .compile_expression(expression)
         .map_err(|err| describe(&err, limits, budget))?;
@@ -357,6 +392,7 @@ mod tests {
             max_value_bytes: 1024,
             fuel: 10_000,
             max_range: 100,
+            max_memory_bytes: 64 * 1024 * 1024,
         }
     }
 
@@ -384,6 +420,33 @@ mod tests {
         assert!(err.message.contains("TEMPLATE_MAX_VALUE_BYTES"), "{err:?}");
         assert!(check_bounds(&limits, "{{ 100000000 * 'x' }}").is_err());
         assert!(check_bounds(&limits, "{{ input.price * 12 }}").is_ok());
+    }
+
+    #[test]
+    fn template_doubling_bomb_built_without_printing_is_stopped_by_the_memory_bound() {
+        // Each `set` doubles a string that is never printed: 2^40 bytes unbounded. Neither
+        // the output, value nor fuel bounds see it; the child's address-space cap does.
+        let mut source = String::from("{% set a = 'x' * 1000 %}");
+        for _ in 0..40 {
+            source.push_str("{% set a = a ~ a %}");
+        }
+        source.push_str("{{ a | length }}");
+        let limits = TemplateLimits::default();
+        let err = render_with(&limits, &source).expect_err("bomb");
+        assert!(err.limit, "{err:?}");
+        assert_eq!(
+            err.message,
+            format!(
+                "template rendering exceeded TEMPLATE_MAX_MEMORY_BYTES ({} bytes)",
+                limits.max_memory_bytes
+            )
+        );
+        // The same through namespace() in a loop, and the check at save refuses it too.
+        let looped = "{% set ns = namespace(s='y' * 1000) %}{% for i in range(60) %}\
+                      {% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s | length }}";
+        assert!(check_bounds(&limits, looped).is_err());
+        // And the process that asked is still here, rendering.
+        assert_eq!(render_with(&limits, "{{ 6 * 7 }}").as_deref(), Ok("42"));
     }
 
     #[test]

@@ -16,6 +16,9 @@ pub struct TemplateLimits {
     pub fuel: u64,
     /// `TEMPLATE_MAX_RANGE`: most items `range()` may produce (default 10000).
     pub max_range: usize,
+    /// `TEMPLATE_MAX_MEMORY_BYTES`: memory one rendering may take, enforced by rendering in
+    /// a child process whose address space is capped (default 256 MiB).
+    pub max_memory_bytes: usize,
 }
 
 impl Default for TemplateLimits {
@@ -25,6 +28,7 @@ impl Default for TemplateLimits {
             max_value_bytes: 256 * 1024,
             fuel: 200_000,
             max_range: 10_000,
+            max_memory_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -79,6 +83,12 @@ pub(super) fn templates_mail_settings(
         1..=100_000,
         defaults.template.max_range,
     )?;
+    let max_memory_bytes = bounded(
+        var("TEMPLATE_MAX_MEMORY_BYTES"),
+        "TEMPLATE_MAX_MEMORY_BYTES",
+        (16 * 1024 * 1024)..=(64 * 1024 * 1024 * 1024),
+        defaults.template.max_memory_bytes,
+    )?;
     let email_max_recipients = bounded(
         var("EMAIL_MAX_RECIPIENTS"),
         "EMAIL_MAX_RECIPIENTS",
@@ -97,6 +107,7 @@ pub(super) fn templates_mail_settings(
             max_value_bytes,
             fuel,
             max_range,
+            max_memory_bytes,
         },
         email_max_recipients,
         email_max_per_hour,
