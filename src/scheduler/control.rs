@@ -69,7 +69,8 @@ pub struct Enqueued {
 }
 
 /// Queues an execution of one of the owner's tasks now. With an idempotency key, a repeat
-/// returns the first execution instead of queuing another.
+/// returns the first execution instead of queuing another; it is looked up before the queue
+/// cap is checked, so a repeat is answered even when the owner's queue is full.
 pub async fn enqueue(
     engine: &Engine,
     task_id: Uuid,
@@ -100,6 +101,26 @@ pub async fn enqueue(
         return Err(AppError::conflict(format!(
             "the task is {status}; resume it before running it"
         )));
+    }
+    // A repeat (a redelivered webhook, a retried request) gets the execution it already
+    // created, even when the queue is full now: it adds nothing to the queue.
+    if let Some(key) = idempotency_key {
+        let existing = sqlx::query!(
+            r#"SELECT id, status AS "status: ExecutionStatus" FROM executions
+               WHERE task_id = $1 AND idempotency_key = $2"#,
+            task_id,
+            key
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(existing) = existing {
+            tx.commit().await?;
+            return Ok(Enqueued {
+                execution_id: existing.id,
+                status: existing.status,
+                created: false,
+            });
+        }
     }
     ensure_queue_room(&mut tx, engine, owner_id).await?;
     let id = Uuid::now_v7();

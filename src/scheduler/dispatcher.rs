@@ -12,7 +12,7 @@ use std::{collections::HashMap, time::Duration};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use rand::Rng;
-use sqlx::postgres::PgListener;
+use sqlx::{PgConnection, postgres::PgListener};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -90,12 +90,46 @@ impl TickPlan {
         self.skip_tasks.push(task_id);
         self.skip_slots.push(slot);
         self.skip_reasons.push(reason.as_str().to_owned());
-        self.skip_details.push(match reason {
-            SkipReason::OwnerInactive => OWNER_INACTIVE_PENDING.to_owned(),
-            SkipReason::QueueFull => "the owner's queue was full (MAX_QUEUED_PER_OWNER)".to_owned(),
-            _ => String::new(),
-        });
+        self.skip_details.push(ledger_detail(reason));
     }
+}
+
+/// The ledger detail recorded with a skipped slot.
+pub(super) fn ledger_detail(reason: SkipReason) -> String {
+    match reason {
+        SkipReason::OwnerInactive => OWNER_INACTIVE_PENDING.to_owned(),
+        SkipReason::QueueFull => "the owner's queue was full (MAX_QUEUED_PER_OWNER)".to_owned(),
+        _ => String::new(),
+    }
+}
+
+/// Cancels the active executions of `CANCEL_RUNNING` tasks a newer slot supersedes: queued
+/// ones at once, running ones through the cancel flag and `NOTIFY`.
+pub(super) async fn cancel_superseded(
+    conn: &mut PgConnection,
+    tasks: &[Uuid],
+) -> Result<(), sqlx::Error> {
+    if tasks.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!(
+        r#"WITH targets AS (
+               UPDATE executions
+               SET cancel_requested = true,
+                   status = CASE WHEN status = 'QUEUED' THEN 'CANCELLED' ELSE status END,
+                   finished_at = CASE WHEN status = 'QUEUED' THEN now() ELSE finished_at END,
+                   error = CASE WHEN status = 'QUEUED'
+                                THEN 'cancelled: superseded by a newer run (CANCEL_RUNNING)'
+                                ELSE error END
+               WHERE task_id = ANY($1) AND status IN ('QUEUED', 'RUNNING')
+               RETURNING id, status)
+           SELECT pg_notify($2, id::text) FROM targets WHERE status = 'RUNNING'"#,
+        tasks,
+        EXECUTION_CANCEL
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Runs one dispatcher tick over at most [`TASKS_PER_TICK`] due tasks.
@@ -177,25 +211,7 @@ pub async fn dispatch_due(engine: &Engine) -> Result<DispatchReport, sqlx::Error
 
     let plan = plan_tick(&due, &active, &mut room);
 
-    if !plan.cancel_tasks.is_empty() {
-        sqlx::query!(
-            r#"WITH targets AS (
-                   UPDATE executions
-                   SET cancel_requested = true,
-                       status = CASE WHEN status = 'QUEUED' THEN 'CANCELLED' ELSE status END,
-                       finished_at = CASE WHEN status = 'QUEUED' THEN now() ELSE finished_at END,
-                       error = CASE WHEN status = 'QUEUED'
-                                    THEN 'cancelled: superseded by a newer run (CANCEL_RUNNING)'
-                                    ELSE error END
-                   WHERE task_id = ANY($1) AND status IN ('QUEUED', 'RUNNING')
-                   RETURNING id, status)
-               SELECT pg_notify($2, id::text) FROM targets WHERE status = 'RUNNING'"#,
-            &plan.cancel_tasks,
-            EXECUTION_CANCEL
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-    }
+    cancel_superseded(&mut tx, &plan.cancel_tasks).await?;
     let inserted = sqlx::query!(
         r#"INSERT INTO executions (id, task_id, trigger_kind, scheduled_for, run_after)
            SELECT id, task_id, 'SCHEDULE', slot, run_after

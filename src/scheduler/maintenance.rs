@@ -47,7 +47,7 @@ pub async fn rescue_expired_leases(engine: &Engine) -> Result<Vec<Uuid>, sqlx::E
         tx.rollback().await?;
         return Ok(Vec::new());
     }
-    let finished: Vec<FinishedAttempt> = rows
+    let mut finished: Vec<FinishedAttempt> = rows
         .into_iter()
         .map(|row| FinishedAttempt {
             id: row.id,
@@ -60,7 +60,7 @@ pub async fn rescue_expired_leases(engine: &Engine) -> Result<Vec<Uuid>, sqlx::E
             input: row.input,
         })
         .collect();
-    let retries = outcomes::follow_up(&mut tx, &finished, &engine.config.chains).await?;
+    let retries = outcomes::follow_up(&mut tx, &mut finished, &engine.config.chains).await?;
     tx.commit().await?;
     tracing::warn!(
         rescued = finished.len(),

@@ -203,7 +203,7 @@ pub async fn record_completions(
             .execute(&mut *tx)
             .await?;
     }
-    let follow_up = follow_up(&mut tx, &finished, &engine.config.chains).await?;
+    let follow_up = follow_up(&mut tx, &mut finished, &engine.config.chains).await?;
     tx.commit().await?;
     publish_finished(engine, &finished, &follow_up);
     Ok(recorded)
@@ -222,13 +222,15 @@ pub struct FollowUp {
     pub chain_stopped: Vec<ChainStopped>,
 }
 
-/// Queues retries and chained executions, and updates the tasks' consecutive-failure counts
+/// Queues retries and chained executions (no retry for an attempt whose cancellation was
+/// requested or whose owner is no longer active: it ends `CANCELLED`), and updates the tasks' consecutive-failure counts
 /// (auto-pausing tasks that reach their limit), inside the caller's transaction.
 pub async fn follow_up(
     tx: &mut Transaction<'_, Postgres>,
-    finished: &[FinishedAttempt],
+    finished: &mut [FinishedAttempt],
     chain_limits: &ChainSettings,
 ) -> Result<FollowUp, sqlx::Error> {
+    stop_unwanted_retries(tx, finished).await?;
     let retries: Vec<&FinishedAttempt> = finished.iter().filter(|f| f.retry).collect();
     let mut pairs = Vec::new();
     if !retries.is_empty() {
@@ -313,6 +315,40 @@ pub async fn follow_up(
         chained,
         chain_stopped,
     })
+}
+
+/// An attempt that would be retried ends `CANCELLED` instead when its cancellation was
+/// requested while it ran or its owner's account is no longer active: neither may bring the
+/// work back into the queue.
+async fn stop_unwanted_retries(
+    conn: &mut PgConnection,
+    finished: &mut [FinishedAttempt],
+) -> Result<(), sqlx::Error> {
+    let retrying: Vec<Uuid> = finished.iter().filter(|f| f.retry).map(|f| f.id).collect();
+    if retrying.is_empty() {
+        return Ok(());
+    }
+    let stopped = sqlx::query_scalar!(
+        r#"UPDATE executions e
+           SET status = 'CANCELLED',
+               error = COALESCE(e.error || '; ', '')
+                       || CASE WHEN e.cancel_requested
+                               THEN 'not retried: cancellation was requested'
+                               ELSE 'not retried: the account is not active' END
+           WHERE e.id = ANY($1)
+             AND (e.cancel_requested
+                  OR NOT EXISTS (SELECT 1 FROM users u
+                                 WHERE u.id = e.owner_id AND u.status = 'active'))
+           RETURNING e.id"#,
+        &retrying
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for attempt in finished.iter_mut().filter(|f| stopped.contains(&f.id)) {
+        attempt.retry = false;
+        attempt.status = ExecutionStatus::Cancelled;
+    }
+    Ok(())
 }
 
 /// Adds dead executions to their tasks' counts; a task reaching `auto_pause_after_failures`

@@ -5,21 +5,23 @@
 //! `cancel_requested` flag and `NOTIFY` as a cancel from the API, in the transaction that
 //! changes the account. While the account is not active the dispatcher records its tasks'
 //! slots as `OWNER_INACTIVE` and the workers never claim its executions. Reactivation applies
-//! each task's catch-up policy to the slots it missed: those the policy keeps are queued (and
-//! leave the ledger), the others stay recorded as `OWNER_INACTIVE`.
+//! each task's catch-up policy to the slots it missed, then its concurrency policy and the
+//! owner's queue cap as a dispatcher tick would: those kept are queued (and leave the ledger),
+//! those refused are recorded as `SKIPPED_CONCURRENCY` or `QUEUE_FULL`, and the others stay
+//! recorded as `OWNER_INACTIVE`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{
-    dispatcher::OWNER_INACTIVE_PENDING,
+    dispatcher::{self, OWNER_INACTIVE_PENDING},
     engine::{EXECUTION_CANCEL, EXECUTIONS_QUEUED},
-    planner::{self, DueSlots},
+    planner::{self, DueSlots, SkipReason},
 };
-use crate::tasks::model::CatchUpPolicy;
+use crate::tasks::model::{CatchUpPolicy, ConcurrencyPolicy};
 
 /// What a deactivation did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -68,13 +70,21 @@ pub async fn deactivate(
 }
 
 /// Applies each of the owner's active tasks' catch-up policy to the slots recorded as
-/// `OWNER_INACTIVE` while the account was not active: the slots kept are queued. Returns how
-/// many executions were queued. Call it in the transaction that makes the account active.
-pub async fn reactivate(conn: &mut PgConnection, owner_id: Uuid) -> Result<u64, sqlx::Error> {
+/// `OWNER_INACTIVE` while the account was not active, then the task's concurrency policy and
+/// the owner's queue cap (`max_queued_per_owner`), as a dispatcher tick does: the slots kept
+/// are queued; those the concurrency policy refuses become `SKIPPED_CONCURRENCY` and those
+/// past the cap `QUEUE_FULL`. Returns how many executions were queued. Call it in the
+/// transaction that makes the account active.
+pub async fn reactivate(
+    conn: &mut PgConnection,
+    owner_id: Uuid,
+    max_queued_per_owner: usize,
+) -> Result<u64, sqlx::Error> {
     // Locking the tasks waits for a dispatcher tick that holds them, so its ledger rows are
     // seen here; later ticks see the account active.
     let tasks = sqlx::query!(
         r#"SELECT id, catch_up_policy AS "catch_up_policy: CatchUpPolicy", catch_up_max,
+                  concurrency_policy AS "concurrency_policy: ConcurrencyPolicy",
                   now() AS "now!"
            FROM tasks WHERE owner_id = $1 AND status = 'ACTIVE' AND cron IS NOT NULL
            ORDER BY id
@@ -103,7 +113,46 @@ pub async fn reactivate(conn: &mut PgConnection, owner_id: Uuid) -> Result<u64, 
             .or_default()
             .push(row.scheduled_for);
     }
+    if by_task.is_empty() {
+        return Ok(0);
+    }
+    // What the concurrency policies look at (executions still stopping count as running).
+    let mut active: HashMap<Uuid, (i64, i64)> = HashMap::new();
+    for row in sqlx::query!(
+        r#"SELECT task_id,
+                  count(*) FILTER (WHERE status = 'RUNNING') AS "running!",
+                  count(*) FILTER (WHERE status = 'QUEUED') AS "queued!"
+           FROM executions
+           WHERE task_id = ANY($1) AND status IN ('QUEUED', 'RUNNING')
+           GROUP BY task_id"#,
+        &ids
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    {
+        active.insert(row.task_id, (row.running, row.queued));
+    }
+    let cap = i64::try_from(max_queued_per_owner).unwrap_or(i64::MAX);
+    let queued_now = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "queued!" FROM (SELECT 1 FROM executions
+                                             WHERE owner_id = $1 AND status = 'QUEUED'
+                                             LIMIT $2) AS q"#,
+        owner_id,
+        cap
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let mut room = (cap - queued_now).max(0);
     let (mut run_tasks, mut run_slots, mut run_ids) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut skip_tasks, mut skip_slots, mut skip_reasons, mut skip_details) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut cancel_tasks = Vec::new();
+    let mut skip = |task_id: Uuid, slot: DateTime<Utc>, reason: SkipReason| {
+        skip_tasks.push(task_id);
+        skip_slots.push(slot);
+        skip_reasons.push(reason.as_str().to_owned());
+        skip_details.push(dispatcher::ledger_detail(reason));
+    };
     for task in &tasks {
         let Some(slots) = by_task.remove(&task.id) else {
             continue;
@@ -120,12 +169,26 @@ pub async fn reactivate(conn: &mut PgConnection, owner_id: Uuid) -> Result<u64, 
             usize::try_from(task.catch_up_max).unwrap_or(1),
             task.now,
         );
-        for slot in decided.run {
+        let (running, queued) = active.get(&task.id).copied().unwrap_or((0, 0));
+        let admission = planner::admit(task.concurrency_policy, decided.run, running, queued);
+        if admission.cancel_active {
+            cancel_tasks.push(task.id);
+        }
+        for slot in admission.insert {
+            if room <= 0 {
+                skip(task.id, slot, SkipReason::QueueFull);
+                continue;
+            }
+            room -= 1;
             run_tasks.push(task.id);
             run_slots.push(slot);
             run_ids.push(Uuid::now_v7());
         }
+        for slot in admission.skipped {
+            skip(task.id, slot, SkipReason::SkippedConcurrency);
+        }
     }
+    dispatcher::cancel_superseded(&mut *conn, &cancel_tasks).await?;
     let queued = sqlx::query!(
         r#"INSERT INTO executions (id, task_id, trigger_kind, scheduled_for)
            SELECT id, task_id, 'SCHEDULE', slot
@@ -145,6 +208,19 @@ pub async fn reactivate(conn: &mut PgConnection, owner_id: Uuid) -> Result<u64, 
          WHERE p.task_id = x.task_id AND p.scheduled_for = x.slot",
         &run_tasks,
         &run_slots
+    )
+    .execute(&mut *conn)
+    .await?;
+    // Slots the concurrency policy or the queue cap refused say so, as a tick records them.
+    sqlx::query!(
+        "UPDATE planned_runs p SET reason = x.reason, detail = x.detail
+         FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[], $4::text[])
+              AS x(task_id, slot, reason, detail)
+         WHERE p.task_id = x.task_id AND p.scheduled_for = x.slot",
+        &skip_tasks,
+        &skip_slots,
+        &skip_reasons,
+        &skip_details
     )
     .execute(&mut *conn)
     .await?;

@@ -69,14 +69,16 @@ pub struct ClaimedExecution {
 /// First key of the two-key advisory locks a claim takes on the owners it serves (the
 /// second is a hash of the owner id). Two-key locks never collide with the one-key locks of
 /// the system jobs.
-const OWNER_CLAIM_LOCK: i32 = 0x6e63_6f77; // "ncow"
+pub const OWNER_CLAIM_LOCK: i32 = 0x6e63_6f77; // "ncow"
 
 /// Claims up to `limit` due executions for this instance, fairly across owners.
 ///
-/// One transaction. First, the owners with due queued work and a free running slot are found
-/// (a skip scan over the per-owner queue index; at most `limit` of them, oldest due first),
-/// and each is locked with a transaction advisory lock, skipping owners another instance is
-/// claiming for right now. Then, in a statement
+/// One transaction. First, the owners of active accounts with a free running slot and at
+/// least one claimable row (due, and not waiting behind a running execution of a
+/// `QUEUE_ONE`/`CANCEL_RUNNING` task) are found (a skip scan over the per-owner queue index),
+/// oldest claimable row first; they are locked one by one with a transaction advisory lock,
+/// passing over owners another instance is claiming for right now, until `limit` are held.
+/// Then, in a statement
 /// whose snapshot is taken after those locks (so it sees every claim committed before), each
 /// locked owner of an active account gets at most its free running slots
 /// (`max_running_per_owner` minus its running executions over every instance), and the rows
@@ -101,18 +103,26 @@ pub async fn claim(engine: &Engine, limit: usize) -> Result<Vec<ClaimedExecution
                FROM owners o WHERE o.owner_id IS NOT NULL),
            due AS (
                SELECT o.owner_id,
-                      (SELECT min(q.run_after) FROM executions q
-                       WHERE q.owner_id = o.owner_id AND q.status = 'QUEUED') AS oldest
-               FROM owners o WHERE o.owner_id IS NOT NULL)
+                      (SELECT q.run_after FROM executions q JOIN tasks qt ON qt.id = q.task_id
+                       WHERE q.owner_id = o.owner_id AND q.status = 'QUEUED'
+                         AND q.run_after <= clock_timestamp()
+                         AND (qt.concurrency_policy IN ('ALLOW', 'SKIP')
+                              OR NOT EXISTS (SELECT 1 FROM executions r
+                                             WHERE r.task_id = q.task_id AND r.status = 'RUNNING'))
+                       ORDER BY q.run_after
+                       LIMIT 1) AS oldest
+               FROM owners o
+               JOIN users u ON u.id = o.owner_id AND u.status = 'active')
            SELECT ready.owner_id AS "owner_id!" FROM (
-               SELECT d.owner_id, d.oldest FROM due d
-               WHERE d.oldest <= clock_timestamp()
+               SELECT d.owner_id FROM due d
+               WHERE d.oldest IS NOT NULL
                  AND (SELECT count(*) FROM executions r
                       WHERE r.owner_id = d.owner_id AND r.status = 'RUNNING') < $2
-               ORDER BY d.oldest
-               LIMIT $3) AS ready
+               ORDER BY d.oldest) AS ready
+           -- Volatile, so evaluated above the sort, row by row, until the limit is reached:
+           -- an owner another instance holds is passed over for the next one.
            WHERE pg_try_advisory_xact_lock($1, hashtext(ready.owner_id::text))
-           ORDER BY ready.oldest"#,
+           LIMIT $3"#,
         OWNER_CLAIM_LOCK,
         per_owner,
         limit

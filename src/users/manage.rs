@@ -95,13 +95,15 @@ pub async fn set_role(
     .await
 }
 
-/// Enables or disables an account; disabling ends its tokens.
+/// Enables or disables an account; disabling ends its tokens. Enabling catches its tasks up
+/// within `max_queued_per_owner`.
 pub async fn set_status(
     conn: &mut PgConnection,
     actor: CurrentUser,
     target: &UserOut,
     status: UserStatus,
     client: &ClientMeta,
+    max_queued_per_owner: usize,
 ) -> Result<(), AppError> {
     if status == target.status {
         return Ok(());
@@ -118,7 +120,7 @@ pub async fn set_status(
     .await?;
     // The account's work follows its status in the same transaction.
     if status == UserStatus::Active {
-        scheduler::owners::reactivate(&mut *conn, target.id).await?;
+        scheduler::owners::reactivate(&mut *conn, target.id, max_queued_per_owner).await?;
     } else {
         scheduler::owners::deactivate(&mut *conn, target.id).await?;
     }

@@ -207,7 +207,15 @@ async fn update_user(
                 "you cannot disable yourself",
             ));
         }
-        manage::set_status(&mut tx, caller, &target, status, &client).await?;
+        manage::set_status(
+            &mut tx,
+            caller,
+            &target,
+            status,
+            &client,
+            state.settings.fairness.max_queued_per_owner,
+        )
+        .await?;
     }
     sqlx::query!(
         "UPDATE users SET name = COALESCE($2, name),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use nocron::{
     scheduler::{dispatcher, model::ExecutionStatus, worker},
-    tasks::model::{CatchUpPolicy, ScheduleSpec},
+    tasks::model::{CatchUpPolicy, ConcurrencyPolicy, ScheduleSpec},
 };
 
 use crate::{
@@ -145,4 +145,144 @@ async fn queue_cap_attack_manual_execute_gets_429_with_retry_after_and_slots_are
             .status(),
         202
     );
+}
+
+/// Moves a task's queued executions an hour back, so they are older than anyone's.
+async fn backdate_queue(db: &sqlx::PgPool, task_id: uuid::Uuid) {
+    sqlx::query(
+        "UPDATE executions SET run_after = now() - interval '1 hour'
+         WHERE task_id = $1 AND status = 'QUEUED'",
+    )
+    .bind(task_id)
+    .execute(db)
+    .await
+    .expect("backdate the queue");
+}
+
+#[tokio::test]
+async fn an_inactive_owners_stale_queue_cannot_starve_active_accounts() {
+    let app = spawn_engine_app(MANUAL_ENGINE).await;
+    let stale = app.create_task(&http_task("https://example.com/")).await;
+    queue_many(&app.db, stale.id, 5).await;
+    backdate_queue(&app.db, stale.id).await;
+    // Disabled without its queue being cancelled, as a race with the deactivation could
+    // leave it: the oldest work in the queue belongs to an account that may not run.
+    sqlx::query("UPDATE users SET status = 'disabled' WHERE id = $1")
+        .bind(stale.owner_id)
+        .execute(&app.db)
+        .await
+        .expect("disable");
+    let active = app.create_task(&http_task("https://example.com/")).await;
+    queue_many(&app.db, active.id, 1).await;
+
+    // A batch of one still goes to the active account.
+    let claimed = worker::claim(&app.engine(), 1).await.expect("claim");
+    let tasks: Vec<_> = claimed.iter().map(|c| c.task_id).collect();
+    assert_eq!(tasks, [active.id]);
+    assert_eq!(
+        count_in(&app.db, stale.id, ExecutionStatus::Queued).await,
+        5
+    );
+}
+
+#[tokio::test]
+async fn work_waiting_behind_a_running_queue_one_execution_cannot_starve_other_accounts() {
+    let app = spawn_engine_app(&[MANUAL_ENGINE, &[("MAX_RUNNING_PER_OWNER", "3")]].concat()).await;
+    let engine = app.engine();
+    let mut new = http_task("https://example.com/");
+    new.concurrency_policy = ConcurrencyPolicy::QueueOne;
+    let serial = app.create_task(&new).await;
+    queue_many(&app.db, serial.id, 3).await;
+    backdate_queue(&app.db, serial.id).await;
+    assert_eq!(worker::claim(&engine, 1).await.expect("claim").len(), 1);
+    // The serial task's other executions wait behind the running one, and are the oldest.
+    let other = app.create_task(&http_task("https://example.com/")).await;
+    queue_many(&app.db, other.id, 1).await;
+
+    let claimed = worker::claim(&engine, 1).await.expect("claim");
+    let tasks: Vec<_> = claimed.iter().map(|c| c.task_id).collect();
+    assert_eq!(tasks, [other.id]);
+    assert_eq!(
+        count_in(&app.db, serial.id, ExecutionStatus::Queued).await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_claim_in_progress_for_one_owner_does_not_leave_another_instance_idle() {
+    let app = spawn_engine_app(MANUAL_ENGINE).await;
+    let busy = app.create_task(&http_task("https://example.com/")).await;
+    queue_many(&app.db, busy.id, 5).await;
+    backdate_queue(&app.db, busy.id).await;
+    let other = app.create_task(&http_task("https://example.com/")).await;
+    queue_many(&app.db, other.id, 1).await;
+    // Another instance is claiming for the owner with the oldest work right now.
+    let mut held = app.db.begin().await.expect("begin");
+    let locked: bool =
+        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1, hashtext($2::uuid::text))")
+            .bind(worker::OWNER_CLAIM_LOCK)
+            .bind(busy.owner_id)
+            .fetch_one(&mut *held)
+            .await
+            .expect("lock");
+    assert!(locked);
+
+    let claimed = worker::claim(&app.engine(), 1).await.expect("claim");
+    let tasks: Vec<_> = claimed.iter().map(|c| c.task_id).collect();
+    assert_eq!(tasks, [other.id]);
+    held.rollback().await.expect("release");
+}
+
+#[tokio::test]
+async fn redelivery_attack_a_repeat_with_a_full_queue_gets_its_execution_not_429() {
+    let app = spawn_engine_app(&[MANUAL_ENGINE, &[("MAX_QUEUED_PER_OWNER", "2")]].concat()).await;
+    let (user, task) = app.user_with_task("https://example.com/").await;
+    let created = app
+        .post_as(
+            &user.access_token,
+            &format!("/tasks/{}/webhooks", task.id),
+            &serde_json::json!({"name": "redelivered"}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let created: serde_json::Value = created.json().await.expect("json");
+    let hook = app.url(created["url"].as_str().expect("url"));
+    let deliver = |id: &'static str| {
+        app.client
+            .post(&hook)
+            .header("webhook-id", id)
+            .json(&serde_json::json!({"n": 1}))
+            .send()
+    };
+    let execute = |key: &'static str| {
+        app.client
+            .post(app.url(&format!("/tasks/{}/execute", task.id)))
+            .bearer_auth(&user.access_token)
+            .header("idempotency-key", key)
+            .json(&serde_json::json!({}))
+            .send()
+    };
+    let first = deliver("delivery-1").await.expect("deliver");
+    assert_eq!(first.status(), 202);
+    let first: serde_json::Value = first.json().await.expect("json");
+    let run = execute("order-1").await.expect("execute");
+    assert_eq!(run.status(), 202);
+    let run: serde_json::Value = run.json().await.expect("json");
+    assert_eq!(count_in(&app.db, task.id, ExecutionStatus::Queued).await, 2);
+
+    // The queue is full: repeats are answered with what they created...
+    let again = deliver("delivery-1").await.expect("deliver");
+    assert_eq!(again.status(), 202);
+    let again: serde_json::Value = again.json().await.expect("json");
+    assert_eq!(again["execution_id"], first["execution_id"]);
+    assert_eq!(again["duplicate"], true);
+    let repeat = execute("order-1").await.expect("execute");
+    assert_eq!(repeat.status(), 202);
+    assert_eq!(repeat.headers()["idempotent-replayed"], "true");
+    let repeat: serde_json::Value = repeat.json().await.expect("json");
+    assert_eq!(repeat["execution_id"], run["execution_id"]);
+    // ...and new work is still refused.
+    assert_eq!(deliver("delivery-2").await.expect("deliver").status(), 429);
+    assert_eq!(execute("order-2").await.expect("execute").status(), 429);
+    assert_eq!(count_in(&app.db, task.id, ExecutionStatus::Queued).await, 2);
 }

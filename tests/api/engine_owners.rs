@@ -7,8 +7,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use nocron::{
-    scheduler::{dispatcher, model::ExecutionStatus, worker},
-    tasks::model::{CatchUpPolicy, ScheduleSpec, Task},
+    scheduler::{
+        control, dispatcher,
+        model::ExecutionStatus,
+        outcomes::{self, AttemptResult, Completion},
+        worker,
+    },
+    tasks::model::{CatchUpPolicy, ConcurrencyPolicy, ScheduleSpec, Task},
 };
 use serde_json::json;
 use sqlx::PgPool;
@@ -16,8 +21,8 @@ use sqlx::PgPool;
 use crate::{
     capture::CaptureServer,
     engine_support::{
-        count_in, executions, has_status, http_task, ledger, queue_many, spawn_engine_app,
-        spawn_manual_app, status_of, wait_until,
+        MANUAL_ENGINE, count_in, executions, has_status, http_task, ledger, queue_many,
+        spawn_engine_app, spawn_manual_app, status_of, wait_until,
     },
     helpers::{TestApp, TestUser},
 };
@@ -156,4 +161,123 @@ async fn deleted_account_keeps_running_attack_its_queue_is_cancelled_and_slots_l
         ledger(&app.db, task.id).await,
         [("OWNER_INACTIVE".into(), 4)]
     );
+}
+
+/// The completion of a claimed attempt whose action failed (attempts left).
+fn failed(claimed: &worker::ClaimedExecution) -> Completion {
+    Completion {
+        id: claimed.id,
+        task_id: claimed.task_id,
+        attempt: claimed.attempt,
+        result: AttemptResult::Failed,
+        outcome: serde_json::Value::Null,
+        error: Some("HTTP 500".into()),
+        duration_ms: 1,
+        logs: Vec::new(),
+        input: claimed.input.clone(),
+        retry: claimed.retry,
+        releases_waiting: false,
+    }
+}
+
+#[tokio::test]
+async fn retry_resurrection_attack_a_failing_attempt_cancelled_or_of_a_disabled_account_is_not_retried()
+ {
+    let app = spawn_manual_app().await;
+    let engine = app.engine();
+    let user = app.login_as("USER").await;
+    let mut new = http_task("https://example.com/");
+    new.owner_id = user.id;
+    new.retry.max_attempts = 3;
+    let task = app.create_task(&new).await;
+
+    // Cancelled through the API while it ran, then its action failed.
+    let cancelled = app.trigger(&task).await;
+    let claimed = worker::claim(&engine, 10).await.expect("claim");
+    assert_eq!(claimed.len(), 1);
+    let stopping = control::cancel_execution(&engine, cancelled, user.id)
+        .await
+        .expect("cancel");
+    assert_eq!(stopping, ExecutionStatus::Running);
+    outcomes::record_completions(&engine, &[failed(&claimed[0])])
+        .await
+        .expect("record");
+    assert_eq!(status_of(&app.db, cancelled).await, "CANCELLED");
+    assert_eq!(executions(&app.db, task.id).await.len(), 1, "no retry");
+
+    // The account was disabled while it ran (no cancel flag reached it), then it failed.
+    let orphan = app.trigger(&task).await;
+    let claimed = worker::claim(&engine, 10).await.expect("claim");
+    assert_eq!(claimed.len(), 1);
+    sqlx::query("UPDATE users SET status = 'disabled' WHERE id = $1")
+        .bind(user.id)
+        .execute(&app.db)
+        .await
+        .expect("disable");
+    outcomes::record_completions(&engine, &[failed(&claimed[0])])
+        .await
+        .expect("record");
+    assert_eq!(status_of(&app.db, orphan).await, "CANCELLED");
+    assert_eq!(executions(&app.db, task.id).await.len(), 2, "no retry");
+    assert_eq!(count_in(&app.db, task.id, ExecutionStatus::Queued).await, 0);
+}
+
+/// A daily task of `user` four slots behind (see [`overdue_daily_task`]) that catches up
+/// every missed slot under `concurrency`.
+async fn overdue_catch_all_task(
+    app: &TestApp,
+    user: &TestUser,
+    concurrency: ConcurrencyPolicy,
+) -> Task {
+    let task = overdue_daily_task(app, user).await;
+    sqlx::query(
+        "UPDATE tasks SET catch_up_policy = 'ALL', catch_up_max = 10, concurrency_policy = $2
+         WHERE id = $1",
+    )
+    .bind(task.id)
+    .bind(concurrency.as_str())
+    .execute(&app.db)
+    .await
+    .expect("policies");
+    task
+}
+
+#[tokio::test]
+async fn catch_up_flood_attack_enabling_an_account_respects_the_concurrency_policy_and_queue_cap() {
+    let app = spawn_engine_app(&[MANUAL_ENGINE, &[("MAX_QUEUED_PER_OWNER", "3")]].concat()).await;
+    let admin = app.login_as("ADMIN").await;
+    let serial_owner = app.login_as("USER").await;
+    let flood_owner = app.login_as("USER").await;
+    let serial = overdue_catch_all_task(&app, &serial_owner, ConcurrencyPolicy::QueueOne).await;
+    let flood = overdue_catch_all_task(&app, &flood_owner, ConcurrencyPolicy::Allow).await;
+    for user in [&serial_owner, &flood_owner] {
+        app.set_user_status(&admin.access_token, user.id, "disabled")
+            .await;
+    }
+    dispatcher::dispatch_due(&app.engine()).await.expect("tick");
+    for task in [&serial, &flood] {
+        assert_eq!(
+            ledger(&app.db, task.id).await,
+            [("OWNER_INACTIVE".into(), 4)]
+        );
+    }
+    for user in [&serial_owner, &flood_owner] {
+        app.set_user_status(&admin.access_token, user.id, "active")
+            .await;
+    }
+    // QUEUE_ONE: one may run and one wait; the other two slots are refused by the policy.
+    assert_eq!(
+        count_in(&app.db, serial.id, ExecutionStatus::Queued).await,
+        2
+    );
+    assert_eq!(
+        ledger(&app.db, serial.id).await,
+        [("SKIPPED_CONCURRENCY".into(), 2)]
+    );
+    // ALLOW: the owner's queue holds three; the fourth slot is recorded as QUEUE_FULL.
+    assert_eq!(
+        count_in(&app.db, flood.id, ExecutionStatus::Queued).await,
+        3
+    );
+    assert_eq!(ledger(&app.db, flood.id).await, [("QUEUE_FULL".into(), 1)]);
 }
