@@ -69,6 +69,9 @@ async fn three_instances_fire_every_slot_exactly_once() {
     let sink = CaptureServer::start().await;
     let settings = [
         ("WORKER_CONCURRENCY", "64"),
+        // Small claims, so that the instances take turns within a second instead of the first
+        // one awake taking every owner's due slots at once.
+        ("WORKER_BATCH_SIZE", "4"),
         ("DATABASE_MAX_CONNECTIONS", "12"),
     ];
     let mut instances = Vec::new();

@@ -512,9 +512,10 @@ async fn logs_show_executions_and_skipped_slots_newest_first() {
             .iter()
             .all(|i| i["reason"] == "PAUSED" && i["status"] == "SKIPPED")
     );
-    let times: Vec<&str> = items
+    // Compared as instants: as text, `…:00Z` sorts after `…:00.41Z` of the same second.
+    let times: Vec<chrono::DateTime<chrono::Utc>> = items
         .iter()
-        .map(|i| i["at"].as_str().expect("at"))
+        .map(|i| i["at"].as_str().expect("at").parse().expect("RFC 3339"))
         .collect();
     let mut sorted = times.clone();
     sorted.sort_by(|a, b| b.cmp(a));
