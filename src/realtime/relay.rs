@@ -80,13 +80,9 @@ impl Relay {
         tasks::db::load_task(&mut conn, task_id).await.ok()?
     }
 
-    /// `user:{owner}`, `task:{id}` and `admin`.
+    /// `task:{id}`, `admin` and `user:{owner}`.
     async fn audience(&self, task_id: Uuid) -> Vec<String> {
-        let mut rooms = vec![Room::task(task_id), ADMIN.to_owned()];
-        if let Some(owner) = self.owner_of(task_id).await {
-            rooms.insert(0, Room::user(owner));
-        }
-        rooms
+        audience(task_id, self.owner_of(task_id).await)
     }
 
     async fn emit_for(&mut self, event: DomainEvent) -> Option<Emit> {
@@ -221,7 +217,7 @@ impl Relay {
                     task_id,
                     at: now,
                 })?,
-                vec![Room::user(owner_id), Room::task(task_id), ADMIN.to_owned()],
+                audience(task_id, Some(owner_id)),
             ),
             DomainEvent::TaskStatusChanged {
                 task_id,
@@ -266,9 +262,20 @@ impl Relay {
             next_run_at: task.next_run_at,
             at: Utc::now(),
         })?;
-        let rooms = vec![Room::user(owner_id), Room::task(task_id), ADMIN.to_owned()];
+        let rooms = audience(task_id, Some(owner_id));
         Some((name, payload, rooms))
     }
+}
+
+/// The rooms a task's events go to. The owner's room, usually the largest (every tab and
+/// device of the user), comes last: the gateway sends each room's members what the rooms
+/// before it did not reach, so the exclusion set it builds stays as small as the rooms before.
+fn audience(task_id: Uuid, owner: Option<Uuid>) -> Vec<String> {
+    let mut rooms = vec![Room::task(task_id), ADMIN.to_owned()];
+    if let Some(owner) = owner {
+        rooms.push(Room::user(owner));
+    }
+    rooms
 }
 
 fn json(payload: impl serde::Serialize) -> Option<serde_json::Value> {

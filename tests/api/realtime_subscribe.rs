@@ -36,8 +36,11 @@ async fn burst(url: &str, token: &str, room: &str, count: usize) -> Value {
 #[tokio::test]
 async fn a_subscribe_sent_the_moment_a_socket_connects_is_never_dropped() {
     // Handshakes answered from the test directory, so the database's pool does not decide
-    // the outcome of a thousand simultaneous connections.
+    // the outcome of a thousand simultaneous connections; each token check still takes as
+    // long as a database lookup. A gateway that confirmed the connection before its handlers
+    // were in place (authenticating after `CONNECT`) would lose every one of these.
     let directory = Directory::default();
+    directory.delay_authentication(Duration::from_millis(20));
     let app = spawn_realtime_app(&directory, &[]).await;
     let (token, _) = directory.user(Role::Admin, None);
     for run in 1..=3 {

@@ -34,6 +34,7 @@ pub struct Directory {
     tokens: Arc<Mutex<HashMap<String, SocketIdentity>>>,
     owners: Arc<Mutex<HashMap<Uuid, Uuid>>>,
     metrics_calls: Arc<Mutex<i64>>,
+    auth_delay: Arc<Mutex<Duration>>,
 }
 
 impl Directory {
@@ -62,6 +63,11 @@ impl Directory {
         token
     }
 
+    /// Makes every handshake's token check take `delay`, as a database lookup would.
+    pub fn delay_authentication(&self, delay: Duration) {
+        *self.auth_delay.lock().expect("lock") = delay;
+    }
+
     /// Records a task owned by `owner`.
     pub fn task_of(&self, owner: Uuid) -> Uuid {
         let task = Uuid::new_v4();
@@ -75,9 +81,16 @@ impl Directory {
         let tokens = self.tokens.clone();
         let owners = self.owners.clone();
         let calls = self.metrics_calls.clone();
+        let auth_delay = self.auth_delay.clone();
         RealtimeHooks::new(move |_state, token: String| {
             let found = tokens.lock().expect("lock").get(&token).cloned();
-            async move { found.ok_or_else(|| "invalid token".to_owned()) }
+            let delay = *auth_delay.lock().expect("lock");
+            async move {
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                found.ok_or_else(|| "invalid token".to_owned())
+            }
         })
         .with_task_owner(move |_state, task: Uuid| {
             let owner = owners.lock().expect("lock").get(&task).copied();
