@@ -112,6 +112,9 @@ pub struct Settings {
     pub realtime_client_buffer: usize,
     /// `REALTIME_METRICS_INTERVAL_SECONDS`: period of `dashboard.metrics` (default 5).
     pub realtime_metrics_interval: Duration,
+    /// `REALTIME_COALESCE_MS`: how long the gateway gathers messages before sending them
+    /// together, so each socket gets them in one write (default 2; 0 sends each at once).
+    pub realtime_coalesce: Duration,
     /// `SCHEDULER_ENABLED`: run the dispatcher that turns due schedules into executions (default true).
     pub scheduler_enabled: bool,
     /// `WORKERS_ENABLED`: run workers that claim and execute queued executions (default true).
@@ -379,6 +382,12 @@ impl Settings {
             "REALTIME_METRICS_INTERVAL_SECONDS",
             5,
         )?;
+        let realtime_coalesce = Duration::from_millis(bounded(
+            var("REALTIME_COALESCE_MS"),
+            "REALTIME_COALESCE_MS",
+            0..=1_000,
+            2,
+        )?);
         let scheduler_enabled = boolean(var("SCHEDULER_ENABLED"), "SCHEDULER_ENABLED", true)?;
         let workers_enabled = boolean(var("WORKERS_ENABLED"), "WORKERS_ENABLED", true)?;
         let worker_concurrency = bounded(
@@ -533,6 +542,7 @@ impl Settings {
             realtime_redis_prefix,
             realtime_queue_capacity,
             realtime_client_buffer,
+            realtime_coalesce,
             realtime_metrics_interval,
             scheduler_enabled,
             workers_enabled,

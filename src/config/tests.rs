@@ -210,12 +210,14 @@ fn realtime_settings_have_defaults_and_overrides() {
     assert_eq!(s.realtime_queue_capacity, 10_000);
     assert_eq!(s.realtime_client_buffer, 256);
     assert_eq!(s.realtime_metrics_interval, Duration::from_secs(5));
+    assert_eq!(s.realtime_coalesce, Duration::from_millis(2));
     let s = settings(&[
         ("REDIS_URL", "redis://127.0.0.1:6379/0"),
         ("REALTIME_REDIS_PREFIX", "blue"),
         ("REALTIME_QUEUE_CAPACITY", "50"),
         ("REALTIME_CLIENT_BUFFER", "1024"),
         ("REALTIME_METRICS_INTERVAL_SECONDS", "2"),
+        ("REALTIME_COALESCE_MS", "0"),
     ])
     .expect("overrides");
     assert_eq!(s.redis_url.as_deref(), Some("redis://127.0.0.1:6379/0"));
@@ -223,6 +225,8 @@ fn realtime_settings_have_defaults_and_overrides() {
     assert_eq!(s.realtime_queue_capacity, 50);
     assert_eq!(s.realtime_client_buffer, 1024);
     assert_eq!(s.realtime_metrics_interval, Duration::from_secs(2));
+    assert_eq!(s.realtime_coalesce, Duration::ZERO);
+    assert!(settings(&[("REALTIME_COALESCE_MS", "5000")]).is_err());
 }
 
 #[test]

@@ -268,22 +268,48 @@ async fn disconnect_at_expiry<A: Adapter>(
     }
 }
 
+/// The most messages sent together after one coalescing window.
+const COALESCE_BATCH: usize = 256;
+
 /// Drains the gateway queue into room broadcasts until shutdown.
+///
+/// After the first message of a quiet spell it waits `coalesce` for the messages that
+/// follow (an execution's events come a few milliseconds apart) and broadcasts them back
+/// to back. Each socket's writer then finds them all queued and sends them in one write and
+/// one wake-up, instead of one each: per-socket work, not encoding, is the cost of a small
+/// burst to many clients.
 pub(super) async fn deliver<A: Adapter>(
     io: SocketIo<A>,
     mut queue: mpsc::Receiver<Emit>,
+    coalesce: Duration,
     shutdown: CancellationToken,
 ) {
+    let mut batch = Vec::with_capacity(COALESCE_BATCH);
     loop {
-        let emit = tokio::select! {
+        tokio::select! {
             biased;
             _ = shutdown.cancelled() => break,
             next = queue.recv() => match next {
-                Some(emit) => emit,
+                Some(emit) => batch.push(emit),
                 None => break,
             },
-        };
-        broadcast_once(&io, &emit).await;
+        }
+        if !coalesce.is_zero() {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                () = tokio::time::sleep(coalesce) => {}
+            }
+        }
+        while batch.len() < COALESCE_BATCH {
+            match queue.try_recv() {
+                Ok(emit) => batch.push(emit),
+                Err(_) => break,
+            }
+        }
+        for emit in batch.drain(..) {
+            broadcast_once(&io, &emit).await;
+        }
     }
 }
 

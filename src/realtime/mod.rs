@@ -200,9 +200,12 @@ fn start_background<A: Adapter>(
         .tasks
         .spawn(revocation::watch(io.clone(), context.clone(), revocations));
     let shutdown = state.shutdown.clone();
-    state
-        .tasks
-        .spawn(gateway::deliver(io.clone(), queue, shutdown.clone()));
+    state.tasks.spawn(gateway::deliver(
+        io.clone(),
+        queue,
+        state.settings.realtime_coalesce,
+        shutdown.clone(),
+    ));
     state.tasks.spawn(relay::relay(state.clone()));
     state.tasks.spawn(gateway::dashboard_ticker(
         io.clone(),
