@@ -13,15 +13,18 @@ apt_install() {
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
-# Prints the directory with initdb/pg_ctl/postgres, or nothing.
+# Prints the directory with initdb/pg_ctl/postgres, or nothing; always succeeds. (The returns
+# name their status: a bare `return` in a trap handler, such as scripts/test's EXIT trap,
+# returns the status the trap was entered with, a failed run's.)
 pg_bin_dir() {
-  if [ -n "${PG_BIN_DIR:-}" ] && [ -x "$PG_BIN_DIR/initdb" ]; then echo "$PG_BIN_DIR"; return; fi
+  if [ -n "${PG_BIN_DIR:-}" ] && [ -x "$PG_BIN_DIR/initdb" ]; then echo "$PG_BIN_DIR"; return 0; fi
   local dir
   for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
-    if [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ] && [ -x "$dir/postgres" ]; then echo "$dir"; return; fi
+    if [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ] && [ -x "$dir/postgres" ]; then echo "$dir"; return 0; fi
   done
   dir=$(dirname "$(command -v initdb 2>/dev/null || echo /nonexistent/x)")
   if [ -x "$dir/pg_ctl" ] && [ -x "$dir/postgres" ]; then echo "$dir"; fi
+  return 0
 }
 
 # Installs the PostgreSQL server package (Debian/Ubuntu) when no binaries are found and no

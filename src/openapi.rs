@@ -26,10 +26,16 @@ use crate::{
 #[openapi(
     info(
         title = "Nocron API",
-        description = "Self-hostable automation backend: tasks with schedules and triggers, \
-                       executions with logs and live updates.\n\n\
+        description = "Self-hostable automation backend: tasks (HTTP, email, database, script \
+                       and Notion actions) started by schedules, webhooks, inbound email, API \
+                       calls or other tasks; executions with retries, logs and live updates; \
+                       users, API keys and encrypted secrets.\n\n\
                        Errors are RFC 9457 problem documents (`application/problem+json`) with a \
-                       stable `code`; see the `Problem` schema.",
+                       stable `code`; see the `Problem` schema.\n\n\
+                       Not built yet: notifications, an audit trail with security alerts, an \
+                       admin console, billing, analytics and reports. The `analytics:read` scope \
+                       and the `notification.created` and `alert.created` event schemas are \
+                       reserved for them.",
         license(name = "MIT", identifier = "MIT"),
     ),
     modifiers(&SecuritySchemes, &EventSchemas),
@@ -43,7 +49,7 @@ use crate::{
         (name = "sessions", description = "Your signed-in devices"),
         (name = "users", description = "Profiles and user management"),
         (name = "admin", description = "Role administration"),
-        (name = "api-keys", description = "API keys for integrations (scopes: tasks:read, tasks:write, tasks:execute, executions:read, analytics:read, secrets:use: needed with tasks:write to create or change a task that references secrets)"),
+        (name = "api-keys", description = "API keys for integrations (scopes: tasks:read, tasks:write, tasks:execute, executions:read, analytics:read (reserved), secrets:use: needed with tasks:write to create or change a task that references secrets)"),
         (name = "tasks", description = "Your tasks: definitions, runs, history and next runs (also under `/api/v1/tasks`)"),
         (name = "templates", description = "Built-in and saved task templates; `POST /tasks/from-template/{id}` makes a task from one"),
         (name = "executions", description = "One execution with its log lines; cancel and retry (also under `/api/v1/executions`)"),

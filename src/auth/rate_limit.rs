@@ -18,12 +18,12 @@ use crate::{
     http::rate_limit_headers::{RateLimitInfo, RateLimitSlot},
 };
 
-type Limiter<K> =
-    RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock, StateInformationMiddleware>;
+type Limiter<K, C> = RateLimiter<K, DefaultKeyedStateStore<K>, C, StateInformationMiddleware>;
 
-/// A rate limiter keyed by `K` (an IP address, an API key id).
-pub struct KeyedLimiter<K: Hash + Eq + Clone> {
-    limiter: Limiter<K>,
+/// A rate limiter keyed by `K` (an IP address, an API key id). The clock is the system's;
+/// the unit tests drive their own.
+pub struct KeyedLimiter<K: Hash + Eq + Clone, C: Clock = DefaultClock> {
+    limiter: Limiter<K, C>,
     burst: u32,
 }
 
@@ -32,19 +32,27 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
     pub fn new(per_minute: u32, burst: u32) -> Self {
         let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
         let burst_nz = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
-        Self::with_quota(Quota::per_minute(per_minute).allow_burst(burst_nz))
+        Self::with_clock(
+            Quota::per_minute(per_minute).allow_burst(burst_nz),
+            DefaultClock::default(),
+        )
     }
 
     /// `per_hour` requests an hour on average, up to `burst` at once.
     pub fn per_hour(per_hour: u32, burst: u32) -> Self {
         let per_hour = NonZeroU32::new(per_hour).unwrap_or(NonZeroU32::MIN);
         let burst_nz = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
-        Self::with_quota(Quota::per_hour(per_hour).allow_burst(burst_nz))
+        Self::with_clock(
+            Quota::per_hour(per_hour).allow_burst(burst_nz),
+            DefaultClock::default(),
+        )
     }
+}
 
-    fn with_quota(quota: Quota) -> Self {
+impl<K: Hash + Eq + Clone, C: Clock> KeyedLimiter<K, C> {
+    fn with_clock(quota: Quota, clock: C) -> Self {
         KeyedLimiter {
-            limiter: RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>(),
+            limiter: Limiter::new(quota, DefaultKeyedStateStore::default(), clock),
             burst: quota.burst_size().get(),
         }
     }
@@ -106,11 +114,41 @@ pub fn too_many_requests(limit: u32, wait: Duration) -> AppError {
 
 #[cfg(test)]
 mod tests {
+    use axum::response::IntoResponse;
+    use governor::clock::FakeRelativeClock;
+
     use super::*;
+
+    /// `per_minute` and `burst` on a clock that moves only when the test says so.
+    fn limiter(
+        per_minute: u32,
+        burst: u32,
+    ) -> (
+        KeyedLimiter<&'static str, FakeRelativeClock>,
+        FakeRelativeClock,
+    ) {
+        let clock = FakeRelativeClock::default();
+        let quota = Quota::per_minute(NonZeroU32::new(per_minute).expect("rate"))
+            .allow_burst(NonZeroU32::new(burst).expect("burst"));
+        (KeyedLimiter::with_clock(quota, clock.clone()), clock)
+    }
+
+    fn retry_after(err: AppError) -> String {
+        let response = err.into_response();
+        assert_eq!(response.headers()["ratelimit-remaining"], "0");
+        assert_eq!(
+            response.headers()["ratelimit-reset"],
+            response.headers()["retry-after"]
+        );
+        response.headers()["retry-after"]
+            .to_str()
+            .expect("ascii")
+            .to_owned()
+    }
 
     #[test]
     fn the_burst_passes_then_the_next_request_waits() {
-        let limiter = KeyedLimiter::new(60, 3);
+        let (limiter, _clock) = limiter(60, 3);
         for left in (0..3).rev() {
             let info = limiter.check(&"a").expect("within the burst");
             assert_eq!((info.limit, info.remaining), (3, left));
@@ -119,7 +157,29 @@ mod tests {
         }
         let err = limiter.check(&"a").expect_err("over the limit");
         assert_eq!(err.code(), ErrorCode::RateLimited);
+        assert_eq!(retry_after(err), "1");
         // Another key has its own bucket.
         assert!(limiter.check(&"b").is_ok());
+    }
+
+    #[test]
+    fn a_limited_key_recovers_one_request_per_interval() {
+        // Twelve a minute: one request back every five seconds.
+        let (limiter, clock) = limiter(12, 3);
+        for _ in 0..3 {
+            limiter.check(&"a").expect("within the burst");
+        }
+        assert_eq!(retry_after(limiter.check(&"a").expect_err("limited")), "5");
+        clock.advance(Duration::from_secs(4));
+        assert_eq!(retry_after(limiter.check(&"a").expect_err("limited")), "1");
+        clock.advance(Duration::from_secs(1));
+        let info = limiter.check(&"a").expect("allowed after Retry-After");
+        assert_eq!((info.remaining, info.reset), (0, Duration::from_secs(15)));
+        assert_eq!(retry_after(limiter.check(&"a").expect_err("limited")), "5");
+        // After the whole reset, the whole burst is back.
+        clock.advance(Duration::from_secs(15));
+        for left in (0..3).rev() {
+            assert_eq!(limiter.check(&"a").expect("burst again").remaining, left);
+        }
     }
 }

@@ -235,7 +235,8 @@ pub struct TaskStatusChanged {
     pub at: DateTime<Utc>,
 }
 
-/// `notification.created`: a notification addressed to the user.
+/// `notification.created`: a notification addressed to the user. Reserved: nothing sends it
+/// until the notifications module exists.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct NotificationCreated {
     /// Payload version (1).
@@ -254,7 +255,8 @@ pub struct NotificationCreated {
     pub created_at: DateTime<Utc>,
 }
 
-/// `alert.created`: a security or operations alert (admin room).
+/// `alert.created`: a security or operations alert (admin room). Reserved: nothing sends it
+/// until the alerts module exists.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AlertCreated {
     /// Payload version (1).

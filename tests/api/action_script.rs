@@ -83,18 +83,21 @@ async fn a_runaway_loop_times_out_while_the_server_keeps_answering() {
         has_status(&app.db, id, ExecutionStatus::Running).await
     })
     .await;
-    // While the script spins, the server (on this test's single runtime thread) answers.
-    let mut slowest = Duration::ZERO;
+    // While the script spins, the server (on this test's single runtime thread) answers: a
+    // blocked runtime would answer only after the script ended, so no answer would come
+    // back while it still ran.
+    let mut answered_while_running = 0;
     while has_status(&app.db, id, ExecutionStatus::Running).await {
-        let asked = Instant::now();
         assert_eq!(app.get("/health").await.status(), 200);
-        slowest = slowest.max(asked.elapsed());
+        if has_status(&app.db, id, ExecutionStatus::Running).await {
+            answered_while_running += 1;
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        assert!(started.elapsed() < Duration::from_secs(15), "still running");
+        assert!(started.elapsed() < Duration::from_secs(60), "still running");
     }
     assert!(
-        slowest < Duration::from_millis(500),
-        "health took {slowest:?}"
+        answered_while_running > 0,
+        "/health was not answered while the script ran"
     );
     let run = recorded(&app, id).await;
     assert_eq!(run.status, "TIMED_OUT", "{:?}", run.error);

@@ -24,11 +24,12 @@ async fn key_status_on(client: &reqwest::Client, base: &str, key: &str) -> u16 {
         .as_u16()
 }
 
-/// Polls until `key` is refused on `base`, for at most a second; the last status.
-async fn refused_within_a_second(client: &reqwest::Client, base: &str, key: &str) -> u16 {
+/// Polls until `key` is refused on `base`, for at most 20 s (well inside the minute an
+/// instance caches a key, so only the revocation notice can refuse it); the last status.
+async fn refused_soon(client: &reqwest::Client, base: &str, key: &str) -> u16 {
     let started = Instant::now();
     let mut status = key_status_on(client, base, key).await;
-    while status != 401 && started.elapsed() < Duration::from_secs(1) {
+    while status != 401 && started.elapsed() < Duration::from_secs(20) {
         tokio::time::sleep(Duration::from_millis(10)).await;
         status = key_status_on(client, base, key).await;
     }
@@ -97,13 +98,13 @@ async fn a_thief_holding_a_session_and_api_keys_loses_them_all_when_the_owner_ch
     assert_eq!(listed, expected);
     assert!(changed.get("key").is_none() && !changed.to_string().contains(keys[0]));
 
-    // This instance refuses the keys at once, the other within a second.
+    // This instance refuses the keys at once, the other as soon as the notice arrives.
     for key in keys {
         assert_eq!(app.get_with_key(key, "/api/v1/me").await.status(), 401);
         assert_eq!(
-            refused_within_a_second(&sibling.client, &sibling.address, key).await,
+            refused_soon(&sibling.client, &sibling.address, key).await,
             401,
-            "the other instance still accepted a revoked key after 1 s"
+            "the other instance still accepted a revoked key after 20 s"
         );
     }
     // The thief's session is over; the owner's goes on with the new tokens.

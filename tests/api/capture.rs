@@ -67,6 +67,7 @@ impl CaptureServer {
             .route("/slow/{ms}", any(slow))
             .route("/hang-once/{key}", any(hang_once))
             .route("/fail-times/{key}/{times}", any(fail_times))
+            .route("/plan/{key}/{plan}", any(plan))
             .route("/redirect/{hops}", any(redirect))
             .route("/redirect-to-localhost/{port}", any(redirect_to_localhost))
             .route("/echo-base64", any(echo_base64))
@@ -180,6 +181,19 @@ async fn fail_times(
         (StatusCode::SERVICE_UNAVAILABLE, "not yet")
     } else {
         (StatusCode::OK, "recovered")
+    }
+}
+
+/// The n-th request to `key` answers as the n-th letter of `plan` says: `f` a 503, `s` a 200;
+/// past the end of the plan, a 200.
+async fn plan(
+    State(shared): State<Shared>,
+    Path((key, plan)): Path<(String, String)>,
+) -> impl IntoResponse {
+    let n = count(&shared, &format!("plan:{key}")) as usize;
+    match plan.chars().nth(n - 1) {
+        Some('f') => (StatusCode::SERVICE_UNAVAILABLE, "planned failure"),
+        _ => (StatusCode::OK, "planned success"),
     }
 }
 

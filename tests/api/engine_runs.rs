@@ -123,14 +123,15 @@ async fn a_dead_execution_can_be_retried_by_hand() {
 async fn an_attempt_past_its_timeout_is_timed_out() {
     let app = spawn_manual_app().await;
     let sink = CaptureServer::start().await;
-    let mut new = http_task(&sink.url("/slow/5000"));
+    // The answer would take a minute: far longer than the timeout plus any slowness here.
+    let mut new = http_task(&sink.url("/slow/60000"));
     new.timeout_seconds = 1;
     new.retry.max_attempts = 1;
     let task = app.create_task(&new).await;
     let id = app.trigger(&task).await;
     let started = std::time::Instant::now();
     worker::run_batch(&app.engine(), 10).await.expect("run");
-    assert!(started.elapsed() < Duration::from_secs(4));
+    assert!(started.elapsed() < Duration::from_secs(30));
     let execution = control::load_execution(&app.engine(), id, task.owner_id)
         .await
         .expect("load")
@@ -191,21 +192,46 @@ async fn consecutive_dead_executions_auto_pause_the_task_with_a_record() {
 async fn a_success_resets_the_failure_count() {
     let app = spawn_manual_app().await;
     let sink = CaptureServer::start().await;
-    let mut new = http_task(&sink.url("/fail-times/reset/1"));
+    // Fail, succeed, fail: two failures, but never two in a row.
+    let mut new = http_task(&sink.url("/plan/reset/fsf"));
     new.retry.max_attempts = 1;
     new.auto_pause_after_failures = Some(2);
     let task = app.create_task(&new).await;
     let engine = app.engine();
-    app.trigger(&task).await;
-    worker::run_batch(&engine, 10).await.expect("fails");
-    app.trigger(&task).await;
-    worker::run_batch(&engine, 10).await.expect("succeeds");
-    let failures: i32 = sqlx::query_scalar("SELECT consecutive_failures FROM tasks WHERE id = $1")
+    let task_state = || async {
+        sqlx::query_as::<_, (String, i32)>(
+            "SELECT status, consecutive_failures FROM tasks WHERE id = $1",
+        )
         .bind(task.id)
         .fetch_one(&app.db)
         .await
-        .expect("count");
-    assert_eq!(failures, 0);
+        .expect("task")
+    };
+
+    let first = app.trigger(&task).await;
+    worker::run_batch(&engine, 10).await.expect("fails");
+    assert_eq!(status_of(&app.db, first).await, "DEAD");
+    assert_eq!(task_state().await, ("ACTIVE".to_owned(), 1));
+
+    let second = app.trigger(&task).await;
+    worker::run_batch(&engine, 10).await.expect("succeeds");
+    assert_eq!(status_of(&app.db, second).await, "SUCCEEDED");
+    assert_eq!(task_state().await, ("ACTIVE".to_owned(), 0));
+
+    // Without the reset this would be the second failure in a row and pause the task.
+    let third = app.trigger(&task).await;
+    worker::run_batch(&engine, 10).await.expect("fails again");
+    assert_eq!(status_of(&app.db, third).await, "DEAD");
+    assert_eq!(task_state().await, ("ACTIVE".to_owned(), 1));
+    assert_eq!(sink.requests_to("/plan/reset").len(), 3);
+    let paused: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM task_events WHERE task_id = $1 AND kind = 'AUTO_PAUSED'",
+    )
+    .bind(task.id)
+    .fetch_one(&app.db)
+    .await
+    .expect("records");
+    assert_eq!(paused, 0);
 }
 
 #[tokio::test]

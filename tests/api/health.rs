@@ -67,9 +67,9 @@ async fn readiness_follows_the_database_away_and_back() {
         .execute(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true").as_str())
         .await
         .expect("allow");
-    // The pool replaces its dead connections on the next acquire; allow a few attempts.
+    // The pool replaces its dead connections on the next acquire; allow attempts for 30 s.
     let mut recovered = None;
-    for _ in 0..50 {
+    for _ in 0..300 {
         let (status, body) = readiness(&app).await;
         if status == 200 {
             recovered = Some(body);

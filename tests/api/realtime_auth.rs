@@ -123,11 +123,12 @@ async fn the_admin_room_follows_the_role_in_the_database() {
 
 #[tokio::test]
 async fn a_socket_ends_with_its_access_token() {
-    let app = spawn_app_with(&[("ACCESS_TOKEN_TTL_SECONDS", "2")]).await;
+    // Long enough for the login and the connection, however slow the machine.
+    let app = spawn_app_with(&[("ACCESS_TOKEN_TTL_SECONDS", "10")]).await;
     let user = app.login_as("USER").await;
     let mut socket = connect(&app, &user.access_token).await;
     let notice = tokio::time::timeout(
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         socket.event(names::SESSION_EXPIRED),
     )
     .await

@@ -8,7 +8,7 @@ use crate::helpers::spawn_app;
 
 /// Waits until a backend of `database` is blocked on a lock (the request is in flight).
 async fn wait_for_blocked_query(admin: &mut sqlx::PgConnection, database: &str) {
-    for _ in 0..200 {
+    for _ in 0..1200 {
         let blocked: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
         )
@@ -45,7 +45,7 @@ async fn shutdown_lets_in_flight_requests_finish_and_refuses_new_ones() {
     app.shutdown.cancel();
     // The listener closes: new connections are refused while the old request is pending.
     let mut refused = false;
-    for _ in 0..200 {
+    for _ in 0..2000 {
         if tokio::net::TcpStream::connect(("127.0.0.1", app.port))
             .await
             .is_err()
