@@ -9,12 +9,12 @@ use super::model::{
     ActionType, CatchUpPolicy, ConcurrencyPolicy, DstPolicy, NewTask, Task, TaskStatus,
 };
 use crate::{
+    cron::schedule::Schedule,
     error::{AppError, AppResult},
     events::{DomainEvent, EventBus},
     scheduler::{
         engine::TASKS_CHANGED,
         planner::{self, SkipReason},
-        schedule::Schedule,
     },
 };
 

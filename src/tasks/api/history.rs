@@ -9,13 +9,13 @@ use uuid::Uuid;
 use super::crud::owned_task;
 use crate::{
     auth::{Caller, Scope},
+    cron::{
+        CronSchedule,
+        explain::{self, ExplainOut},
+    },
     error::{AppError, AppResult, Problem},
     executions::history::{self, HistoryPage, HistoryQuery},
     http::{AppJson, AppPath, AppQuery},
-    scheduler::{
-        cron::CronSchedule,
-        explain::{self, ExplainOut},
-    },
     state::AppState,
     tasks::model::TaskStatus,
 };
