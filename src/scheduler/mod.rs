@@ -3,14 +3,11 @@
 //! retries and dead letters, lease rescue and retention. See DESIGN.md, "How an execution
 //! flows".
 
-pub mod control;
 pub mod dispatcher;
 pub mod engine;
 pub mod listener;
 pub mod maintenance;
-pub mod model;
 pub mod outcomes;
 pub mod owners;
 pub mod planner;
-pub mod stats;
 pub mod worker;
