@@ -7,7 +7,7 @@
 use std::{hint::black_box, time::Instant};
 
 use chrono::{DateTime, Duration, Utc};
-use nocron::scheduler::cron::{CronSchedule, DstPolicy, RepeatedHour, SkippedHour};
+use nocron::cron::{CronSchedule, DstPolicy, RepeatedHour, SkippedHour};
 
 const ROUNDS: usize = 7;
 

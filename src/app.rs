@@ -15,6 +15,7 @@ use crate::{
     admin, api_keys,
     auth::{self, AuthContext},
     config::{self, Settings},
+    cron,
     db::{self, embedded::LocalCluster},
     events::EventBus,
     executions, health, http,
@@ -31,7 +32,7 @@ use crate::{
 pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
-        .merge(scheduler::explain::router())
+        .merge(cron::explain::router())
         .merge(auth::router())
         .merge(users::router())
         .merge(admin::router())

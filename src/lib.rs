@@ -11,6 +11,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod cron;
 pub mod db;
 pub mod email;
 pub mod error;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use reqwest::{Method, Url, header::HeaderName};
 use serde::Deserialize;
 
+use super::config_field::field_error;
 use crate::error::FieldError;
 
 /// The raw shape accepted in `action.config`.
@@ -165,19 +166,6 @@ pub struct HttpConfig {
     pub max_redirects: u8,
     /// Success rules.
     pub success: SuccessCondition,
-}
-
-const FIELD: &str = "action.config";
-
-fn field_error(path: &str, message: impl Into<String>) -> FieldError {
-    FieldError {
-        field: if path.is_empty() {
-            FIELD.to_owned()
-        } else {
-            format!("{FIELD}.{path}")
-        },
-        message: message.into(),
-    }
 }
 
 impl HttpConfig {

@@ -10,21 +10,11 @@
 use minijinja::Environment;
 use serde_json::{Map, Value};
 
+use super::config_field::field_error;
 use crate::{
     error::FieldError,
     templating::{self, Budget, TemplateLimits},
 };
-
-fn field_error(path: &str, message: impl Into<String>) -> FieldError {
-    FieldError {
-        field: if path.is_empty() {
-            "action.config".to_owned()
-        } else {
-            format!("action.config.{path}")
-        },
-        message: message.into(),
-    }
-}
 
 /// The bounded environment with the installed limits: strict about unknown variables (a
 /// typo fails instead of writing an empty value), no escaping (this is JSON, not HTML).

@@ -10,6 +10,7 @@
 //! built; the values reach the action only through its configuration and
 //! [`ExecutionContext::secrets`], and every log line is redacted as it is written.
 
+pub mod config_field;
 pub mod database;
 mod database_config;
 pub mod database_tls;

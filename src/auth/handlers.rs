@@ -3,7 +3,7 @@
 use axum::{
     body::Bytes,
     extract::{FromRequestParts, State},
-    http::{StatusCode, request::Parts},
+    http::{HeaderMap, StatusCode, request::Parts},
     response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
@@ -19,7 +19,7 @@ use super::{
 use crate::{
     api_keys,
     error::{AppError, ErrorCode, Problem},
-    http::{AppJson, ValidJson, client_ip, extract::parse_json},
+    http::{AppJson, ValidJson, client_ip, extract::optional_json},
     state::AppState,
     users::{self, UserOut, UserStatus},
 };
@@ -338,13 +338,10 @@ async fn refresh(
 async fn logout(
     State(state): State<AppState>,
     user: CurrentUser,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, AppError> {
-    let body: LogoutIn = if body.iter().all(u8::is_ascii_whitespace) {
-        LogoutIn::default()
-    } else {
-        parse_json(&body)?
-    };
+    let body: LogoutIn = optional_json(&headers, &body)?;
     if body.all {
         sessions::revoke_all(&state.db, user.id, None, "signed_out_everywhere").await?;
     } else {

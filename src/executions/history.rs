@@ -170,7 +170,7 @@ pub async fn task_history(
 pub fn parse_status(value: &str) -> AppResult<String> {
     let known = value == "SKIPPED"
         || value
-            .parse::<crate::scheduler::model::ExecutionStatus>()
+            .parse::<crate::executions::model::ExecutionStatus>()
             .is_ok();
     if known {
         Ok(value.to_owned())
@@ -186,9 +186,9 @@ pub fn parse_status(value: &str) -> AppResult<String> {
 #[derive(Debug, Clone, Default)]
 pub struct ExecutionQuery {
     /// Only this status.
-    pub status: Option<crate::scheduler::model::ExecutionStatus>,
+    pub status: Option<crate::executions::model::ExecutionStatus>,
     /// Only this trigger kind.
-    pub trigger_kind: Option<crate::scheduler::model::TriggerKind>,
+    pub trigger_kind: Option<crate::executions::model::TriggerKind>,
     /// Only executions queued at or after this instant.
     pub from: Option<DateTime<Utc>>,
     /// Only executions queued before this instant.
@@ -209,9 +209,9 @@ pub struct ExecutionListItem {
     /// The task's name.
     pub task_name: String,
     /// Its status.
-    pub status: crate::scheduler::model::ExecutionStatus,
+    pub status: crate::executions::model::ExecutionStatus,
     /// What started it.
-    pub trigger_kind: crate::scheduler::model::TriggerKind,
+    pub trigger_kind: crate::executions::model::TriggerKind,
     /// Attempt number.
     pub attempt: i32,
     /// The schedule slot, for scheduled runs.
@@ -247,7 +247,7 @@ pub async fn owner_executions(
     owner_id: Uuid,
     query: &ExecutionQuery,
 ) -> AppResult<ExecutionPage> {
-    use crate::scheduler::model::{ExecutionStatus, TriggerKind};
+    use crate::executions::model::{ExecutionStatus, TriggerKind};
     let position: Option<(DateTime<Utc>, Uuid)> =
         query.cursor.as_deref().map(cursor::decode).transpose()?;
     let mut items = sqlx::query_as!(

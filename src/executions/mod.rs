@@ -1,7 +1,12 @@
-//! Executions as the API shows them: one execution with its log lines, cancel and retry
-//! (`/executions/{id}`, also under `/api/v1`), and a task's history ([`history`]).
+//! Executions: the stored model ([`model`]), acting on them from outside the engine's loops
+//! ([`control`]: trigger, cancel, retry, read), live numbers ([`stats`]), and the API: one
+//! execution with its log lines, cancel and retry (`/executions/{id}`, also under
+//! `/api/v1`), and a task's history ([`history`]).
 
+pub mod control;
 pub mod history;
+pub mod model;
+pub mod stats;
 
 use axum::{extract::State, http::StatusCode};
 use chrono::{DateTime, Utc};
@@ -10,16 +15,16 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use self::{
+    control::{Enqueued, StoredLogLine},
+    history::{ExecutionPage, ExecutionQuery},
+    model::{Execution, ExecutionStatus, TriggerKind},
+};
 use crate::{
     auth::{Caller, Scope},
     error::{AppError, AppResult, Problem},
-    executions::history::{ExecutionPage, ExecutionQuery},
     http::{AppJson, AppPath, AppQuery},
-    scheduler::{
-        control::{self, Enqueued, StoredLogLine},
-        engine::Engine,
-        model::{Execution, ExecutionStatus, TriggerKind},
-    },
+    scheduler::engine::Engine,
     state::AppState,
 };
 

@@ -86,6 +86,25 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     Ok(value)
 }
 
+/// Parses an optional JSON body: an empty (or all-blank) body is `T::default()`; any other
+/// body must be JSON (`content-type: application/json`) and is parsed as [`parse_json`] does.
+/// A function, not an extractor, so a handler checks the caller's rights before the body.
+pub fn optional_json<T: Default + DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, AppError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    if !is_json_content_type(headers) {
+        return Err(AppError::new(
+            ErrorCode::InvalidContentType,
+            "expected a request body with content-type: application/json",
+        ));
+    }
+    parse_json(body)
+}
+
 /// serde_json appends " at line 1 column 20" to data errors; the field path says more.
 fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {

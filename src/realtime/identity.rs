@@ -169,7 +169,7 @@ impl RealtimeHooks {
             Ok(task.map(|task| task.owner_id))
         })
         .with_metrics(|state: AppState| async move {
-            let stats = crate::scheduler::stats::current(&state.db)
+            let stats = crate::executions::stats::current(&state.db)
                 .await
                 .map_err(|e| e.to_string())?;
             Ok(DashboardMetrics {

@@ -20,10 +20,7 @@ use super::{
     rooms::{ADMIN, Room},
 };
 use crate::{
-    events::DomainEvent,
-    scheduler::{control, engine::Engine},
-    state::AppState,
-    tasks,
+    events::DomainEvent, executions::control, scheduler::engine::Engine, state::AppState, tasks,
 };
 
 /// Relays bus events to the gateway until shutdown.

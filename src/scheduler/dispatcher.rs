@@ -20,9 +20,9 @@ use super::{
     engine::{EXECUTION_CANCEL, EXECUTIONS_QUEUED, Engine, TASKS_CHANGED},
     listener,
     planner::{self, SkipReason},
-    schedule::Schedule,
 };
 use crate::{
+    cron::schedule::Schedule,
     events::DomainEvent,
     tasks::model::{CatchUpPolicy, ConcurrencyPolicy, DstPolicy},
 };

@@ -8,9 +8,9 @@ use uuid::Uuid;
 
 use super::{
     engine::Engine,
-    model::ExecutionStatus,
     outcomes::{self, FinishedAttempt},
 };
+use crate::executions::model::ExecutionStatus;
 use crate::{state::AppState, system_jobs::SystemJob};
 
 /// Expired leases handled per rescue pass.

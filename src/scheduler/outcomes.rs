@@ -9,10 +9,8 @@ use rand::Rng;
 use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::{
-    engine::{EXECUTIONS_QUEUED, Engine},
-    model::{ExecutionStatus, TriggerKind},
-};
+use super::engine::{EXECUTIONS_QUEUED, Engine};
+use crate::executions::model::{ExecutionStatus, TriggerKind};
 use crate::{
     actions::LogLine,
     config::ChainSettings,

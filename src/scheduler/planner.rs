@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::schedule::Schedule;
+use crate::cron::schedule::Schedule;
 use crate::{
     tasks::model::{CatchUpPolicy, ConcurrencyPolicy},
     text_enum,

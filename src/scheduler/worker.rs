@@ -24,9 +24,9 @@ use uuid::Uuid;
 use super::{
     engine::{EXECUTION_CANCEL, EXECUTIONS_QUEUED, Engine},
     listener,
-    model::TriggerKind,
     outcomes::{self, AttemptResult, Completion},
 };
+use crate::executions::model::TriggerKind;
 use crate::{
     actions::{self, ExecutionContext, ExecutionLogger},
     events::DomainEvent,

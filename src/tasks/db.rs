@@ -9,12 +9,12 @@ use super::model::{
     ActionType, CatchUpPolicy, ConcurrencyPolicy, DstPolicy, NewTask, Task, TaskStatus,
 };
 use crate::{
+    cron::schedule::Schedule,
     error::{AppError, AppResult},
     events::{DomainEvent, EventBus},
     scheduler::{
         engine::TASKS_CHANGED,
         planner::{self, SkipReason},
-        schedule::Schedule,
     },
 };
 
@@ -35,8 +35,27 @@ pub fn first_slot(
         .filter(|slot| end_at.is_none_or(|end| *slot <= end))
 }
 
-/// Validates and stores a new task, computing its first slot.
+/// Validates and stores a new task, computing its first slot, and announces it once stored.
 pub async fn create_task(db: &PgPool, events: &EventBus, new: &NewTask) -> AppResult<Task> {
+    let mut tx = db.begin().await?;
+    let task = insert_task(&mut tx, new).await?;
+    tx.commit().await?;
+    announce_created(events, &task);
+    Ok(task)
+}
+
+/// Publishes that `task` was created; call it once the transaction that stored it committed.
+pub fn announce_created(events: &EventBus, task: &Task) {
+    events.publish(DomainEvent::TaskCreated {
+        task_id: task.id,
+        owner_id: task.owner_id,
+    });
+}
+
+/// Validates and stores a new task on `conn`, computing its first slot, so that it can be
+/// created in one transaction with what belongs to it. Dispatchers are woken when the
+/// transaction commits; the caller publishes [`announce_created`] after that.
+pub async fn insert_task(conn: &mut PgConnection, new: &NewTask) -> AppResult<Task> {
     let schedule = new.validate()?;
     let spec = new.schedule.as_ref();
     let next_run_at = schedule.as_ref().and_then(|schedule| {
@@ -48,7 +67,6 @@ pub async fn create_task(db: &PgPool, events: &EventBus, new: &NewTask) -> AppRe
         )
     });
     let id = Uuid::now_v7();
-    let mut tx = db.begin().await?;
     sqlx::query!(
         r#"INSERT INTO tasks (id, owner_id, name, description, tags, action_type, action_config,
                cron, timezone, start_at, end_at, jitter_seconds, dst_policy, status,
@@ -83,18 +101,12 @@ pub async fn create_task(db: &PgPool, events: &EventBus, new: &NewTask) -> AppRe
         next_run_at,
         new.allow_cycles,
     )
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
-    notify_tasks_changed(&mut tx).await?;
-    let task = load_task(&mut tx, id)
+    notify_tasks_changed(&mut *conn).await?;
+    load_task(&mut *conn, id)
         .await?
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("inserted task vanished")))?;
-    tx.commit().await?;
-    events.publish(DomainEvent::TaskCreated {
-        task_id: id,
-        owner_id: new.owner_id,
-    });
-    Ok(task)
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("inserted task vanished")))
 }
 
 /// One of the owner's tasks; another owner's task is `None`.
@@ -103,6 +115,13 @@ pub async fn find_task(db: &PgPool, task_id: Uuid, owner_id: Uuid) -> AppResult<
     Ok(load_task(&mut conn, task_id)
         .await?
         .filter(|task| task.owner_id == owner_id))
+}
+
+/// One of the owner's tasks, or a 404: another owner's task is not found either.
+pub async fn owned_task(db: &PgPool, task_id: Uuid, owner_id: Uuid) -> AppResult<Task> {
+    find_task(db, task_id, owner_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("task"))
 }
 
 /// A task by id, whoever owns it (for the engine, which acts for every owner).

@@ -13,8 +13,8 @@ use super::{
 };
 use crate::{
     error::{AppError, AppResult},
+    executions::model::{ExecutionStatus, TriggerKind},
     http::cursor,
-    scheduler::model::{ExecutionStatus, TriggerKind},
     text_enum,
 };
 

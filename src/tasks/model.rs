@@ -6,10 +6,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+pub use crate::cron::schedule::DstPolicy;
 use crate::{
     actions,
+    cron::schedule::Schedule,
     error::{AppError, FieldError},
-    scheduler::schedule::Schedule,
     text_enum,
 };
 
@@ -68,20 +69,6 @@ text_enum! {
         Latest = "LATEST",
         /// Missed slots run, up to `catch_up_max` of the most recent.
         All = "ALL",
-    }
-}
-
-text_enum! {
-    /// How local times in the hour skipped or repeated by a daylight-saving change fire.
-    pub enum DstPolicy {
-        /// Skipped hour: run once at the end of the gap. Repeated hour: run once.
-        ShiftOnce = "SHIFT_ONCE",
-        /// Skipped hour: run at the end of the gap. Repeated hour: run in both.
-        ShiftTwice = "SHIFT_TWICE",
-        /// Skipped hour: do not run. Repeated hour: run once.
-        SkipOnce = "SKIP_ONCE",
-        /// Skipped hour: do not run. Repeated hour: run in both.
-        SkipTwice = "SKIP_TWICE",
     }
 }
 

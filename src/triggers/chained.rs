@@ -23,8 +23,7 @@ use uuid::Uuid;
 
 use super::chains::ChainOn;
 use crate::{
-    config::ChainSettings,
-    scheduler::{model::ExecutionStatus, planner::SkipReason},
+    config::ChainSettings, executions::model::ExecutionStatus, scheduler::planner::SkipReason,
     tasks::model::TaskStatus,
 };
 

@@ -15,18 +15,19 @@
 use axum::{extract::State, http::StatusCode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::owned_task;
 use crate::{
     auth::CurrentUser,
-    error::{AppError, Problem},
+    config::ChainSettings,
+    error::{AppError, AppResult, Problem},
+    executions::model::ExecutionStatus,
     http::{AppJson, AppPath},
-    scheduler::model::ExecutionStatus,
     state::AppState,
-    tasks::db::find_task,
+    tasks::db::{load_task, owned_task},
     text_enum,
 };
 
@@ -111,51 +112,52 @@ async fn create_chain(
     AppPath(task_id): AppPath<Uuid>,
     AppJson(body): AppJson<ChainIn>,
 ) -> Result<(StatusCode, AppJson<ChainOut>), AppError> {
-    let row = add_chain(&state, user.id, task_id, &body).await?;
+    let mut tx = state.db.begin().await?;
+    let row = add_chain(&mut tx, state.settings.chains, user.id, task_id, &body).await?;
+    tx.commit().await?;
     Ok((StatusCode::CREATED, AppJson(row)))
 }
 
 /// Chains one of the owner's tasks after another of theirs, refusing a chain to itself, a
 /// task that is not theirs, a source already at the out-degree limit, a cycle through a task without
-/// `allow_cycles`, and more sources than [`MAX_CHAINS_PER_TASK`].
+/// `allow_cycles`, and more sources than [`MAX_CHAINS_PER_TASK`]. Runs on `conn`, so a task
+/// and its chain can be created in one transaction; the caller commits.
 pub async fn add_chain(
-    state: &AppState,
+    conn: &mut PgConnection,
+    limits: ChainSettings,
     owner_id: Uuid,
     task_id: Uuid,
     body: &ChainIn,
 ) -> Result<ChainOut, AppError> {
     let user_id = owner_id;
-    let limits = state.settings.chains;
-    owned_task(state, task_id, user_id).await?;
+    if !owns_task(conn, task_id, user_id).await? {
+        return Err(AppError::not_found("task"));
+    }
     if body.source_task_id == task_id {
         return Err(AppError::invalid_field(
             "source_task_id",
             "a task cannot be chained after itself",
         ));
     }
-    if find_task(&state.db, body.source_task_id, user_id)
-        .await?
-        .is_none()
-    {
+    if !owns_task(conn, body.source_task_id, user_id).await? {
         return Err(AppError::invalid_field(
             "source_task_id",
             "no such task of yours",
         ));
     }
-    let mut tx = state.db.begin().await?;
     // Both tasks are the caller's, so a cycle can only be closed by the caller's own chains:
     // serialising chain changes per owner makes the checks below race-free.
     sqlx::query!(
         "SELECT pg_advisory_xact_lock(hashtextextended('task_chains:' || $1::text, 0))",
         user_id.to_string()
     )
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
     let out_degree = sqlx::query_scalar!(
         r#"SELECT count(*) AS "count!" FROM task_chains WHERE source_task_id = $1"#,
         body.source_task_id
     )
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await?;
     if out_degree >= limits.max_out_degree {
         return Err(AppError::invalid_field(
@@ -185,7 +187,7 @@ pub async fn add_chain(
         task_id,
         body.source_task_id
     )
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *conn)
     .await?;
     let without_opt_in: Vec<String> = refusing
         .iter()
@@ -216,7 +218,7 @@ pub async fn add_chain(
         r#"SELECT count(*) AS "count!" FROM task_chains WHERE task_id = $1"#,
         task_id
     )
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await?;
     if existing >= MAX_CHAINS_PER_TASK {
         return Err(AppError::conflict(format!(
@@ -234,11 +236,17 @@ pub async fn add_chain(
         body.source_task_id,
         body.on.as_str()
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await?
     .ok_or_else(|| AppError::conflict("this task is already chained after that source"))?;
-    tx.commit().await?;
     Ok(row)
+}
+
+/// Whether `task_id` is one of the owner's tasks, as `conn` sees it.
+async fn owns_task(conn: &mut PgConnection, task_id: Uuid, owner_id: Uuid) -> AppResult<bool> {
+    Ok(load_task(conn, task_id)
+        .await?
+        .is_some_and(|task| task.owner_id == owner_id))
 }
 
 /// List the chains that start one of your tasks.
@@ -254,7 +262,7 @@ async fn list_chains(
     user: CurrentUser,
     AppPath(task_id): AppPath<Uuid>,
 ) -> Result<AppJson<Vec<ChainOut>>, AppError> {
-    owned_task(&state, task_id, user.id).await?;
+    owned_task(&state.db, task_id, user.id).await?;
     let rows = sqlx::query_as!(
         ChainOut,
         r#"SELECT c.id, c.task_id, c.source_task_id, c.on_status AS "on: ChainOn", c.created_at

@@ -19,18 +19,19 @@ use uuid::Uuid;
 use super::{
     inbound::{DeliveryAccepted, read_body, touch},
     message::{self, Envelope, ParsedMail},
-    owned_task, payload, public_url, token,
+    payload, public_url, token,
 };
 use crate::{
     auth::CurrentUser,
     error::{AppError, ErrorCode, Problem},
-    http::{AppJson, AppPath, extract::parse_json},
-    scheduler::{
+    executions::{
         control::{self, Enqueued},
-        engine::Engine,
         model::TriggerKind,
     },
+    http::{AppJson, AppPath, extract::parse_json},
+    scheduler::engine::Engine,
     state::AppState,
+    tasks::db::owned_task,
     tasks::model::TaskStatus,
 };
 
@@ -127,7 +128,7 @@ async fn create_email_trigger(
     AppPath(task_id): AppPath<Uuid>,
     AppJson(body): AppJson<EmailTriggerIn>,
 ) -> Result<(StatusCode, AppJson<EmailTriggerCreated>), AppError> {
-    owned_task(&state, task_id, user.id).await?;
+    owned_task(&state.db, task_id, user.id).await?;
     let name = body.name.unwrap_or_default().trim().to_owned();
     if name.chars().count() > 100 {
         return Err(AppError::invalid_field(
@@ -195,7 +196,7 @@ async fn list_email_triggers(
     user: CurrentUser,
     AppPath(task_id): AppPath<Uuid>,
 ) -> Result<AppJson<Vec<EmailTriggerOut>>, AppError> {
-    owned_task(&state, task_id, user.id).await?;
+    owned_task(&state.db, task_id, user.id).await?;
     let rows = sqlx::query_as!(
         EmailTriggerRow,
         "SELECT e.id, e.task_id, e.name, e.token_prefix, e.created_at, e.last_used_at

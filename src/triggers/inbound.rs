@@ -31,8 +31,9 @@ use super::{
 };
 use crate::{
     error::{AppError, ErrorCode, Problem},
+    executions::{control, model::TriggerKind},
     http::{AppJson, AppPath, validation},
-    scheduler::{control, engine::Engine, model::TriggerKind},
+    scheduler::engine::Engine,
     state::AppState,
     tasks::model::TaskStatus,
 };

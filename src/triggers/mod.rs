@@ -29,13 +29,7 @@ use std::{net::SocketAddr, sync::OnceLock};
 use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
-use crate::{
-    auth::rate_limit::KeyedLimiter,
-    config::TriggerSettings,
-    error::{AppError, AppResult},
-    state::AppState,
-    tasks::{db::find_task, model::Task},
-};
+use crate::{auth::rate_limit::KeyedLimiter, config::TriggerSettings, state::AppState};
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -89,13 +83,6 @@ pub async fn start(state: &AppState) -> anyhow::Result<()> {
         }
     });
     Ok(())
-}
-
-/// One of the caller's tasks, or a 404.
-pub(crate) async fn owned_task(state: &AppState, task_id: Uuid, owner_id: Uuid) -> AppResult<Task> {
-    find_task(&state.db, task_id, owner_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("task"))
 }
 
 /// `PUBLIC_URL` + `path`, or `path` alone when no public URL is configured.

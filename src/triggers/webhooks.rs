@@ -11,12 +11,13 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::{owned_task, public_url, signature::StandardWebhooksKey, token};
+use super::{public_url, signature::StandardWebhooksKey, token};
 use crate::{
     auth::CurrentUser,
     error::{AppError, FieldError, Problem},
     http::{AppJson, AppPath},
     state::AppState,
+    tasks::db::owned_task,
     text_enum,
 };
 
@@ -232,7 +233,7 @@ async fn create_webhook(
     AppPath(task_id): AppPath<Uuid>,
     AppJson(body): AppJson<WebhookIn>,
 ) -> Result<(StatusCode, AppJson<WebhookCreated>), AppError> {
-    owned_task(&state, task_id, user.id).await?;
+    owned_task(&state.db, task_id, user.id).await?;
     let valid = validate(body)?;
     let id = Uuid::now_v7();
     let sealed = valid
@@ -307,7 +308,7 @@ async fn list_webhooks(
     user: CurrentUser,
     AppPath(task_id): AppPath<Uuid>,
 ) -> Result<AppJson<Vec<WebhookOut>>, AppError> {
-    owned_task(&state, task_id, user.id).await?;
+    owned_task(&state.db, task_id, user.id).await?;
     let rows = sqlx::query_as!(
         WebhookRow,
         r#"SELECT w.id, w.task_id, w.name, w.token_prefix,

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use nocron::{scheduler::model::ExecutionStatus, tasks::model::ActionType};
+use nocron::{executions::model::ExecutionStatus, tasks::model::ActionType};
 use serde_json::json;
 
 use crate::{

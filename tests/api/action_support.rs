@@ -2,7 +2,8 @@
 //! user, one worker batch run by the engine, and the execution as stored (row and logs).
 
 use nocron::{
-    scheduler::{model::TriggerKind, worker},
+    executions::model::TriggerKind,
+    scheduler::worker,
     tasks::model::{ActionType, NewTask, Task},
 };
 use serde_json::{Value, json};
@@ -52,7 +53,7 @@ pub async fn create_action_task(
 
 /// Queues a manual execution with `input`.
 pub async fn trigger_with(app: &TestApp, task: &Task, input: Value) -> Uuid {
-    nocron::scheduler::control::enqueue(
+    nocron::executions::control::enqueue(
         &app.engine(),
         task.id,
         task.owner_id,

@@ -7,11 +7,8 @@ use std::{collections::HashSet, time::Duration};
 use chrono::{DateTime, Utc};
 use nocron::{
     events::EventBus,
-    scheduler::{
-        control,
-        engine::{Engine, EngineConfig},
-        model::TriggerKind,
-    },
+    executions::{control, model::TriggerKind},
+    scheduler::engine::{Engine, EngineConfig},
     tasks::{
         self,
         model::{CatchUpPolicy, ScheduleSpec, Task},

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use nocron::{
-    scheduler::{dispatcher, model::ExecutionStatus, worker},
+    executions::model::ExecutionStatus,
+    scheduler::{dispatcher, worker},
     tasks::model::{CatchUpPolicy, ConcurrencyPolicy, ScheduleSpec},
 };
 

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use nocron::{
+    executions::{control, model::ExecutionStatus},
     scheduler::{
-        control, dispatcher,
-        model::ExecutionStatus,
+        dispatcher,
         outcomes::{self, AttemptResult, Completion},
         worker,
     },

@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Duration as TimeDelta, Utc};
 use nocron::{
-    scheduler::{control, dispatcher, worker},
+    executions::control,
+    scheduler::{dispatcher, worker},
     tasks::{
         self,
         model::{CatchUpPolicy, ConcurrencyPolicy, ScheduleSpec, Task, TaskStatus},

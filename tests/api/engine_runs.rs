@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use nocron::{
     events::DomainEvent,
-    scheduler::{control, model::ExecutionStatus, worker},
+    executions::{control, model::ExecutionStatus},
+    scheduler::worker,
     tasks::model::RetryPolicy,
 };
 
@@ -179,7 +180,7 @@ async fn consecutive_dead_executions_auto_pause_the_task_with_a_record() {
         &engine,
         task.id,
         task.owner_id,
-        nocron::scheduler::model::TriggerKind::Api,
+        nocron::executions::model::TriggerKind::Api,
         serde_json::json!({}),
         None,
     )
@@ -244,7 +245,7 @@ async fn idempotent_triggers_queue_once() {
             &engine,
             task.id,
             task.owner_id,
-            nocron::scheduler::model::TriggerKind::Api,
+            nocron::executions::model::TriggerKind::Api,
             serde_json::json!({"n": 1}),
             Some("key-1"),
         )

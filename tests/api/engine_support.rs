@@ -6,10 +6,8 @@ use std::{future::Future, time::Duration};
 
 use nocron::{
     app::Application,
-    scheduler::{
-        engine::Engine,
-        model::{ExecutionStatus, TriggerKind},
-    },
+    executions::model::{ExecutionStatus, TriggerKind},
+    scheduler::engine::Engine,
     tasks::{
         self,
         model::{ActionType, NewTask, Task},
@@ -62,7 +60,7 @@ impl TestApp {
 
     /// Queues a manual execution of a task and returns its id.
     pub async fn trigger(&self, task: &Task) -> Uuid {
-        nocron::scheduler::control::enqueue(
+        nocron::executions::control::enqueue(
             &self.engine(),
             task.id,
             task.owner_id,

@@ -3,7 +3,8 @@
 //! database into the result, update matching pages, rate limits, Notion's validation errors).
 
 use nocron::{
-    scheduler::{control, model::TriggerKind, worker},
+    executions::{control, model::TriggerKind},
+    scheduler::worker,
     tasks::model::{ActionType, NewTask, Task},
 };
 use serde_json::{Value, json};

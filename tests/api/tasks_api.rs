@@ -4,7 +4,7 @@
 
 use std::{collections::HashSet, time::Duration};
 
-use nocron::scheduler::model::ExecutionStatus;
+use nocron::executions::model::ExecutionStatus;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use nocron::scheduler::model::ExecutionStatus;
+use nocron::executions::model::ExecutionStatus;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;

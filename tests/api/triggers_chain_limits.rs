@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use nocron::{
-    scheduler::model::ExecutionStatus,
+    executions::model::ExecutionStatus,
     triggers::chains::{self, Ended},
 };
 use serde_json::{Value, json};

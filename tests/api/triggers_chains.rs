@@ -4,7 +4,8 @@
 //! `triggers_chain_limits`), and a repeated follow-up queues nothing twice.
 
 use nocron::{
-    scheduler::{model::ExecutionStatus, worker},
+    executions::model::ExecutionStatus,
+    scheduler::worker,
     tasks::model::RetryPolicy,
     triggers::chains::{self, Ended},
 };

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use nocron::{
-    scheduler::model::ExecutionStatus,
+    executions::model::ExecutionStatus,
     triggers::signature::{StandardWebhooksKey, sign_github},
 };
 use serde_json::{Value, json};

@@ -11,13 +11,15 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::{
-    actions::json_template::{check_templates, environment},
+    actions::{
+        config_field::field_error,
+        json_template::{check_templates, environment},
+    },
     error::FieldError,
 };
 
 pub use crate::actions::json_template::render;
 
-const FIELD: &str = "action.config";
 /// Default and largest number of pages `update_pages` changes in one run.
 pub const UPDATE_LIMIT: (u32, u32) = (50, 100);
 /// Default and largest number of pages `query_database` returns.
@@ -95,17 +97,6 @@ impl std::fmt::Debug for NotionConfig {
             .field("database_id", &self.database_id)
             .field("token", &self.token.as_ref().map(|_| ".."))
             .finish_non_exhaustive()
-    }
-}
-
-fn field_error(path: &str, message: impl Into<String>) -> FieldError {
-    FieldError {
-        field: if path.is_empty() {
-            FIELD.to_owned()
-        } else {
-            format!("{FIELD}.{path}")
-        },
-        message: message.into(),
     }
 }
 

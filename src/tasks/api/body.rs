@@ -6,11 +6,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::tasks::{
-    list::ExecutionSummary,
-    model::{
-        ActionType, CatchUpPolicy, ConcurrencyPolicy, NewTask, RetryPolicy, ScheduleSpec, Task,
-        TaskStatus,
+use crate::{
+    error::AppError,
+    tasks::{
+        list::ExecutionSummary,
+        model::{
+            ActionType, CatchUpPolicy, ConcurrencyPolicy, NewTask, RetryPolicy, ScheduleSpec, Task,
+            TaskStatus,
+        },
     },
 };
 
@@ -107,9 +110,22 @@ fn default_catch_up_max() -> i32 {
     10
 }
 
+/// Parses a definition at the edge: `(owner_id, definition)` becomes a [`NewTask`] whose
+/// every field was checked, or a 422 naming each failing field (`name`, `schedule.cron`,
+/// `action.config.url`, …).
+impl TryFrom<(Uuid, TaskIn)> for NewTask {
+    type Error = AppError;
+
+    fn try_from((owner_id, input): (Uuid, TaskIn)) -> Result<Self, Self::Error> {
+        let new = input.into_new_task(owner_id);
+        new.validate()?;
+        Ok(new)
+    }
+}
+
 impl TaskIn {
-    /// The engine's input for this definition, owned by `owner_id`.
-    pub fn into_new_task(self, owner_id: Uuid) -> NewTask {
+    /// The engine's input for this definition, owned by `owner_id`, not yet checked.
+    fn into_new_task(self, owner_id: Uuid) -> NewTask {
         let defaults = RetryPolicy::default();
         let retry = self.retry.map_or(defaults, |r| RetryPolicy {
             max_attempts: r.max_attempts.unwrap_or(defaults.max_attempts),

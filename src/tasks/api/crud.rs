@@ -20,7 +20,7 @@ use crate::{
     tasks::{
         db,
         list::{self, SortOrder, TaskQuery, TaskSort},
-        model::{ActionType, Task, TaskStatus},
+        model::{ActionType, NewTask, Task, TaskStatus},
         update,
     },
 };
@@ -127,7 +127,7 @@ pub async fn create_task(
         ));
     }
     secret_scope::require_for(&caller, input.action.action_type, &input.action.config)?;
-    let new = input.into_new_task(caller.owner_id());
+    let new = NewTask::try_from((caller.owner_id(), input))?;
     let task = db::create_task(&state.db, &state.events, &new).await?;
     let mut headers = versioned(&task);
     set_location(&mut headers, &caller, task.id);
@@ -153,7 +153,7 @@ pub async fn get_task(
     AppPath(id): AppPath<Uuid>,
 ) -> AppResult<(HeaderMap, AppJson<TaskOut>)> {
     caller.require(Scope::TasksRead)?;
-    let task = owned_task(&state, &caller, id).await?;
+    let task = db::owned_task(&state.db, id, caller.owner_id()).await?;
     respond_with(&state, task).await
 }
 
@@ -221,7 +221,7 @@ pub async fn patch_task(
         ));
     }
     let expected = version::if_match(&headers)?;
-    let current = owned_task(&state, &caller, id).await?;
+    let current = db::owned_task(&state.db, id, caller.owner_id()).await?;
     let mut definition = serde_json::to_value(TaskIn::from_task(&current))
         .map_err(|err| AppError::internal(anyhow::anyhow!(err)))?;
     merge_patch(&mut definition, &patch);
@@ -260,13 +260,6 @@ pub async fn delete_task(
     } else {
         Err(AppError::not_found("task"))
     }
-}
-
-/// One of the caller's tasks, or 404.
-pub async fn owned_task(state: &AppState, caller: &Caller, id: Uuid) -> AppResult<Task> {
-    db::find_task(&state.db, id, caller.owner_id())
-        .await?
-        .ok_or_else(|| AppError::not_found("task"))
 }
 
 /// The task with its latest execution, and its `ETag`.
@@ -314,7 +307,11 @@ async fn apply(
     if matches!(status, Some(TaskStatus::Failed)) {
         let current = match current_status {
             Some(current) => current,
-            None => owned_task(state, caller, id).await?.status,
+            None => {
+                db::owned_task(&state.db, id, caller.owner_id())
+                    .await?
+                    .status
+            }
         };
         if current != TaskStatus::Failed {
             return Err(AppError::invalid_field(
@@ -323,7 +320,7 @@ async fn apply(
             ));
         }
     }
-    let new = input.into_new_task(caller.owner_id());
+    let new = NewTask::try_from((caller.owner_id(), input))?;
     let task = update::update_task(
         &state.db,
         &state.events,

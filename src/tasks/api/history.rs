@@ -6,18 +6,17 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::crud::owned_task;
 use crate::{
     auth::{Caller, Scope},
+    cron::{
+        CronSchedule,
+        explain::{self, ExplainOut},
+    },
     error::{AppError, AppResult, Problem},
     executions::history::{self, HistoryPage, HistoryQuery},
     http::{AppJson, AppPath, AppQuery},
-    scheduler::{
-        cron::CronSchedule,
-        explain::{self, ExplainOut},
-    },
     state::AppState,
-    tasks::model::TaskStatus,
+    tasks::{db, model::TaskStatus},
 };
 
 /// `GET /tasks/{id}/logs` parameters.
@@ -60,7 +59,7 @@ pub async fn task_logs(
         .as_deref()
         .map(history::parse_status)
         .transpose()?;
-    owned_task(&state, &caller, id).await?;
+    db::owned_task(&state.db, id, caller.owner_id()).await?;
     let query = HistoryQuery {
         status,
         from: params.from,
@@ -113,7 +112,7 @@ pub async fn next_runs(
             "must be between 1 and 100",
         ));
     }
-    let task = owned_task(&state, &caller, id).await?;
+    let task = db::owned_task(&state.db, id, caller.owner_id()).await?;
     let schedule = match &task.cron {
         None => None,
         Some(cron) => {

@@ -1,9 +1,11 @@
 //! The tasks API, mounted at `/tasks` for signed-in users and at `/api/v1/tasks` for users
 //! and API keys (see [`crate::auth::Caller`]): definitions ([`crud`]), running and status
-//! ([`runs`]) and what happened and will happen ([`history`]). Another owner's task is a 404.
+//! ([`runs`]), what happened and will happen ([`history`]), and tasks made from templates
+//! ([`from_template`]). Another owner's task is a 404.
 
 pub mod body;
 mod crud;
+mod from_template;
 mod history;
 mod runs;
 pub mod secret_scope;
@@ -32,7 +34,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(runs::duplicate_task))
         .routes(routes!(history::task_logs))
         .routes(routes!(history::next_runs))
-        .routes(routes!(
-            crate::tasks::templates::routes::create_from_template
-        ))
+        .routes(routes!(from_template::create_from_template))
 }

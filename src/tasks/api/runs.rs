@@ -3,7 +3,7 @@
 use axum::{
     body::Bytes,
     extract::State,
-    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode},
 };
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -11,17 +11,17 @@ use uuid::Uuid;
 
 use super::{
     body::TaskOut,
-    crud::{owned_task, respond_with, set_location},
+    crud::{respond_with, set_location},
 };
 use crate::{
     auth::{Caller, Scope},
     error::{AppError, AppResult, ErrorCode, Problem},
-    http::{AppJson, AppPath, extract::parse_json},
-    scheduler::{
+    executions::{
         control::{self, Enqueued},
-        engine::Engine,
         model::TriggerKind,
     },
+    http::{AppJson, AppPath, extract::optional_json},
+    scheduler::engine::Engine,
     state::AppState,
     tasks::{db, model::TaskStatus, update},
 };
@@ -46,31 +46,6 @@ pub struct ExecuteIn {
 pub struct DuplicateIn {
     /// The copy's name (default: "<name> (copy)").
     pub name: Option<String>,
-}
-
-/// Parses an optional JSON body: empty is the default value.
-fn optional_body<T: Default + serde::de::DeserializeOwned>(
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> AppResult<T> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|mime| {
-            let mime = mime.trim().to_ascii_lowercase();
-            mime == "application/json" || mime.ends_with("+json")
-        });
-    if !json {
-        return Err(AppError::new(
-            ErrorCode::InvalidContentType,
-            "expected a request body with content-type: application/json",
-        ));
-    }
-    parse_json(body)
 }
 
 /// The `Idempotency-Key` header: 1–255 visible ASCII characters.
@@ -117,7 +92,7 @@ pub async fn execute_task(
 ) -> AppResult<(StatusCode, HeaderMap, AppJson<Enqueued>)> {
     caller.require(Scope::TasksExecute)?;
     let key = idempotency_key(&headers)?;
-    let request: ExecuteIn = optional_body(&headers, &body)?;
+    let request: ExecuteIn = optional_json(&headers, &body)?;
     let input = request.input.unwrap_or_else(|| serde_json::json!({}));
     if serde_json::to_vec(&input).map_or(0, |bytes| bytes.len()) > MAX_INPUT_BYTES {
         return Err(AppError::new(
@@ -236,8 +211,8 @@ pub async fn duplicate_task(
     body: Bytes,
 ) -> AppResult<(StatusCode, HeaderMap, AppJson<TaskOut>)> {
     caller.require(Scope::TasksWrite)?;
-    let request: DuplicateIn = optional_body(&headers, &body)?;
-    let original = owned_task(&state, &caller, id).await?;
+    let request: DuplicateIn = optional_json(&headers, &body)?;
+    let original = db::owned_task(&state.db, id, caller.owner_id()).await?;
     super::secret_scope::require_for(&caller, original.action_type, &original.action_config)?;
     let copy = update::duplicate_task(
         &state.db,

@@ -1,9 +1,6 @@
-//! `/templates` (list, read, save, delete) and `POST /tasks/from-template/{id}`.
+//! `/templates`: list, read, save and delete templates, and the helpers that fill one in.
 
-use axum::{
-    extract::State,
-    http::{HeaderMap, StatusCode},
-};
+use axum::{extract::State, http::StatusCode};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -12,19 +9,15 @@ use uuid::Uuid;
 
 use super::{Template, TemplateVariable, catalogue, render, store};
 use crate::{
-    auth::{Caller, CurrentUser, Scope},
+    auth::CurrentUser,
     error::{AppError, AppResult, FieldError, Problem},
     http::{AppJson, AppPath, AppQuery, extract::parse_json},
     state::AppState,
     tasks::{
-        api::{
-            body::{TaskIn, TaskOut},
-            set_location,
-        },
+        api::body::TaskIn,
         db,
-        model::{ActionType, TaskStatus},
+        model::{ActionType, NewTask},
     },
-    triggers::chains::{self, ChainIn},
 };
 
 /// Routes of `/templates`.
@@ -65,17 +58,6 @@ pub struct SaveTemplateIn {
     /// The variables the placeholders use.
     #[serde(default)]
     pub variables: Vec<TemplateVariable>,
-}
-
-/// `POST /tasks/from-template/{id}` body.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct FromTemplateIn {
-    /// A value per variable (those with a default may be left out).
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    pub variables: Map<String, Value>,
-    /// The new task's name, instead of the template's.
-    pub name: Option<String>,
 }
 
 /// The built-in templates and yours.
@@ -167,11 +149,9 @@ async fn save_template(
     if input.variables.iter().all(|v| v.default.is_some()) {
         let values =
             render::resolve_values(&input.variables, &Map::new()).map_err(AppError::validation)?;
-        build_task_input(&definition, &values, None)
-            .map_err(|err| prefixed(err, "definition"))?
-            .into_new_task(user.id)
-            .validate()
+        let input = build_task_input(&definition, &values, None)
             .map_err(|err| prefixed(err, "definition"))?;
+        NewTask::try_from((user.id, input)).map_err(|err| prefixed(err, "definition"))?;
     } else if definition["action"]["type"]
         .as_str()
         .and_then(|t| t.parse::<ActionType>().ok())
@@ -221,91 +201,8 @@ async fn delete_template(
     }
 }
 
-/// Create a task from a template: its variables are filled in, then the definition goes
-/// through the same validation as `POST /tasks`.
-#[utoipa::path(post, path = "/from-template/{id}", tag = "tasks", security(("bearer" = [])),
-    params(("id" = String, Path, description = "A built-in slug or your template's id")),
-    request_body = FromTemplateIn,
-    responses(
-        (status = 201, description = "The new task", body = TaskOut),
-        (status = 400, description = "The body is not JSON", body = Problem),
-        (status = 401, description = "Not signed in", body = Problem),
-        (status = 403, description = "The API key lacks `tasks:write`, or `secrets:use` for a task whose configuration references secrets", body = Problem),
-        (status = 404, description = "No such template", body = Problem),
-        (status = 422, description = "A variable is missing or invalid (`variables.NAME`), or the filled definition is invalid", body = Problem),
-    ))]
-pub async fn create_from_template(
-    State(state): State<AppState>,
-    caller: Caller,
-    AppPath(id): AppPath<String>,
-    AppJson(input): AppJson<FromTemplateIn>,
-) -> AppResult<(StatusCode, HeaderMap, AppJson<TaskOut>)> {
-    caller.require(Scope::TasksWrite)?;
-    let template = find(&state, caller.owner_id(), &id).await?;
-    let values = render::resolve_values(&template.variables, &input.variables)
-        .map_err(AppError::validation)?;
-    let chain = chain_of(
-        &state,
-        caller.owner_id(),
-        &render::fill(&template.definition, &values),
-    )
-    .await?;
-    let task_input = build_task_input(&template.definition, &values, input.name)?;
-    if matches!(task_input.status, Some(TaskStatus::Failed)) {
-        return Err(AppError::invalid_field(
-            "status",
-            "a new task cannot be FAILED",
-        ));
-    }
-    crate::tasks::api::secret_scope::require_for(
-        &caller,
-        task_input.action.action_type,
-        &task_input.action.config,
-    )?;
-    let task = db::create_task(
-        &state.db,
-        &state.events,
-        &task_input.into_new_task(caller.owner_id()),
-    )
-    .await?;
-    if let Some(chain) = chain
-        && let Err(err) = chains::add_chain(&state, caller.owner_id(), task.id, &chain).await
-    {
-        // The task and its chain come together or not at all.
-        db::delete_task(&state.db, &state.events, task.id, caller.owner_id()).await?;
-        return Err(prefixed(err, "chain"));
-    }
-    let mut headers = HeaderMap::new();
-    set_location(&mut headers, &caller, task.id);
-    Ok((
-        StatusCode::CREATED,
-        headers,
-        AppJson(TaskOut::new(task, None)),
-    ))
-}
-
-/// The `chain` of a filled definition (`{"source_task_id", "on"}`): the new task runs after
-/// that task of the owner's. Checked before the task is created.
-async fn chain_of(state: &AppState, owner_id: Uuid, filled: &Value) -> AppResult<Option<ChainIn>> {
-    let Some(chain) = filled.get("chain") else {
-        return Ok(None);
-    };
-    let bytes = serde_json::to_vec(chain).map_err(AppError::internal)?;
-    let chain: ChainIn = parse_json(&bytes).map_err(|err| prefixed(err, "chain"))?;
-    if db::find_task(&state.db, chain.source_task_id, owner_id)
-        .await?
-        .is_none()
-    {
-        return Err(AppError::invalid_field(
-            "chain.source_task_id",
-            "no such task of yours",
-        ));
-    }
-    Ok(Some(chain))
-}
-
 /// A built-in template by slug, or one of the owner's by id.
-async fn find(state: &AppState, owner_id: Uuid, id: &str) -> AppResult<Template> {
+pub(crate) async fn find(state: &AppState, owner_id: Uuid, id: &str) -> AppResult<Template> {
     if let Some(template) = catalogue::builtins().into_iter().find(|t| t.id == id) {
         return Ok(template);
     }
@@ -318,7 +215,7 @@ async fn find(state: &AppState, owner_id: Uuid, id: &str) -> AppResult<Template>
 }
 
 /// The task input a template gives with these values.
-fn build_task_input(
+pub(crate) fn build_task_input(
     definition: &Value,
     values: &Map<String, Value>,
     name: Option<String>,
@@ -332,7 +229,7 @@ fn build_task_input(
 }
 
 /// The same error with each field path under `prefix`.
-fn prefixed(err: AppError, prefix: &str) -> AppError {
+pub(crate) fn prefixed(err: AppError, prefix: &str) -> AppError {
     let errors = err
         .field_errors()
         .iter()

@@ -11,8 +11,24 @@ use std::{
 
 use chrono::{DateTime, SubsecRound, Utc};
 
-use super::cron::{self, CronSchedule, RepeatedHour, SkippedHour};
-use crate::tasks::model::DstPolicy;
+use crate::{
+    cron::{self, CronSchedule, RepeatedHour, SkippedHour},
+    text_enum,
+};
+
+text_enum! {
+    /// How local times in the hour skipped or repeated by a daylight-saving change fire.
+    pub enum DstPolicy {
+        /// Skipped hour: run once at the end of the gap. Repeated hour: run once.
+        ShiftOnce = "SHIFT_ONCE",
+        /// Skipped hour: run at the end of the gap. Repeated hour: run in both.
+        ShiftTwice = "SHIFT_TWICE",
+        /// Skipped hour: do not run. Repeated hour: run once.
+        SkipOnce = "SKIP_ONCE",
+        /// Skipped hour: do not run. Repeated hour: run in both.
+        SkipTwice = "SKIP_TWICE",
+    }
+}
 
 /// A parsed schedule: a cron expression read in an IANA time zone under a DST policy.
 #[derive(Debug, Clone)]

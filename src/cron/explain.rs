@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::cron::{self, CronSchedule, DstPolicy, RepeatedHour, SkippedHour, Transition};
+use crate::cron::{self, CronSchedule, DstPolicy, RepeatedHour, SkippedHour, Transition};
 use crate::{
     error::{AppError, AppResult, FieldError, Problem},
     http::AppJson,

@@ -7,16 +7,14 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{
-    engine::{EXECUTION_CANCEL, EXECUTIONS_QUEUED, Engine},
-    model::{Execution, ExecutionStatus, TriggerKind},
-};
 use axum::http::{HeaderValue, header};
 use sqlx::PgConnection;
 
+use super::model::{Execution, ExecutionStatus, TriggerKind};
 use crate::{
     error::{AppError, AppResult, ErrorCode},
     events::DomainEvent,
+    scheduler::engine::{EXECUTION_CANCEL, EXECUTIONS_QUEUED, Engine},
     tasks::model::TaskStatus,
 };
 

@@ -14,7 +14,12 @@
 //!   has no such instants and a repeated hour has twice as many, so the cadence continues
 //!   in absolute time across a transition, with neither a duplicate nor a hole, and the DST
 //!   policy does not apply.
+//!
+//! A leaf of the crate: the engine reads fire times through [`schedule`], and [`explain`]
+//! serves `POST /cron/explain`; nothing here knows tasks or executions.
 
+pub mod explain;
+pub mod schedule;
 mod syntax;
 #[cfg(test)]
 mod tests;
