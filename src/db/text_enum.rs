@@ -6,12 +6,16 @@
 
 /// Declares an enum whose variants map one-to-one to the given strings, in JSON, in the
 /// OpenAPI schema and in the database (`TEXT`).
+///
+/// The strings are matched as `tt`, not `literal`: a `literal` fragment reaches the derive
+/// macros wrapped in an invisible group, which serde reads but utoipa skips, so the schema
+/// would show the Rust variant names instead of the wire spelling.
 #[macro_export]
 macro_rules! text_enum {
     (
         $(#[$meta:meta])*
         $vis:vis enum $name:ident {
-            $( $(#[$vmeta:meta])* $variant:ident = $text:literal, )+
+            $( $(#[$vmeta:meta])* $variant:ident = $text:tt, )+
         }
     ) => {
         $(#[$meta])*

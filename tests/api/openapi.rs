@@ -218,7 +218,8 @@ async fn protected_operations_declare_their_security_and_error_responses() {
                 &["bearer"]
             };
             assert_eq!(schemes, expected, "{method} {path}");
-            let unauthorized = &operation["responses"]["401"]["content"]["application/json"];
+            let unauthorized =
+                &operation["responses"]["401"]["content"]["application/problem+json"];
             assert!(
                 unauthorized["schema"]["$ref"]
                     .as_str()
