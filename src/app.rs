@@ -50,9 +50,16 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(triggers::router())
 }
 
+/// The routes, and the OpenAPI document of the whole API as the server really answers.
+fn api_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (api, mut spec) = api_router().split_for_parts();
+    openapi::contract::finish(&mut spec);
+    (api, spec)
+}
+
 /// The OpenAPI document of the whole API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().split_for_parts().1
+    api_parts().1
 }
 
 /// The complete router with middleware, Swagger UI at `/api/docs` and the spec at `/api-json`.
@@ -63,7 +70,7 @@ pub fn router(state: AppState) -> Router {
 
 /// Every route, without middleware.
 fn routes(state: AppState) -> Router {
-    let (api, spec) = api_router().split_for_parts();
+    let (api, spec) = api_parts();
     api.merge(SwaggerUi::new("/api/docs").url("/api-json", spec))
         .fallback(http::problems::not_found)
         .with_state(state)

@@ -66,7 +66,8 @@ pub enum ErrorCode {
     ExternalServiceError,
     /// A service Nocron depends on did not answer in time.
     ExternalServiceTimeout,
-    /// An optional integration (e.g. Notion OAuth) is not configured on this server.
+    /// An optional integration (e.g. Notion OAuth) is not configured on this server: its
+    /// routes answer 404, as if they did not exist.
     IntegrationNotConfigured,
     /// Something unexpected happened; the request id finds it in the logs.
     InternalError,
@@ -94,7 +95,7 @@ impl ErrorCode {
             DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ExternalServiceError => StatusCode::BAD_GATEWAY,
             ExternalServiceTimeout => StatusCode::GATEWAY_TIMEOUT,
-            IntegrationNotConfigured => StatusCode::SERVICE_UNAVAILABLE,
+            IntegrationNotConfigured => StatusCode::NOT_FOUND,
         }
     }
 

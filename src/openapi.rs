@@ -1,6 +1,8 @@
 //! The one OpenAPI document: metadata, security schemes and shared schemas. Each module's
 //! router contributes its own paths (see `app::api_router`).
 
+pub mod contract;
+
 use utoipa::{
     Modify, OpenApi,
     openapi::{
@@ -134,13 +136,5 @@ fn mark_api_v1(operation: &mut Operation) {
 }
 
 fn problem_response(description: &str) -> Response {
-    utoipa::openapi::ResponseBuilder::new()
-        .description(description)
-        .content(
-            "application/json",
-            utoipa::openapi::ContentBuilder::new()
-                .schema(Some(utoipa::openapi::Ref::from_schema_name("Problem")))
-                .build(),
-        )
-        .build()
+    contract::problem_response(description)
 }

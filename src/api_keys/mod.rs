@@ -42,10 +42,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct ApiKeyIn {
     /// A label to recognise the key by.
     #[validate(length(min = 1, max = 100))]
-    #[schema(example = "CI pipeline")]
+    #[schema(example = "CI pipeline", min_length = 1, max_length = 100)]
     pub name: String,
     /// What the key may do; at least one scope of the catalogue.
     #[validate(length(min = 1, message = "must list at least one scope"))]
+    #[schema(min_items = 1)]
     pub scopes: Vec<Scope>,
     /// When the key stops working; never when omitted.
     pub expires_at: Option<DateTime<Utc>>,

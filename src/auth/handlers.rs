@@ -59,14 +59,18 @@ impl FromRequestParts<AppState> for IpRateLimited {
 pub struct RegisterIn {
     /// The sign-in email.
     #[validate(email, length(max = 254))]
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "ada@example.com", max_length = 254, format = Email)]
     pub email: String,
     /// 8–128 characters, any Unicode; the most common passwords are refused.
-    #[schema(example = "correct horse battery staple")]
+    #[schema(
+        example = "correct horse battery staple",
+        min_length = 8,
+        max_length = 128
+    )]
     pub password: String,
     /// Display name.
     #[validate(length(min = 1, max = 100))]
-    #[schema(example = "Ada Lovelace")]
+    #[schema(example = "Ada Lovelace", min_length = 1, max_length = 100)]
     pub name: String,
 }
 
@@ -75,9 +79,11 @@ pub struct RegisterIn {
 pub struct LoginIn {
     /// The sign-in email.
     #[validate(length(min = 1, max = 254))]
+    #[schema(min_length = 1, max_length = 254)]
     pub email: String,
     /// The password.
     #[validate(length(min = 1, max = 128))]
+    #[schema(min_length = 1, max_length = 128)]
     pub password: String,
 }
 
@@ -86,6 +92,7 @@ pub struct LoginIn {
 pub struct RefreshIn {
     /// The refresh token from the last login or refresh.
     #[validate(length(min = 1, max = 512))]
+    #[schema(min_length = 1, max_length = 512)]
     pub refresh_token: String,
 }
 
@@ -103,6 +110,7 @@ pub struct ChangePasswordIn {
     /// The password in use now.
     pub current_password: String,
     /// The new password (same rules as at registration).
+    #[schema(min_length = 8, max_length = 128)]
     pub new_password: String,
     /// Keep your API keys working. By default (`false`) every active API key is revoked
     /// along with your other sessions, since whoever knew the old password may have made one.

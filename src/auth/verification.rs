@@ -56,6 +56,7 @@ impl RegistrationAccepted {
 pub struct VerifyEmailIn {
     /// The token from the verification email.
     #[validate(length(min = 1, max = 512))]
+    #[schema(min_length = 1, max_length = 512)]
     pub token: String,
 }
 

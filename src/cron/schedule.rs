@@ -18,6 +18,7 @@ use crate::{
 
 text_enum! {
     /// How local times in the hour skipped or repeated by a daylight-saving change fire.
+    #[schema(as = ScheduleDstPolicy)]
     pub enum DstPolicy {
         /// Skipped hour: run once at the end of the gap. Repeated hour: run once.
         ShiftOnce = "SHIFT_ONCE",

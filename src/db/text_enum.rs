@@ -6,19 +6,24 @@
 
 /// Declares an enum whose variants map one-to-one to the given strings, in JSON, in the
 /// OpenAPI schema and in the database (`TEXT`).
+///
+/// The strings are matched as `tt`, not `literal`: a `literal` fragment reaches the derive
+/// macros wrapped in an invisible group, which serde reads but utoipa skips, so the schema
+/// would show the Rust variant names instead of the wire spelling. Attributes given to the
+/// enum come after the derive, so they may be `#[schema(...)]` helpers.
 #[macro_export]
 macro_rules! text_enum {
     (
         $(#[$meta:meta])*
         $vis:vis enum $name:ident {
-            $( $(#[$vmeta:meta])* $variant:ident = $text:literal, )+
+            $( $(#[$vmeta:meta])* $variant:ident = $text:tt, )+
         }
     ) => {
-        $(#[$meta])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash,
             serde::Serialize, serde::Deserialize, utoipa::ToSchema,
         )]
+        $(#[$meta])*
         $vis enum $name {
             $( $(#[$vmeta])* #[serde(rename = $text)] $variant, )+
         }

@@ -62,6 +62,7 @@ pub struct CancelOut {
 #[into_params(parameter_in = Query)]
 pub struct ExecutionFilter {
     /// Page size, 1–100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -126,6 +126,20 @@ fn upstream(err: NotionError) -> AppError {
     }
 }
 
+/// The code exchange failed: a code Notion refuses (expired, used, for another redirect) is
+/// the caller's to fix (400); Notion failing or unreachable is not (502).
+fn refused_code(err: NotionError) -> AppError {
+    match &err {
+        NotionError::Api { status, .. } if (400..500).contains(status) && *status != 429 => {
+            AppError::new(
+                ErrorCode::BadRequest,
+                format!("Notion refused the authorization code: {err}"),
+            )
+        }
+        _ => AppError::new(ErrorCode::ExternalServiceError, err.to_string()),
+    }
+}
+
 /// Where to send the user to connect Notion.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuthorizeOut {
@@ -137,6 +151,7 @@ pub struct AuthorizeOut {
 
 /// `GET /notion/oauth/callback` query, as Notion sends it.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CallbackQuery {
     /// The authorization code.
     pub code: Option<String>,
@@ -173,7 +188,7 @@ pub struct DatabasesOut {
         (status = 200, description = "Open `url` in the browser; the `nocron_notion_oauth` cookie (HttpOnly, SameSite=Lax, 10 minutes) binds the state to this browser", body = AuthorizeOut,
             headers(("Set-Cookie" = String, description = "The state cookie"))),
         (status = 401, description = "Not signed in", body = Problem),
-        (status = 503, description = "Notion OAuth is not configured", body = Problem),
+        (status = 404, description = "Notion OAuth is not configured on this server", body = Problem),
     ))]
 async fn authorize(
     State(state): State<AppState>,
@@ -207,9 +222,9 @@ async fn authorize(
     params(CallbackQuery),
     responses(
         (status = 200, description = "Connected; the state cookie is cleared", body = ConnectionOut),
-        (status = 400, description = "Declined; an unknown, used or expired state; or the state cookie of the browser that started the flow is missing or does not match", body = Problem),
-        (status = 502, description = "Notion refused the code", body = Problem),
-        (status = 503, description = "Notion OAuth is not configured", body = Problem),
+        (status = 400, description = "Declined; Notion refused the code; an unknown, used or expired state; or the state cookie of the browser that started the flow is missing or does not match", body = Problem),
+        (status = 502, description = "Notion failed or could not be reached while exchanging the code", body = Problem),
+        (status = 404, description = "Notion OAuth is not configured on this server", body = Problem),
     ))]
 async fn callback(
     State(state): State<AppState>,
@@ -262,7 +277,7 @@ async fn callback(
             CALL_TIMEOUT,
         )
         .await
-        .map_err(|err| AppError::new(ErrorCode::ExternalServiceError, err.to_string()))?;
+        .map_err(refused_code)?;
     let grant = parse_grant(&answer)?;
     let out = connection::save(&state.db, &state.vault, user_id, &grant).await?;
     tracing::info!(%user_id, workspace_id = %out.workspace_id, "Notion connected");
@@ -299,6 +314,7 @@ fn parse_grant(answer: &Value) -> Result<Grant, AppError> {
         (status = 401, description = "Not signed in", body = Problem),
         (status = 409, description = "Notion is not connected, or the connection was revoked", body = Problem),
         (status = 502, description = "Notion failed", body = Problem),
+        (status = 504, description = "Notion did not answer in time", body = Problem),
     ))]
 async fn databases(
     State(state): State<AppState>,

@@ -29,13 +29,19 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct SecretIn {
     /// The name tasks use in `{{ secrets.NAME }}`: a letter or `_` first, then letters,
     /// digits or `_`, at most 64 characters.
-    #[schema(example = "STRIPE_API_KEY")]
+    #[schema(
+        example = "STRIPE_API_KEY",
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[A-Za-z_][A-Za-z0-9_]*$"
+    )]
     pub name: String,
     /// What it is for (at most 500 characters).
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub description: Option<String>,
     /// The value (1 byte to 64 KiB). Stored encrypted; never returned.
-    #[schema(example = "sk_live_…", format = Password)]
+    #[schema(example = "sk_live_…", format = Password, max_length = 65536)]
     pub value: String,
 }
 
@@ -44,13 +50,14 @@ pub struct SecretIn {
 #[serde(deny_unknown_fields)]
 pub struct SecretPatch {
     /// A new name (tasks referring to the old name will fail to resolve it).
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z_][A-Za-z0-9_]*$")]
     pub name: Option<String>,
     /// A new description; `null` clears it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 500)]
     pub description: Option<Option<String>>,
     /// A new value, used by the next execution.
-    #[schema(format = Password)]
+    #[schema(format = Password, max_length = 65536)]
     pub value: Option<String>,
 }
 

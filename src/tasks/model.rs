@@ -114,6 +114,7 @@ pub struct ScheduleSpec {
     pub end_at: Option<DateTime<Utc>>,
     /// Each run starts up to this many seconds after its slot, at random (0–3600, default 0).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 3600)]
     pub jitter_seconds: i32,
     /// The skipped and the repeated hour of daylight-saving changes (default `SHIFT_ONCE`).
     #[serde(default = "shift_once")]

@@ -53,7 +53,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct EmailTriggerIn {
     /// A label (at most 100 characters).
-    #[schema(example = "Invoices inbox")]
+    #[schema(example = "Invoices inbox", max_length = 100)]
     pub name: Option<String>,
 }
 

@@ -49,14 +49,16 @@ text_enum! {
 #[serde(deny_unknown_fields)]
 pub struct WebhookIn {
     /// A label (at most 100 characters).
-    #[schema(example = "GitHub pushes")]
+    #[schema(example = "GitHub pushes", max_length = 100)]
     pub name: Option<String>,
     /// The signature scheme deliveries must carry (default `none`).
     pub signature: Option<SignatureScheme>,
     /// The signing secret: `whsec_<base64>` (at least 16 bytes) for Standard Webhooks, a
     /// string of 16 to 256 characters for GitHub. Generated when omitted and a scheme is set.
+    #[schema(min_length = 16, max_length = 256)]
     pub secret: Option<String>,
     /// Standard Webhooks only: accepted clock difference in seconds (1–86400, default 300).
+    #[schema(minimum = 1, maximum = 86400)]
     pub replay_window_seconds: Option<i32>,
 }
 

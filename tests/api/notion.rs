@@ -339,13 +339,13 @@ async fn without_notion_settings_the_routes_say_so() {
     let authorize = app
         .get_as(&user.access_token, "/notion/oauth/authorize")
         .await;
-    assert_eq!(authorize.status(), 503);
+    assert_eq!(authorize.status(), 404);
     assert_eq!(
         problem(authorize).await["code"],
         "INTEGRATION_NOT_CONFIGURED"
     );
     let callback = app.get("/notion/oauth/callback?code=x&state=y").await;
-    assert_eq!(callback.status(), 503);
+    assert_eq!(callback.status(), 404);
     let databases = app.get_as(&user.access_token, "/notion/databases").await;
     assert_eq!(databases.status(), 409);
     assert_eq!(app.get("/notion/databases").await.status(), 401);

@@ -37,12 +37,16 @@ fn empty_object() -> serde_json::Value {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RetryIn {
     /// Attempts in total, the first included (1–100, default 3; 1 = no retry).
+    #[schema(minimum = 1, maximum = 100)]
     pub max_attempts: Option<i32>,
     /// Delay before the second attempt (0–86400 s, default 10).
+    #[schema(minimum = 0, maximum = 86400)]
     pub initial_delay_seconds: Option<i32>,
     /// Upper bound of any delay (default 3600 s).
+    #[schema(minimum = 0, maximum = 604800)]
     pub max_delay_seconds: Option<i32>,
     /// Growth factor of the delay (1.0–10.0, default 2.0).
+    #[schema(minimum = 1.0, maximum = 10.0)]
     pub multiplier: Option<f64>,
 }
 
@@ -52,13 +56,15 @@ pub struct RetryIn {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TaskIn {
     /// Short name, 1–200 characters.
-    #[schema(example = "Ping the shop")]
+    #[schema(example = "Ping the shop", min_length = 1, max_length = 200)]
     pub name: String,
     /// Free text, up to 5000 characters.
     #[serde(default)]
+    #[schema(max_length = 5000)]
     pub description: String,
     /// Up to 20 labels of 1–50 characters.
     #[serde(default)]
+    #[schema(schema_with = tags_schema)]
     pub tags: Vec<String>,
     /// What the task does.
     pub action: ActionIn,
@@ -71,6 +77,7 @@ pub struct TaskIn {
     pub status: Option<TaskStatus>,
     /// Per-attempt time limit in seconds (1–86400, default 30).
     #[serde(default = "default_timeout")]
+    #[schema(minimum = 1, maximum = 86400)]
     pub timeout_seconds: i32,
     /// Retries of failed attempts.
     #[serde(default)]
@@ -83,15 +90,32 @@ pub struct TaskIn {
     pub catch_up_policy: CatchUpPolicy,
     /// Most missed slots run under `ALL` (1–1000, default 10).
     #[serde(default = "default_catch_up_max")]
+    #[schema(minimum = 1, maximum = 1000)]
     pub catch_up_max: i32,
     /// Consecutive dead executions after which the task is set to `FAILED`; `null`: never.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000)]
     pub auto_pause_after_failures: Option<i32>,
     /// Whether chains that close a cycle through this task may be saved (default `false`:
     /// a cycle is usually a mistake). Every task on the cycle must allow it; see
     /// docs/TRIGGERS.md.
     #[serde(default)]
     pub allow_cycles: bool,
+}
+
+/// `tags`: up to 20 labels of 1–50 characters.
+fn tags_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .description(Some("Up to 20 labels of 1–50 characters."))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(50)),
+        )
+        .max_items(Some(20))
+        .build()
 }
 
 fn default_timeout() -> i32 {

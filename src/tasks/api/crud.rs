@@ -30,6 +30,7 @@ use crate::{
 #[into_params(parameter_in = Query)]
 pub struct TaskListParams {
     /// Page size, 1–100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page (keep `sort` and `order` while paging).
     pub cursor: Option<String>,
@@ -40,6 +41,7 @@ pub struct TaskListParams {
     /// Only tasks carrying this tag.
     pub tag: Option<String>,
     /// Text in the name or description (case-insensitive).
+    #[param(max_length = 200)]
     pub q: Option<String>,
     /// `created_at` (default), `updated_at`, `name` or `next_run_at`.
     pub sort: Option<TaskSort>,

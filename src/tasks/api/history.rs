@@ -24,15 +24,31 @@ use crate::{
 #[into_params(parameter_in = Query)]
 pub struct LogParams {
     /// Page size, 1–100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Only this status: an execution status, or `SKIPPED` for slots that did not run.
+    #[param(schema_with = log_status_schema)]
     pub status: Option<String>,
     /// Only entries at or after this instant (RFC 3339).
     pub from: Option<DateTime<Utc>>,
     /// Only entries before this instant (RFC 3339).
     pub to: Option<DateTime<Utc>>,
+}
+
+/// `status` of [`LogParams`]: an execution status or `SKIPPED`.
+fn log_status_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let mut statuses: Vec<&str> = crate::executions::model::ExecutionStatus::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    statuses.push("SKIPPED");
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(statuses))
+        .build()
 }
 
 /// A task's history: its executions and the slots that did not run (with the reason), newest
@@ -75,6 +91,7 @@ pub async fn task_logs(
 #[into_params(parameter_in = Query)]
 pub struct NextRunParams {
     /// How many runs, 1–100 (default 10).
+    #[param(minimum = 1, maximum = 100)]
     pub count: Option<i64>,
 }
 

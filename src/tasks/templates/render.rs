@@ -40,6 +40,7 @@ text_enum! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TemplateVariable {
     /// Its name, used as `{{ vars.NAME }}` (a letter or `_`, then letters, digits or `_`).
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z_][A-Za-z0-9_]*$")]
     pub name: String,
     /// What to give, for a person.
     #[serde(default)]

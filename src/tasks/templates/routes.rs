@@ -46,9 +46,11 @@ pub struct TemplateList {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SaveTemplateIn {
     /// Short name, 1–200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// What it does.
     #[serde(default)]
+    #[schema(max_length = 5000)]
     pub description: String,
     /// Copy the definition of this task of yours (give this or `definition`).
     pub task_id: Option<Uuid>,
@@ -57,6 +59,7 @@ pub struct SaveTemplateIn {
     pub definition: Option<Value>,
     /// The variables the placeholders use.
     #[serde(default)]
+    #[schema(max_items = 30)]
     pub variables: Vec<TemplateVariable>,
 }
 
