@@ -104,6 +104,7 @@ fn engine(db: &PgPool, concurrency: usize) -> Engine {
             // measures the claim itself rather than the fairness cap.
             max_running_per_owner: concurrency,
             max_queued_per_owner: usize::MAX,
+            priority_ageing_seconds: 60,
             chains: nocron::config::ChainSettings::default(),
         },
     }

@@ -12,6 +12,9 @@ pub struct FairnessSettings {
     /// `MAX_QUEUED_PER_OWNER`: executions of one owner waiting in the queue; over it a
     /// trigger answers 429 and a schedule slot is recorded as `QUEUE_FULL` (default 10,000).
     pub max_queued_per_owner: usize,
+    /// `PRIORITY_AGEING_SECONDS`: waiting this long makes up for one level of priority, so
+    /// a lower priority is reached all the same (1–86400, default 60).
+    pub priority_ageing_seconds: u32,
 }
 
 impl FairnessSettings {
@@ -20,6 +23,7 @@ impl FairnessSettings {
         FairnessSettings {
             max_running_per_owner: (worker_concurrency / 4).max(1),
             max_queued_per_owner: 10_000,
+            priority_ageing_seconds: 60,
         }
     }
 }
@@ -41,6 +45,12 @@ pub(super) fn fairness_settings(
             "MAX_QUEUED_PER_OWNER",
             1..=100_000_000,
             defaults.max_queued_per_owner,
+        )?,
+        priority_ageing_seconds: bounded(
+            var("PRIORITY_AGEING_SECONDS"),
+            "PRIORITY_AGEING_SECONDS",
+            1..=86_400,
+            defaults.priority_ageing_seconds,
         )?,
     })
 }

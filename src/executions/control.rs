@@ -66,9 +66,10 @@ pub struct Enqueued {
     pub created: bool,
 }
 
-/// Queues an execution of one of the owner's tasks now. With an idempotency key, a repeat
-/// returns the first execution instead of queuing another; it is looked up before the queue
-/// cap is checked, so a repeat is answered even when the owner's queue is full.
+/// Queues an execution of one of the owner's tasks now, at the task's priority. With an
+/// idempotency key, a repeat returns the first execution instead of queuing another; it is
+/// looked up before the queue cap is checked, so a repeat is answered even when the owner's
+/// queue is full.
 pub async fn enqueue(
     engine: &Engine,
     task_id: Uuid,
@@ -76,6 +77,28 @@ pub async fn enqueue(
     trigger: TriggerKind,
     input: serde_json::Value,
     idempotency_key: Option<&str>,
+) -> AppResult<Enqueued> {
+    enqueue_at_priority(
+        engine,
+        task_id,
+        owner_id,
+        trigger,
+        input,
+        idempotency_key,
+        None,
+    )
+    .await
+}
+
+/// [`enqueue`] at `priority` (0–9) instead of the task's when it is given.
+pub async fn enqueue_at_priority(
+    engine: &Engine,
+    task_id: Uuid,
+    owner_id: Uuid,
+    trigger: TriggerKind,
+    input: serde_json::Value,
+    idempotency_key: Option<&str>,
+    priority: Option<i16>,
 ) -> AppResult<Enqueued> {
     if matches!(trigger, TriggerKind::Schedule | TriggerKind::Retry) {
         return Err(AppError::invalid_field(
@@ -123,15 +146,16 @@ pub async fn enqueue(
     ensure_queue_room(&mut tx, engine, owner_id).await?;
     let id = Uuid::now_v7();
     let inserted = sqlx::query_scalar!(
-        "INSERT INTO executions (id, task_id, trigger_kind, input, idempotency_key)
-         VALUES ($1, $2, $3, $4, $5)
+        "INSERT INTO executions (id, task_id, trigger_kind, input, idempotency_key, priority)
+         VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT ON CONSTRAINT executions_task_idempotency_key DO NOTHING
          RETURNING id",
         id,
         task_id,
         trigger.as_str(),
         input,
-        idempotency_key
+        idempotency_key,
+        priority
     )
     .fetch_optional(&mut *tx)
     .await?;
@@ -299,7 +323,7 @@ pub async fn load_execution(
                   e.status AS "status: ExecutionStatus", e.attempt, e.retry_of, e.run_after,
                   e.queued_at, e.started_at, e.finished_at, e.duration_ms, e.instance_id,
                   e.lease_expires_at, e.input, e.outcome, e.error, e.idempotency_key,
-                  e.root_execution_id, e.chain_depth
+                  e.root_execution_id, e.chain_depth, e.priority
            FROM executions e JOIN tasks t ON t.id = e.task_id
            WHERE e.id = $1 AND t.owner_id = $2"#,
         execution_id,

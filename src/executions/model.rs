@@ -99,4 +99,6 @@ pub struct Execution {
     /// Chain links from the root: 0 on a root, the source's depth + 1 on a chained
     /// execution; retries keep their attempt's depth.
     pub chain_depth: i32,
+    /// 0 (lowest) to 9: the task's, unless the run was started with another.
+    pub priority: i16,
 }

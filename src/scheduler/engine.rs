@@ -42,6 +42,8 @@ pub struct EngineConfig {
     pub max_running_per_owner: usize,
     /// Executions of one owner waiting in the queue; more are refused (429, `QUEUE_FULL`).
     pub max_queued_per_owner: usize,
+    /// Waiting that makes up for one level of priority, in seconds.
+    pub priority_ageing_seconds: u32,
     /// Task chaining limits.
     pub chains: ChainSettings,
 }
@@ -88,6 +90,7 @@ impl Engine {
                 retention_days: settings.execution_retention_days,
                 max_running_per_owner: settings.fairness.max_running_per_owner,
                 max_queued_per_owner: settings.fairness.max_queued_per_owner,
+                priority_ageing_seconds: settings.fairness.priority_ageing_seconds,
                 chains: settings.chains,
             },
         }

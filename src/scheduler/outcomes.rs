@@ -239,14 +239,14 @@ pub async fn follow_up(
         let delays: Vec<i64> = retries.iter().map(|f| f.retry_delay_ms).collect();
         let inputs: Vec<serde_json::Value> = retries.iter().map(|f| f.input.clone()).collect();
         // A retry keeps the chain depth and root of the attempt it retries, so retrying does
-        // not reset a chain's limits.
+        // not reset a chain's limits, and its priority.
         sqlx::query!(
             r#"INSERT INTO executions
                    (id, task_id, trigger_kind, attempt, retry_of, run_after, input, chain_depth,
-                    root_execution_id)
+                    root_execution_id, priority)
                SELECT r.id, r.task_id, 'RETRY', r.attempt, r.retry_of,
                       clock_timestamp() + r.delay_ms * interval '1 millisecond', r.input,
-                      COALESCE(f.chain_depth, 0), f.root_execution_id
+                      COALESCE(f.chain_depth, 0), f.root_execution_id, f.priority
                FROM UNNEST($1::uuid[], $2::uuid[], $3::int4[], $4::uuid[], $5::int8[], $6::jsonb[])
                     AS r(id, task_id, attempt, retry_of, delay_ms, input)
                LEFT JOIN executions f ON f.id = r.retry_of"#,

@@ -71,7 +71,9 @@ pub struct ClaimedExecution {
 /// the system jobs.
 pub const OWNER_CLAIM_LOCK: i32 = 0x6e63_6f77; // "ncow"
 
-/// Claims up to `limit` due executions for this instance, fairly across owners.
+/// Claims up to `limit` due executions for this instance, fairly across owners and, within
+/// an owner, highest priority first: rows are taken by `run_after - priority *
+/// PRIORITY_AGEING_SECONDS`, so a lower priority that has waited long enough comes first.
 ///
 /// One transaction. First, the owners of active accounts with a free running slot and at
 /// least one claimable row (due, and not waiting behind a running execution of a
@@ -91,6 +93,7 @@ pub async fn claim(engine: &Engine, limit: usize) -> Result<Vec<ClaimedExecution
     let lease_seconds = engine.config.lease.as_secs_f64();
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let per_owner = i64::try_from(engine.config.max_running_per_owner).unwrap_or(i64::MAX);
+    let ageing = f64::from(engine.config.priority_ageing_seconds);
     let mut tx = engine.db.begin().await?;
     let owners = sqlx::query_scalar!(
         r#"WITH RECURSIVE owners AS (
@@ -103,13 +106,14 @@ pub async fn claim(engine: &Engine, limit: usize) -> Result<Vec<ClaimedExecution
                FROM owners o WHERE o.owner_id IS NOT NULL),
            due AS (
                SELECT o.owner_id,
-                      (SELECT q.run_after FROM executions q JOIN tasks qt ON qt.id = q.task_id
+                      (SELECT q.run_after - q.priority * $4::float8 * interval '1 second'
+                       FROM executions q JOIN tasks qt ON qt.id = q.task_id
                        WHERE q.owner_id = o.owner_id AND q.status = 'QUEUED'
                          AND q.run_after <= clock_timestamp()
                          AND (qt.concurrency_policy IN ('ALLOW', 'SKIP')
                               OR NOT EXISTS (SELECT 1 FROM executions r
                                              WHERE r.task_id = q.task_id AND r.status = 'RUNNING'))
-                       ORDER BY q.run_after
+                       ORDER BY q.run_after - q.priority * $4::float8 * interval '1 second'
                        LIMIT 1) AS oldest
                FROM owners o
                JOIN users u ON u.id = o.owner_id AND u.status = 'active')
@@ -125,7 +129,8 @@ pub async fn claim(engine: &Engine, limit: usize) -> Result<Vec<ClaimedExecution
            LIMIT $3"#,
         OWNER_CLAIM_LOCK,
         per_owner,
-        limit
+        limit,
+        ageing
     )
     .fetch_all(&mut *tx)
     .await?;
@@ -140,25 +145,26 @@ pub async fn claim(engine: &Engine, limit: usize) -> Result<Vec<ClaimedExecution
            FROM tasks t
            WHERE t.id = e.task_id AND e.id IN (
                SELECT picked.id FROM (
-                   SELECT c.id, c.run_after,
-                          row_number() OVER (PARTITION BY o.owner_id ORDER BY c.run_after) AS turn
+                   SELECT c.id, c.claim_key,
+                          row_number() OVER (PARTITION BY o.owner_id ORDER BY c.claim_key) AS turn
                    FROM UNNEST($4::uuid[]) AS o(owner_id)
                    JOIN users u ON u.id = o.owner_id AND u.status = 'active'
                    CROSS JOIN LATERAL (
                        SELECT greatest($5 - count(*), 0) AS free FROM executions r
                        WHERE r.owner_id = o.owner_id AND r.status = 'RUNNING') f
                    CROSS JOIN LATERAL (
-                       SELECT q.id, q.run_after FROM executions q JOIN tasks qt ON qt.id = q.task_id
+                       SELECT q.id, q.run_after - q.priority * $6::float8 * interval '1 second' AS claim_key
+                       FROM executions q JOIN tasks qt ON qt.id = q.task_id
                        WHERE q.owner_id = o.owner_id AND q.status = 'QUEUED'
                          AND q.run_after <= clock_timestamp()
                          AND (qt.concurrency_policy IN ('ALLOW', 'SKIP')
                               OR NOT EXISTS (SELECT 1 FROM executions r
                                              WHERE r.task_id = q.task_id AND r.status = 'RUNNING'))
-                       ORDER BY q.run_after
+                       ORDER BY claim_key
                        LIMIT least(f.free, $3)
                        FOR UPDATE OF q SKIP LOCKED) c
                ) picked
-               ORDER BY picked.turn, picked.run_after
+               ORDER BY picked.turn, picked.claim_key
                LIMIT $3)
            RETURNING e.id, e.task_id, t.owner_id, e.attempt, e.trigger_kind AS "trigger_kind: TriggerKind",
                      e.scheduled_for, e.input, t.action_type AS "action_type: ActionType",
@@ -169,7 +175,8 @@ pub async fn claim(engine: &Engine, limit: usize) -> Result<Vec<ClaimedExecution
         lease_seconds,
         limit,
         &owners,
-        per_owner
+        per_owner,
+        ageing
     )
     .fetch_all(&mut *tx)
     .await?;

@@ -72,9 +72,9 @@ pub async fn insert_task(conn: &mut PgConnection, new: &NewTask) -> AppResult<Ta
                cron, timezone, start_at, end_at, jitter_seconds, dst_policy, status,
                timeout_seconds, retry_max_attempts, retry_initial_delay_seconds,
                retry_max_delay_seconds, retry_multiplier, concurrency_policy, catch_up_policy,
-               catch_up_max, auto_pause_after_failures, next_run_at, allow_cycles)
+               catch_up_max, auto_pause_after_failures, next_run_at, allow_cycles, priority)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-               $18, $19, $20, $21, $22, $23, $24, $25)"#,
+               $18, $19, $20, $21, $22, $23, $24, $25, $26)"#,
         id,
         new.owner_id,
         new.name.trim(),
@@ -100,6 +100,7 @@ pub async fn insert_task(conn: &mut PgConnection, new: &NewTask) -> AppResult<Ta
         new.auto_pause_after_failures,
         next_run_at,
         new.allow_cycles,
+        new.priority,
     )
     .execute(&mut *conn)
     .await?;
@@ -146,8 +147,8 @@ where
                   retry_initial_delay_seconds, retry_max_delay_seconds, retry_multiplier,
                   concurrency_policy AS "concurrency_policy: ConcurrencyPolicy",
                   catch_up_policy AS "catch_up_policy: CatchUpPolicy", catch_up_max,
-                  auto_pause_after_failures, consecutive_failures, allow_cycles, next_run_at,
-                  created_at, updated_at
+                  auto_pause_after_failures, consecutive_failures, allow_cycles, priority,
+                  next_run_at, created_at, updated_at
            FROM tasks WHERE id = ANY($1)"#,
         task_ids
     )

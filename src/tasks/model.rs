@@ -14,6 +14,11 @@ use crate::{
     text_enum,
 };
 
+/// Execution priorities: 0 is the lowest, 9 the highest.
+pub const PRIORITIES: std::ops::RangeInclusive<i16> = 0..=9;
+/// The priority of a task that names none.
+pub const DEFAULT_PRIORITY: i16 = 5;
+
 text_enum! {
     /// Whether the scheduler fires a task.
     pub enum TaskStatus {
@@ -196,6 +201,8 @@ pub struct Task {
     pub consecutive_failures: i32,
     /// Whether chains that close a cycle through this task may be saved.
     pub allow_cycles: bool,
+    /// 0 (lowest) to 9: workers start higher priorities first (with ageing).
+    pub priority: i16,
     /// The next slot the scheduler will fire.
     pub next_run_at: Option<DateTime<Utc>>,
     /// Created.
@@ -261,6 +268,8 @@ pub struct NewTask {
     pub auto_pause_after_failures: Option<i32>,
     /// Whether chains that close a cycle through this task may be saved.
     pub allow_cycles: bool,
+    /// 0 (lowest) to 9.
+    pub priority: i16,
 }
 
 impl NewTask {
@@ -287,6 +296,7 @@ impl NewTask {
             catch_up_max: 10,
             auto_pause_after_failures: None,
             allow_cycles: false,
+            priority: DEFAULT_PRIORITY,
         }
     }
 
@@ -336,6 +346,9 @@ impl NewTask {
         }
         if !(1..=1000).contains(&self.catch_up_max) {
             fail("catch_up_max", "must be from 1 to 1000".into());
+        }
+        if !PRIORITIES.contains(&self.priority) {
+            fail("priority", "must be from 0 to 9".into());
         }
         if let Some(limit) = self.auto_pause_after_failures
             && !(1..=1000).contains(&limit)

@@ -72,7 +72,7 @@ pub async fn update_task(
                retry_max_attempts = $14, retry_initial_delay_seconds = $15,
                retry_max_delay_seconds = $16, retry_multiplier = $17, concurrency_policy = $18,
                catch_up_policy = $19, catch_up_max = $20, auto_pause_after_failures = $21,
-               next_run_at = $22, allow_cycles = $23, updated_at = greatest(clock_timestamp(), updated_at + interval '1 microsecond')
+               next_run_at = $22, allow_cycles = $23, priority = $24, updated_at = greatest(clock_timestamp(), updated_at + interval '1 microsecond')
            WHERE id = $1"#,
         task_id,
         new.name.trim(),
@@ -97,6 +97,7 @@ pub async fn update_task(
         new.auto_pause_after_failures,
         next_run_at,
         new.allow_cycles,
+        new.priority,
     )
     .execute(&mut *tx)
     .await?;
@@ -127,6 +128,7 @@ pub fn definition_of(task: &Task) -> NewTask {
         catch_up_max: task.catch_up_max,
         auto_pause_after_failures: task.auto_pause_after_failures,
         allow_cycles: task.allow_cycles,
+        priority: task.priority,
     }
 }
 

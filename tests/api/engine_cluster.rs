@@ -47,6 +47,7 @@ fn engine_on(db: &PgPool) -> Engine {
             retention_days: 30,
             max_running_per_owner: 1,
             max_queued_per_owner: 10_000,
+            priority_ageing_seconds: 60,
             chains: nocron::config::ChainSettings::default(),
         },
     }

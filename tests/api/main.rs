@@ -21,6 +21,7 @@ mod engine_cluster;
 mod engine_fairness;
 mod engine_owners;
 mod engine_policies;
+mod engine_priority;
 mod engine_runs;
 mod engine_secrets;
 mod engine_support;

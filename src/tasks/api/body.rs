@@ -11,8 +11,8 @@ use crate::{
     tasks::{
         list::ExecutionSummary,
         model::{
-            ActionType, CatchUpPolicy, ConcurrencyPolicy, NewTask, RetryPolicy, ScheduleSpec, Task,
-            TaskStatus,
+            ActionType, CatchUpPolicy, ConcurrencyPolicy, DEFAULT_PRIORITY, NewTask, RetryPolicy,
+            ScheduleSpec, Task, TaskStatus,
         },
     },
 };
@@ -101,6 +101,11 @@ pub struct TaskIn {
     /// docs/TRIGGERS.md.
     #[serde(default)]
     pub allow_cycles: bool,
+    /// 0 (lowest) to 9 (default 5): workers start higher priorities first; a lower one that
+    /// has waited `PRIORITY_AGEING_SECONDS` per level of difference goes first all the same.
+    #[serde(default = "default_priority")]
+    #[schema(minimum = 0, maximum = 9, default = 5)]
+    pub priority: i16,
 }
 
 /// `tags`: up to 20 labels of 1–50 characters.
@@ -132,6 +137,10 @@ fn default_catch_up() -> CatchUpPolicy {
 
 fn default_catch_up_max() -> i32 {
     10
+}
+
+fn default_priority() -> i16 {
+    DEFAULT_PRIORITY
 }
 
 /// Parses a definition at the edge: `(owner_id, definition)` becomes a [`NewTask`] whose
@@ -175,6 +184,7 @@ impl TaskIn {
             catch_up_max: self.catch_up_max,
             auto_pause_after_failures: self.auto_pause_after_failures,
             allow_cycles: self.allow_cycles,
+            priority: self.priority,
         }
     }
 
@@ -202,6 +212,7 @@ impl TaskIn {
             catch_up_max: task.catch_up_max,
             auto_pause_after_failures: task.auto_pause_after_failures,
             allow_cycles: task.allow_cycles,
+            priority: task.priority,
         }
     }
 }
@@ -241,6 +252,8 @@ pub struct TaskOut {
     pub consecutive_failures: i32,
     /// Whether chains that close a cycle through this task may be saved.
     pub allow_cycles: bool,
+    /// 0 (lowest) to 9.
+    pub priority: i16,
     /// The next slot the scheduler fires (read-only).
     pub next_run_at: Option<DateTime<Utc>>,
     /// The most recent execution, if any (read-only).
@@ -274,6 +287,7 @@ impl TaskOut {
             auto_pause_after_failures: task.auto_pause_after_failures,
             consecutive_failures: task.consecutive_failures,
             allow_cycles: task.allow_cycles,
+            priority: task.priority,
             next_run_at: task.next_run_at,
             last_execution,
             created_at: task.created_at,

@@ -23,7 +23,11 @@ use crate::{
     http::{AppJson, AppPath, extract::optional_json},
     scheduler::engine::Engine,
     state::AppState,
-    tasks::{db, model::TaskStatus, update},
+    tasks::{
+        db,
+        model::{PRIORITIES, TaskStatus},
+        update,
+    },
 };
 
 /// The header that makes `execute` idempotent.
@@ -39,6 +43,9 @@ pub struct ExecuteIn {
     /// Passed to the action as its input (default `{}`), up to 256 KiB.
     #[schema(value_type = Object, example = json!({"order_id": 42}))]
     pub input: Option<serde_json::Value>,
+    /// This run's priority, 0 (lowest) to 9 (default: the task's).
+    #[schema(minimum = 0, maximum = 9)]
+    pub priority: Option<i16>,
 }
 
 /// `POST /tasks/{id}/duplicate` body (optional).
@@ -94,6 +101,11 @@ pub async fn execute_task(
     let key = idempotency_key(&headers)?;
     let request: ExecuteIn = optional_json(&headers, &body)?;
     let input = request.input.unwrap_or_else(|| serde_json::json!({}));
+    if let Some(priority) = request.priority
+        && !PRIORITIES.contains(&priority)
+    {
+        return Err(AppError::invalid_field("priority", "must be from 0 to 9"));
+    }
     if serde_json::to_vec(&input).map_or(0, |bytes| bytes.len()) > MAX_INPUT_BYTES {
         return Err(AppError::new(
             ErrorCode::PayloadTooLarge,
@@ -106,13 +118,14 @@ pub async fn execute_task(
         TriggerKind::Manual
     };
     let engine = Engine::from_state(&state);
-    let enqueued = control::enqueue(
+    let enqueued = control::enqueue_at_priority(
         &engine,
         id,
         caller.owner_id(),
         trigger,
         input.clone(),
         key.as_deref(),
+        request.priority,
     )
     .await?;
     let mut answer_headers = HeaderMap::new();
