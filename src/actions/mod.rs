@@ -18,6 +18,7 @@ pub mod http;
 mod http_config;
 pub mod json_template;
 pub mod notion;
+pub mod schemas;
 pub mod script;
 mod services;
 

@@ -2,6 +2,7 @@
 //! and API keys (see [`crate::auth::Caller`]): definitions ([`crud`]), running and status
 //! ([`runs`]) and what happened and will happen ([`history`]). Another owner's task is a 404.
 
+mod action_schema;
 pub mod body;
 mod crud;
 mod history;
