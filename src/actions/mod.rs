@@ -223,7 +223,7 @@ impl ExecutionLogger {
         self.events.publish(DomainEvent::ExecutionLog {
             execution_id: self.execution_id,
             task_id: self.task_id,
-            level: level.as_str().to_owned(),
+            level,
             message: message.clone(),
         });
         if let Ok(mut lines) = self.lines.lock()
