@@ -47,7 +47,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             openapi::for_api_v1(executions::router()),
         )
         .merge(secrets::router())
-        .merge(triggers::router())
+        .nest("/tasks", triggers::task_router())
+        .nest("/hooks", triggers::hooks_router())
 }
 
 /// The routes, and the OpenAPI document of the whole API as the server really answers.

@@ -20,7 +20,10 @@ use crate::state::AppState;
 use crate::{
     error::{ErrorCode, FieldError, Problem},
     realtime::events::EventSchemas,
-    tasks::list::{SortOrder, TaskSort},
+    tasks::{
+        list::{SortOrder, TaskSort},
+        model::ActionType,
+    },
 };
 
 /// The base document.
@@ -41,7 +44,7 @@ use crate::{
         license(name = "MIT", identifier = "MIT"),
     ),
     modifiers(&SecuritySchemes, &EventSchemas),
-    components(schemas(Problem, FieldError, ErrorCode, TaskSort, SortOrder)),
+    components(schemas(Problem, FieldError, ErrorCode, TaskSort, SortOrder, ActionType)),
     tags(
         (name = "health", description = "Liveness, readiness, status and metrics"),
         (name = "realtime", description = "Socket.IO at `/socket.io`: no HTTP paths; the event \

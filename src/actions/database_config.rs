@@ -37,8 +37,9 @@ const FILE_PARAMETERS: &[&str] = &[
 pub const MAX_PARAMS: usize = 100;
 
 /// A DATABASE_QUERY configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = DatabaseActionConfig)]
 pub struct DatabaseConfig {
     /// `postgres://user:password@host:port/database[?sslmode=…]`, normally
     /// `{{ secrets.NAME }}`.
@@ -48,15 +49,18 @@ pub struct DatabaseConfig {
     /// Parameter values: strings are sent as text, numbers as `bigint`/`double precision`,
     /// booleans as `boolean`, arrays and objects as `jsonb`, `null` as a text null.
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub params: Vec<Value>,
     /// Runs the statement in a read-write transaction (default: `READ ONLY`).
     #[serde(default)]
     pub allow_writes: bool,
     /// Rows kept in the result; more are reported as truncated.
     #[serde(default = "default_max_rows")]
+    #[schema(minimum = 1, maximum = 10_000)]
     pub max_rows: u32,
     /// `statement_timeout` for the statement, in milliseconds.
     #[serde(default = "default_timeout_ms")]
+    #[schema(minimum = 1, maximum = 300_000)]
     pub timeout_ms: u64,
 }
 

@@ -5,14 +5,16 @@ use std::collections::BTreeMap;
 
 use reqwest::{Method, Url, header::HeaderName};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::config_field::field_error;
 use crate::error::FieldError;
 
-/// The raw shape accepted in `action.config`.
-#[derive(Debug, Deserialize)]
+/// The raw shape accepted in `action.config` of `HTTP_REQUEST` and `API_CALL`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RawConfig {
+#[schema(as = HttpActionConfig)]
+pub struct RawConfig {
     url: String,
     #[serde(default)]
     method: Option<String>,
@@ -25,15 +27,19 @@ struct RawConfig {
     #[serde(default)]
     auth: Option<Auth>,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 3600)]
     timeout_seconds: Option<u64>,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 10)]
     max_redirects: Option<u8>,
     #[serde(default)]
     success: RawSuccess,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// When an attempt counts as a success (default: any 2xx status).
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = HttpSuccess)]
 struct RawSuccess {
     #[serde(default)]
     status_codes: Option<Vec<String>>,
@@ -48,8 +54,9 @@ struct RawSuccess {
 }
 
 /// The request body.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, ToSchema)]
 #[serde(tag = "type", content = "value", rename_all = "lowercase")]
+#[schema(as = HttpBody)]
 pub enum Body {
     /// Sent as `application/json`.
     Json(serde_json::Value),
@@ -63,8 +70,9 @@ pub enum Body {
 }
 
 /// How the request authenticates.
-#[derive(Clone, Deserialize, PartialEq)]
+#[derive(Clone, Deserialize, PartialEq, ToSchema)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+#[schema(as = HttpAuth)]
 pub enum Auth {
     /// `Authorization: Basic …`.
     Basic {

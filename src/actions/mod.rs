@@ -19,6 +19,7 @@ pub mod http;
 mod http_config;
 pub mod json_template;
 pub mod notion;
+pub mod schemas;
 pub mod script;
 mod services;
 
@@ -223,7 +224,7 @@ impl ExecutionLogger {
         self.events.publish(DomainEvent::ExecutionLog {
             execution_id: self.execution_id,
             task_id: self.task_id,
-            level: level.as_str().to_owned(),
+            level,
             message: message.clone(),
         });
         if let Ok(mut lines) = self.lines.lock()

@@ -17,6 +17,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+pub(crate) use config::RawConfig as RawNotionConfig;
 pub use config::{NotionConfig, Operation};
 
 use super::{Action, ActionOutcome, ExecutionContext};

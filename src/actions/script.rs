@@ -29,9 +29,10 @@ pub const MAX_MAX_OPERATIONS: u64 = 10_000_000;
 const HTTP_BODY_LIMIT: usize = 1024 * 1024;
 
 /// A CUSTOM_SCRIPT configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ScriptConfig {
+#[schema(as = ScriptActionConfig)]
+pub struct ScriptConfig {
     /// The Rhai source.
     source: String,
     /// Secret names the script reads as `secrets.NAME`.

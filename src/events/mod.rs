@@ -11,6 +11,13 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
+use crate::{
+    actions::LogLevel,
+    executions::model::{ExecutionStatus, TriggerKind},
+    scheduler::planner::SkipReason,
+    tasks::model::TaskStatus,
+};
+
 /// Events buffered per subscriber before the slowest one starts losing the oldest.
 pub const DEFAULT_CAPACITY: usize = 4096;
 
@@ -27,8 +34,8 @@ pub enum DomainEvent {
         task_id: Uuid,
         /// The schedule slot, for scheduled runs.
         scheduled_for: Option<DateTime<Utc>>,
-        /// `SCHEDULE`, `MANUAL`, `RETRY`, …
-        trigger: String,
+        /// What created it.
+        trigger: TriggerKind,
     },
     /// A worker claimed the execution and started its action.
     #[serde(rename = "execution.started")]
@@ -49,8 +56,8 @@ pub enum DomainEvent {
         execution_id: Uuid,
         /// Its task.
         task_id: Uuid,
-        /// `DEBUG`, `INFO`, `WARN` or `ERROR`.
-        level: String,
+        /// Its severity.
+        level: LogLevel,
         /// The line.
         message: String,
     },
@@ -62,7 +69,7 @@ pub enum DomainEvent {
         /// Its task.
         task_id: Uuid,
         /// `SUCCEEDED`, `FAILED`, `DEAD`, `CANCELLED` or `TIMED_OUT`.
-        status: String,
+        status: ExecutionStatus,
         /// The attempt that finished.
         attempt: i32,
         /// The next attempt, when one was queued.
@@ -75,9 +82,8 @@ pub enum DomainEvent {
         task_id: Uuid,
         /// The slot.
         scheduled_for: DateTime<Utc>,
-        /// Why (`SKIPPED_CONCURRENCY`, `OUTSIDE_CATCH_UP`, `PAUSED`, `AFTER_END`,
-        /// `OWNER_INACTIVE`, `QUEUE_FULL`, `CHAIN_DEPTH`, `CHAIN_BUDGET`).
-        reason: String,
+        /// Why.
+        reason: SkipReason,
     },
     /// A task was created.
     #[serde(rename = "task.created")]
@@ -109,9 +115,9 @@ pub enum DomainEvent {
         /// The task.
         task_id: Uuid,
         /// The status before.
-        from: String,
+        from: TaskStatus,
         /// The status now.
-        to: String,
+        to: TaskStatus,
         /// Why, when the engine decided it.
         reason: Option<String>,
     },

@@ -192,7 +192,7 @@ pub async fn enqueue_at_priority(
             execution_id: result.execution_id,
             task_id,
             scheduled_for: None,
-            trigger: trigger.as_str().to_owned(),
+            trigger,
         });
     }
     Ok(result)
@@ -246,7 +246,7 @@ pub async fn cancel_execution(
         engine.events.publish(DomainEvent::ExecutionFinished {
             execution_id,
             task_id: row.task_id,
-            status: row.status.as_str().to_owned(),
+            status: row.status,
             attempt: 1,
             retry_execution_id: None,
         });
@@ -302,7 +302,7 @@ pub async fn retry_execution(
         execution_id: id,
         task_id: original.task_id,
         scheduled_for: None,
-        trigger: TriggerKind::Retry.as_str().to_owned(),
+        trigger: TriggerKind::Retry,
     });
     Ok(Enqueued {
         execution_id: id,

@@ -37,14 +37,78 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(retry_execution))
 }
 
-/// An execution with its log lines.
+/// An execution with its log lines, as clients see it: the queue's bookkeeping (which
+/// instance holds the claim, until when, and when it may be claimed) stays inside.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ExecutionOut {
-    /// The execution.
-    #[serde(flatten)]
-    pub execution: Execution,
+    /// UUID v7.
+    pub id: Uuid,
+    /// Its task.
+    pub task_id: Uuid,
+    /// What created it.
+    pub trigger_kind: TriggerKind,
+    /// The schedule slot, for scheduled runs.
+    pub scheduled_for: Option<DateTime<Utc>>,
+    /// Where it is.
+    pub status: ExecutionStatus,
+    /// 1 for the first try.
+    pub attempt: i32,
+    /// The attempt this one retries.
+    pub retry_of: Option<Uuid>,
+    /// When it was queued.
+    pub queued_at: DateTime<Utc>,
+    /// When a worker started it.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it reached a final state.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Wall time of the attempt.
+    pub duration_ms: Option<i64>,
+    /// The trigger's input.
+    pub input: serde_json::Value,
+    /// What the action produced.
+    pub outcome: Option<serde_json::Value>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// The caller's idempotency key, for API triggers.
+    pub idempotency_key: Option<String>,
+    /// The execution that started this one's chain; `null` on a root (an execution not
+    /// started by a chain, or a retry of one). Retries keep their attempt's root.
+    pub root_execution_id: Option<Uuid>,
+    /// Chain links from the root: 0 on a root, the source's depth + 1 on a chained
+    /// execution; retries keep their attempt's depth.
+    pub chain_depth: i32,
+    /// 0 (lowest) to 9: the task's, unless the run was started with another.
+    #[schema(minimum = 0, maximum = 9)]
+    pub priority: i16,
     /// Its log lines, oldest first.
     pub logs: Vec<StoredLogLine>,
+}
+
+impl ExecutionOut {
+    /// The client's view of a stored execution and its log lines.
+    pub fn new(execution: Execution, logs: Vec<StoredLogLine>) -> Self {
+        ExecutionOut {
+            id: execution.id,
+            task_id: execution.task_id,
+            trigger_kind: execution.trigger_kind,
+            scheduled_for: execution.scheduled_for,
+            status: execution.status,
+            attempt: execution.attempt,
+            retry_of: execution.retry_of,
+            queued_at: execution.queued_at,
+            started_at: execution.started_at,
+            finished_at: execution.finished_at,
+            duration_ms: execution.duration_ms,
+            input: execution.input,
+            outcome: execution.outcome,
+            error: execution.error,
+            idempotency_key: execution.idempotency_key,
+            root_execution_id: execution.root_execution_id,
+            chain_depth: execution.chain_depth,
+            priority: execution.priority,
+            logs,
+        }
+    }
 }
 
 /// The state of an execution after a cancel request.
@@ -126,7 +190,7 @@ async fn get_execution(
         .await?
         .ok_or_else(|| AppError::not_found("execution"))?;
     let logs = control::execution_log(&engine, id, caller.owner_id()).await?;
-    Ok(AppJson(ExecutionOut { execution, logs }))
+    Ok(AppJson(ExecutionOut::new(execution, logs)))
 }
 
 /// Cancel a queued or running execution.

@@ -72,7 +72,7 @@ pub struct ExecutionQueued {
     /// Its task.
     pub task_id: Uuid,
     /// What started it: `SCHEDULE`, `MANUAL`, `API`, `WEBHOOK`, `EMAIL`, `CHAIN`, `RETRY`.
-    #[schema(example = "SCHEDULE")]
+    #[schema(value_type = crate::executions::model::TriggerKind, example = "SCHEDULE")]
     pub trigger: String,
     /// The schedule slot it fills, for scheduled runs.
     pub scheduled_for: Option<DateTime<Utc>>,
@@ -148,7 +148,7 @@ pub struct ExecutionFinished {
     /// Its task.
     pub task_id: Uuid,
     /// `SUCCEEDED`, `FAILED` (will retry), `DEAD`, `CANCELLED` or `TIMED_OUT`.
-    #[schema(example = "SUCCEEDED")]
+    #[schema(value_type = crate::executions::model::ExecutionStatus, example = "SUCCEEDED")]
     pub status: String,
     /// Attempt number, from 1.
     #[schema(example = 1)]
@@ -177,7 +177,7 @@ pub struct ExecutionSkipped {
     /// Why: `SKIPPED_CONCURRENCY`, `OUTSIDE_CATCH_UP`, `PAUSED`, `AFTER_END`,
     /// `OWNER_INACTIVE`, `QUEUE_FULL`, `CHAIN_DEPTH`, `CHAIN_BUDGET` (for chain entries the
     /// slot is when the source execution finished).
-    #[schema(example = "SKIPPED_CONCURRENCY")]
+    #[schema(value_type = crate::scheduler::planner::SkipReason, example = "SKIPPED_CONCURRENCY")]
     pub reason: String,
     /// When the skip was recorded.
     pub recorded_at: DateTime<Utc>,
@@ -195,7 +195,7 @@ pub struct TaskChanged {
     #[schema(example = "Nightly report")]
     pub name: String,
     /// `ACTIVE`, `PAUSED`, `STOPPED` or `FAILED`.
-    #[schema(example = "ACTIVE")]
+    #[schema(value_type = crate::tasks::model::TaskStatus, example = "ACTIVE")]
     pub status: String,
     /// The next scheduled run, if any.
     pub next_run_at: Option<DateTime<Utc>>,
@@ -224,10 +224,10 @@ pub struct TaskStatusChanged {
     /// The task.
     pub task_id: Uuid,
     /// The previous status.
-    #[schema(example = "ACTIVE")]
+    #[schema(value_type = crate::tasks::model::TaskStatus, example = "ACTIVE")]
     pub from: String,
     /// The new status.
-    #[schema(example = "FAILED")]
+    #[schema(value_type = crate::tasks::model::TaskStatus, example = "FAILED")]
     pub to: String,
     /// Why, when the system changed it (e.g. `auto_pause_after_failures`).
     pub reason: Option<String>,

@@ -23,6 +23,7 @@ use super::{
 };
 use crate::{
     cron::schedule::Schedule,
+    executions::model::TriggerKind,
     events::DomainEvent,
     tasks::model::{CatchUpPolicy, ConcurrencyPolicy, DstPolicy},
 };
@@ -77,6 +78,8 @@ struct TickPlan {
     skip_tasks: Vec<Uuid>,
     skip_slots: Vec<DateTime<Utc>>,
     skip_reasons: Vec<String>,
+    /// `skip_reasons` as published on the event bus.
+    skip_kinds: Vec<SkipReason>,
     skip_details: Vec<String>,
     next_tasks: Vec<Uuid>,
     next_slots: Vec<DateTime<Utc>>,
@@ -90,6 +93,7 @@ impl TickPlan {
         self.skip_tasks.push(task_id);
         self.skip_slots.push(slot);
         self.skip_reasons.push(reason.as_str().to_owned());
+        self.skip_kinds.push(reason);
         self.skip_details.push(ledger_detail(reason));
     }
 }
@@ -265,19 +269,19 @@ pub async fn dispatch_due(engine: &Engine) -> Result<DispatchReport, sqlx::Error
             execution_id: row.id,
             task_id: row.task_id,
             scheduled_for: row.scheduled_for,
-            trigger: "SCHEDULE".to_owned(),
+            trigger: TriggerKind::Schedule,
         });
     }
     for ((task_id, slot), reason) in plan
         .skip_tasks
         .iter()
         .zip(&plan.skip_slots)
-        .zip(&plan.skip_reasons)
+        .zip(&plan.skip_kinds)
     {
         engine.events.publish(DomainEvent::ExecutionSkipped {
             task_id: *task_id,
             scheduled_for: *slot,
-            reason: reason.clone(),
+            reason: *reason,
         });
     }
     let report = DispatchReport {

@@ -406,8 +406,8 @@ pub fn publish_finished(engine: &Engine, finished: &[FinishedAttempt], follow_up
     for task_id in &follow_up.paused_tasks {
         engine.events.publish(DomainEvent::TaskStatusChanged {
             task_id: *task_id,
-            from: TaskStatus::Active.as_str().to_owned(),
-            to: TaskStatus::Failed.as_str().to_owned(),
+            from: TaskStatus::Active,
+            to: TaskStatus::Failed,
             reason: Some("auto_pause_after_failures reached".to_owned()),
         });
     }
@@ -420,7 +420,7 @@ pub fn publish_finished(engine: &Engine, finished: &[FinishedAttempt], follow_up
         engine.events.publish(DomainEvent::ExecutionFinished {
             execution_id: attempt.id,
             task_id: attempt.task_id,
-            status: attempt.status.as_str().to_owned(),
+            status: attempt.status,
             attempt: attempt.attempt,
             retry_execution_id,
         });
@@ -431,7 +431,7 @@ pub fn publish_finished(engine: &Engine, finished: &[FinishedAttempt], follow_up
         engine.events.publish(DomainEvent::ExecutionSkipped {
             task_id: stopped.task_id,
             scheduled_for: stopped.at,
-            reason: stopped.reason.as_str().to_owned(),
+            reason: stopped.reason,
         });
     }
     for chained in &follow_up.chained {
@@ -439,7 +439,7 @@ pub fn publish_finished(engine: &Engine, finished: &[FinishedAttempt], follow_up
             execution_id: chained.execution_id,
             task_id: chained.task_id,
             scheduled_for: None,
-            trigger: TriggerKind::Chain.as_str().to_owned(),
+            trigger: TriggerKind::Chain,
         });
     }
 }

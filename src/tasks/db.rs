@@ -229,13 +229,13 @@ pub async fn set_status(
         events.publish(DomainEvent::ExecutionSkipped {
             task_id,
             scheduled_for: slot,
-            reason: SkipReason::Paused.as_str().to_owned(),
+            reason: SkipReason::Paused,
         });
     }
     events.publish(DomainEvent::TaskStatusChanged {
         task_id,
-        from: task.status.as_str().to_owned(),
-        to: status.as_str().to_owned(),
+        from: task.status,
+        to: status,
         reason: None,
     });
     Ok(updated)

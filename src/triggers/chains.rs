@@ -36,7 +36,7 @@ pub use super::chained::{ChainFollowUp, ChainStopped, Chained, Ended, enqueue_ch
 /// Most chains one task may have as sources.
 pub const MAX_CHAINS_PER_TASK: i64 = 20;
 
-/// Routes of this module.
+/// Routes of this file, relative to `/tasks`.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_chain, list_chains))
@@ -96,8 +96,8 @@ pub struct ChainOut {
 /// Chain `task_id` after another of your tasks. A chain that would close a cycle is refused
 /// unless every task on the cycle has `allow_cycles`; a task starts at most
 /// `CHAIN_MAX_OUT_DEGREE` tasks.
-#[utoipa::path(post, path = "/tasks/{task_id}/chains", tag = "triggers", security(("bearer" = [])),
-    params(("task_id" = Uuid, Path, description = "The task that will run")),
+#[utoipa::path(post, path = "/{id}/chains", tag = "triggers", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The task that will run")),
     request_body = ChainIn,
     responses(
         (status = 201, description = "Created", body = ChainOut),
@@ -250,8 +250,8 @@ async fn owns_task(conn: &mut PgConnection, task_id: Uuid, owner_id: Uuid) -> Ap
 }
 
 /// List the chains that start one of your tasks.
-#[utoipa::path(get, path = "/tasks/{task_id}/chains", tag = "triggers", security(("bearer" = [])),
-    params(("task_id" = Uuid, Path, description = "Task id")),
+#[utoipa::path(get, path = "/{id}/chains", tag = "triggers", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Task id")),
     responses(
         (status = 200, description = "The task's chains, oldest first", body = Vec<ChainOut>),
         (status = 401, description = "Not signed in", body = Problem),
@@ -278,10 +278,10 @@ async fn list_chains(
 }
 
 /// Delete a chain.
-#[utoipa::path(delete, path = "/tasks/{task_id}/chains/{id}", tag = "triggers", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/{id}/chains/{chain_id}", tag = "triggers", security(("bearer" = [])),
     params(
-        ("task_id" = Uuid, Path, description = "Task id"),
-        ("id" = Uuid, Path, description = "Chain id"),
+        ("id" = Uuid, Path, description = "Task id"),
+        ("chain_id" = Uuid, Path, description = "Chain id"),
     ),
     responses(
         (status = 204, description = "Deleted"),

@@ -40,12 +40,16 @@ pub const MAX_EMAIL_TRIGGERS_PER_TASK: i64 = 20;
 /// What an email trigger address's local part starts with.
 pub const LOCAL_PART_PREFIX: &str = "task-";
 
-/// Routes of this module.
+/// The routes that manage email triggers, relative to `/tasks`.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_email_trigger, list_email_triggers))
         .routes(routes!(delete_email_trigger))
-        .routes(routes!(receive_email))
+}
+
+/// The inbound route of this file, relative to `/hooks`.
+pub fn inbound_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(receive_email))
 }
 
 /// `POST /tasks/{task_id}/email-triggers` body.
@@ -112,8 +116,8 @@ impl From<EmailTriggerRow> for EmailTriggerOut {
 }
 
 /// Create an email trigger for one of your tasks; the response shows its address once.
-#[utoipa::path(post, path = "/tasks/{task_id}/email-triggers", tag = "triggers", security(("bearer" = [])),
-    params(("task_id" = Uuid, Path, description = "Task id")),
+#[utoipa::path(post, path = "/{id}/email-triggers", tag = "triggers", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Task id")),
     request_body = EmailTriggerIn,
     responses(
         (status = 201, description = "Created; `token`, `address` and `http_url` are shown only now", body = EmailTriggerCreated),
@@ -184,8 +188,8 @@ async fn create_email_trigger(
 }
 
 /// List one of your tasks' email triggers (never tokens or addresses).
-#[utoipa::path(get, path = "/tasks/{task_id}/email-triggers", tag = "triggers", security(("bearer" = [])),
-    params(("task_id" = Uuid, Path, description = "Task id")),
+#[utoipa::path(get, path = "/{id}/email-triggers", tag = "triggers", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Task id")),
     responses(
         (status = 200, description = "The task's email triggers, oldest first", body = Vec<EmailTriggerOut>),
         (status = 401, description = "Not signed in", body = Problem),
@@ -214,10 +218,10 @@ async fn list_email_triggers(
 }
 
 /// Delete an email trigger; its address rejects mail from now on.
-#[utoipa::path(delete, path = "/tasks/{task_id}/email-triggers/{id}", tag = "triggers", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/{id}/email-triggers/{trigger_id}", tag = "triggers", security(("bearer" = [])),
     params(
-        ("task_id" = Uuid, Path, description = "Task id"),
-        ("id" = Uuid, Path, description = "Email trigger id"),
+        ("id" = Uuid, Path, description = "Task id"),
+        ("trigger_id" = Uuid, Path, description = "Email trigger id"),
     ),
     responses(
         (status = 204, description = "Deleted"),
@@ -386,7 +390,7 @@ impl From<InboundEmailJson> for ParsedMail {
 
 /// Deliver an inbound email over HTTP: JSON fields `{from, to, subject, text, html}` or a raw
 /// message as `message/rfc822`. The task receives the same input as from the SMTP listener.
-#[utoipa::path(post, path = "/hooks/email/{token}", tag = "triggers",
+#[utoipa::path(post, path = "/email/{token}", tag = "triggers",
     params(("token" = String, Path, description = "The email trigger's token")),
     request_body(description = "JSON fields, or a raw RFC 822 message",
         content((InboundEmailJson = "application/json"), (String = "message/rfc822"))),

@@ -41,7 +41,7 @@ use crate::{
 /// Longest delivery id used for dedupe.
 const MAX_DELIVERY_ID_LEN: usize = 256;
 
-/// Routes of this module.
+/// Routes of this file, relative to `/hooks`.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(receive_webhook))
 }
@@ -142,7 +142,7 @@ fn verifier(state: &AppState, trigger: &TriggerRow) -> Result<Option<SignatureVe
 ///
 /// The input is `{body, headers, query, content_type, received_at}`: the body parsed as JSON,
 /// a form (an object) or text, the headers without credentials (`Authorization`, `Cookie`, …).
-#[utoipa::path(post, path = "/hooks/{token}", tag = "triggers",
+#[utoipa::path(post, path = "/{token}", tag = "triggers",
     params(("token" = String, Path, description = "The webhook trigger's token")),
     request_body(description = "Any JSON, form or text body",
         content((serde_json::Value = "application/json"),

@@ -31,13 +31,19 @@ use uuid::Uuid;
 
 use crate::{auth::rate_limit::KeyedLimiter, config::TriggerSettings, state::AppState};
 
-/// Routes of this module.
-pub fn router() -> OpenApiRouter<AppState> {
+/// Routes that manage a task's triggers, relative to `/tasks` (`/{id}/webhooks`, …).
+pub fn task_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(webhooks::router())
-        .merge(inbound::router())
         .merge(chains::router())
         .merge(email::router())
+}
+
+/// Routes that receive deliveries, relative to `/hooks` (`/{token}`, `/email/{token}`).
+pub fn hooks_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(inbound::router())
+        .merge(email::inbound_router())
 }
 
 /// Process-wide trigger state: the per-token rate limiter and the bound SMTP address.

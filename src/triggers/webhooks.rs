@@ -24,7 +24,7 @@ use crate::{
 /// Most webhook triggers one task may have.
 pub const MAX_WEBHOOKS_PER_TASK: i64 = 20;
 
-/// Routes of this module.
+/// Routes of this file, relative to `/tasks`.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_webhook, list_webhooks))
@@ -219,8 +219,8 @@ fn validate(body: WebhookIn) -> Result<ValidWebhook, AppError> {
 
 /// Create a webhook trigger for one of your tasks; the response shows its URL, token and
 /// signing secret once.
-#[utoipa::path(post, path = "/tasks/{task_id}/webhooks", tag = "triggers", security(("bearer" = [])),
-    params(("task_id" = Uuid, Path, description = "Task id")),
+#[utoipa::path(post, path = "/{id}/webhooks", tag = "triggers", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Task id")),
     request_body = WebhookIn,
     responses(
         (status = 201, description = "Created; `token`, `url` and `secret` are shown only now", body = WebhookCreated),
@@ -298,8 +298,8 @@ async fn create_webhook(
 }
 
 /// List one of your tasks' webhook triggers (never tokens or secrets).
-#[utoipa::path(get, path = "/tasks/{task_id}/webhooks", tag = "triggers", security(("bearer" = [])),
-    params(("task_id" = Uuid, Path, description = "Task id")),
+#[utoipa::path(get, path = "/{id}/webhooks", tag = "triggers", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Task id")),
     responses(
         (status = 200, description = "The task's webhook triggers, oldest first", body = Vec<WebhookOut>),
         (status = 401, description = "Not signed in", body = Problem),
@@ -328,10 +328,10 @@ async fn list_webhooks(
 }
 
 /// Delete a webhook trigger; its URL answers 404 from now on.
-#[utoipa::path(delete, path = "/tasks/{task_id}/webhooks/{id}", tag = "triggers", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/{id}/webhooks/{webhook_id}", tag = "triggers", security(("bearer" = [])),
     params(
-        ("task_id" = Uuid, Path, description = "Task id"),
-        ("id" = Uuid, Path, description = "Webhook trigger id"),
+        ("id" = Uuid, Path, description = "Task id"),
+        ("webhook_id" = Uuid, Path, description = "Webhook trigger id"),
     ),
     responses(
         (status = 204, description = "Deleted"),
@@ -359,10 +359,10 @@ async fn delete_webhook(
 
 /// Replace a webhook trigger's token; the old URL stops working at once. The signing secret
 /// is kept.
-#[utoipa::path(post, path = "/tasks/{task_id}/webhooks/{id}/rotate", tag = "triggers", security(("bearer" = [])),
+#[utoipa::path(post, path = "/{id}/webhooks/{webhook_id}/rotate", tag = "triggers", security(("bearer" = [])),
     params(
-        ("task_id" = Uuid, Path, description = "Task id"),
-        ("id" = Uuid, Path, description = "Webhook trigger id"),
+        ("id" = Uuid, Path, description = "Task id"),
+        ("webhook_id" = Uuid, Path, description = "Webhook trigger id"),
     ),
     responses(
         (status = 200, description = "The new URL and token, shown only now", body = WebhookCreated),

@@ -297,7 +297,7 @@ async fn cancelling_stops_queued_and_running_executions() {
     }
     assert!(seen.iter().any(|e| matches!(e, DomainEvent::ExecutionQueued { execution_id, .. } if *execution_id == running)));
     assert!(seen.iter().any(|e| matches!(e, DomainEvent::ExecutionStarted { execution_id, .. } if *execution_id == running)));
-    assert!(seen.iter().any(|e| matches!(e, DomainEvent::ExecutionFinished { execution_id, status, .. } if *execution_id == running && status == "CANCELLED")));
+    assert!(seen.iter().any(|e| matches!(e, DomainEvent::ExecutionFinished { execution_id, status, .. } if *execution_id == running && *status == ExecutionStatus::Cancelled)));
 }
 
 #[tokio::test]

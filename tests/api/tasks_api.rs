@@ -393,6 +393,12 @@ async fn execute_runs_the_task_once_per_idempotency_key() {
         !execution["logs"].as_array().expect("logs").is_empty(),
         "log lines are included"
     );
+    for internal in ["instance_id", "lease_expires_at", "run_after"] {
+        assert!(
+            execution.get(internal).is_none(),
+            "the queue's {internal} is not shown"
+        );
+    }
     // The task shows it as its last execution.
     let task: Value = app
         .get_json_as(

@@ -563,17 +563,17 @@ async fn every_trigger_endpoint_is_documented() {
     let app = crate::helpers::spawn_app().await;
     let spec: Value = app.get("/api-json").await.json().await.expect("spec");
     for (path, method) in [
-        ("/tasks/{task_id}/webhooks", "post"),
-        ("/tasks/{task_id}/webhooks", "get"),
-        ("/tasks/{task_id}/webhooks/{id}", "delete"),
-        ("/tasks/{task_id}/webhooks/{id}/rotate", "post"),
+        ("/tasks/{id}/webhooks", "post"),
+        ("/tasks/{id}/webhooks", "get"),
+        ("/tasks/{id}/webhooks/{webhook_id}", "delete"),
+        ("/tasks/{id}/webhooks/{webhook_id}/rotate", "post"),
         ("/hooks/{token}", "post"),
-        ("/tasks/{task_id}/chains", "post"),
-        ("/tasks/{task_id}/chains", "get"),
-        ("/tasks/{task_id}/chains/{id}", "delete"),
-        ("/tasks/{task_id}/email-triggers", "post"),
-        ("/tasks/{task_id}/email-triggers", "get"),
-        ("/tasks/{task_id}/email-triggers/{id}", "delete"),
+        ("/tasks/{id}/chains", "post"),
+        ("/tasks/{id}/chains", "get"),
+        ("/tasks/{id}/chains/{chain_id}", "delete"),
+        ("/tasks/{id}/email-triggers", "post"),
+        ("/tasks/{id}/email-triggers", "get"),
+        ("/tasks/{id}/email-triggers/{trigger_id}", "delete"),
         ("/hooks/email/{token}", "post"),
     ] {
         let operation = &spec["paths"][path][method];

@@ -26,8 +26,9 @@ pub const UPDATE_LIMIT: (u32, u32) = (50, 100);
 pub const QUERY_LIMIT: (u32, u32) = (100, 1000);
 
 /// What the action does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = NotionOperation)]
 pub enum Operation {
     /// `POST /v1/pages` with the database as parent.
     CreatePage,
@@ -48,14 +49,17 @@ impl Operation {
     }
 }
 
-#[derive(Deserialize)]
+/// The raw shape accepted in `action.config` of `NOTION_SYNC` (see docs/NOTION.md).
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RawConfig {
+#[schema(as = NotionActionConfig)]
+pub struct RawConfig {
     operation: Operation,
     database_id: String,
     #[serde(default)]
     token: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     properties: Option<Map<String, Value>>,
     #[serde(default)]
     children: Option<Vec<Value>>,

@@ -17,15 +17,14 @@ use crate::{
     },
 };
 
-/// What a task does.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+/// What a task does. Its OpenAPI schema, one per action type, is in [`super::action_schema`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ActionIn {
     /// `HTTP_REQUEST`, `EMAIL_SEND`, `DATABASE_QUERY`, `API_CALL`, `CUSTOM_SCRIPT` or `NOTION_SYNC`.
     #[serde(rename = "type")]
     pub action_type: ActionType,
     /// The type's configuration (see docs/ACTIONS.md); may reference `{{ secrets.NAME }}`.
     #[serde(default = "empty_object")]
-    #[schema(value_type = Object, example = json!({"method": "GET", "url": "https://example.com/health"}))]
     pub config: serde_json::Value,
 }
 
@@ -253,6 +252,7 @@ pub struct TaskOut {
     /// Whether chains that close a cycle through this task may be saved.
     pub allow_cycles: bool,
     /// 0 (lowest) to 9.
+    #[schema(minimum = 0, maximum = 9)]
     pub priority: i16,
     /// The next slot the scheduler fires (read-only).
     pub next_run_at: Option<DateTime<Utc>>,

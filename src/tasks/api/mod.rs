@@ -3,6 +3,7 @@
 //! ([`runs`]), what happened and will happen ([`history`]), and tasks made from templates
 //! ([`from_template`]). Another owner's task is a 404.
 
+mod action_schema;
 pub mod body;
 mod crud;
 mod from_template;
