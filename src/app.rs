@@ -299,20 +299,9 @@ async fn start_background_work(state: &AppState) -> anyhow::Result<()> {
     triggers::start(state)
         .await
         .context("starting inbound triggers")?;
-    let housekeeping = state.clone();
-    state.tasks.spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-        loop {
-            tokio::select! {
-                _ = housekeeping.shutdown.cancelled() => break,
-                _ = tick.tick() => {
-                    housekeeping.auth.ip_limiter.forget_idle_keys();
-                    housekeeping.auth.password_change_limiter.forget_idle_keys();
-                    housekeeping.auth.api_key_limiter.forget_idle_keys();
-                    housekeeping.auth.registration_mail_limiter.forget_idle_keys();
-                }
-            }
-        }
+    let auth = state.auth.clone();
+    auth::rate_limit::spawn_housekeeping(&state.tasks, state.shutdown.clone(), move || {
+        auth.forget_idle_keys()
     });
     Ok(())
 }

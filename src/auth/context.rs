@@ -32,6 +32,14 @@ pub struct AuthContext {
 }
 
 impl AuthContext {
+    /// Forgets the idle keys of every limiter here (see [`KeyedLimiter::forget_idle_keys`]).
+    pub fn forget_idle_keys(&self) {
+        self.ip_limiter.forget_idle_keys();
+        self.password_change_limiter.forget_idle_keys();
+        self.api_key_limiter.forget_idle_keys();
+        self.registration_mail_limiter.forget_idle_keys();
+    }
+
     /// Builds it from the settings and the resolved JWT secret.
     pub fn new(settings: &Settings, jwt_secret: &str) -> anyhow::Result<Self> {
         let auth = &settings.auth;

@@ -4,6 +4,7 @@
 //! `/api/v1`), and a task's history ([`history`]).
 
 pub mod control;
+pub mod counts;
 pub mod history;
 pub mod model;
 pub mod stats;

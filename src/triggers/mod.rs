@@ -29,7 +29,11 @@ use std::{net::SocketAddr, sync::OnceLock};
 use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
-use crate::{auth::rate_limit::KeyedLimiter, config::TriggerSettings, state::AppState};
+use crate::{
+    auth::rate_limit::{self, KeyedLimiter},
+    config::TriggerSettings,
+    state::AppState,
+};
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -72,15 +76,9 @@ pub async fn start(state: &AppState) -> anyhow::Result<()> {
         let bound = smtp::start(state, addr).await?;
         let _ = state.triggers.smtp_addr.set(bound);
     }
-    let housekeeping = state.clone();
-    state.tasks.spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-        loop {
-            tokio::select! {
-                _ = housekeeping.shutdown.cancelled() => break,
-                _ = tick.tick() => housekeeping.triggers.limiter.forget_idle_keys(),
-            }
-        }
+    let triggers = state.triggers.clone();
+    rate_limit::spawn_housekeeping(&state.tasks, state.shutdown.clone(), move || {
+        triggers.limiter.forget_idle_keys()
     });
     Ok(())
 }
