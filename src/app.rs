@@ -169,7 +169,6 @@ impl Application {
             db,
             settings: Arc::new(settings),
             auth,
-            jwt_secret: jwt_secret.into(),
             instance_id: instance_id().into(),
             metrics: health::metrics::install(),
             started_at: Instant::now(),

@@ -18,8 +18,6 @@ pub struct AppState {
     pub db: PgPool,
     /// Validated settings.
     pub settings: Arc<Settings>,
-    /// The resolved JWT signing secret (configured, or generated for development).
-    pub jwt_secret: Arc<str>,
     /// This process's id in logs, leases and metrics.
     pub instance_id: Arc<str>,
     /// The Prometheus recorder handle.

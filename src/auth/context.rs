@@ -1,8 +1,10 @@
-//! Process-wide auth machinery kept in `AppState`: JWT keys, rate limiters and the API-key
-//! cache.
+//! Process-wide auth machinery kept in `AppState`: JWT keys, rate limiters, the API-key
+//! cache, and the server's signing secret for values it hands out and must recognise.
 
-use std::net::IpAddr;
+use std::{net::IpAddr, sync::Arc};
 
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use uuid::Uuid;
 
 use super::{rate_limit::KeyedLimiter, tokens::JwtKeys};
@@ -10,6 +12,7 @@ use crate::{
     api_keys::KeyCache,
     config::Settings,
     email::{Mailer, mailer_from_settings},
+    error::AppError,
 };
 
 /// Built once at start.
@@ -29,9 +32,18 @@ pub struct AuthContext {
     /// Registration mails per recipient address, so nobody floods a mailbox through
     /// `/auth/register`.
     pub registration_mail_limiter: KeyedLimiter<String>,
+    /// The resolved `JWT_SECRET`, also the key of [`AuthContext::mac`].
+    signing_secret: Arc<[u8]>,
 }
 
 impl AuthContext {
+    /// An HMAC-SHA256 keyed with the server's signing secret, for values the server hands out
+    /// and must later recognise (callers add their own domain-separation prefix).
+    pub fn mac(&self) -> Result<Hmac<Sha256>, AppError> {
+        <Hmac<Sha256> as Mac>::new_from_slice(&self.signing_secret)
+            .map_err(|err| AppError::internal(anyhow::anyhow!("HMAC key: {err}")))
+    }
+
     /// Forgets the idle keys of every limiter here (see [`KeyedLimiter::forget_idle_keys`]).
     pub fn forget_idle_keys(&self) {
         self.ip_limiter.forget_idle_keys();
@@ -67,6 +79,7 @@ impl AuthContext {
             api_keys: KeyCache::new(),
             mailer: mailer_from_settings(settings)?,
             registration_mail_limiter: KeyedLimiter::per_hour(6, 3),
+            signing_secret: Arc::from(jwt_secret.as_bytes()),
         })
     }
 }
