@@ -1,14 +1,24 @@
-//! The state every handler can reach: the pool, the settings and process-wide handles.
+//! The application's state, and the sub-states handlers take from it through `FromRef`:
+//! the pool, the settings, the engine, the event bus, the realtime hub and what the caller
+//! extractors need. Handlers name the part they use, so domain code does not depend on
+//! the whole state.
 
 use std::{sync::Arc, time::Instant};
 
+use axum::extract::FromRef;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
-    auth::AuthContext, config::Settings, events::EventBus, net::OutboundPolicy, realtime::Gateway,
-    secrets::Vault, triggers::TriggerRuntime,
+    auth::{AuthContext, AuthState},
+    config::Settings,
+    events::EventBus,
+    net::OutboundPolicy,
+    realtime::Gateway,
+    scheduler::engine::Engine,
+    secrets::Vault,
+    triggers::TriggerRuntime,
 };
 
 /// Shared application state, cheap to clone.
@@ -48,4 +58,50 @@ pub struct AppState {
     pub vault: Arc<Vault>,
     /// Inbound triggers' rate limiter and SMTP listener address.
     pub triggers: Arc<TriggerRuntime>,
+}
+
+impl FromRef<AppState> for PgPool {
+    fn from_ref(state: &AppState) -> Self {
+        state.db.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Settings> {
+    fn from_ref(state: &AppState) -> Self {
+        state.settings.clone()
+    }
+}
+
+impl FromRef<AppState> for EventBus {
+    fn from_ref(state: &AppState) -> Self {
+        state.events.clone()
+    }
+}
+
+impl FromRef<AppState> for Gateway {
+    fn from_ref(state: &AppState) -> Self {
+        state.realtime.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Vault> {
+    fn from_ref(state: &AppState) -> Self {
+        state.vault.clone()
+    }
+}
+
+impl FromRef<AppState> for Engine {
+    fn from_ref(state: &AppState) -> Self {
+        Engine::from_state(state)
+    }
+}
+
+impl FromRef<AppState> for AuthState {
+    fn from_ref(state: &AppState) -> Self {
+        AuthState {
+            db: state.db.clone(),
+            auth: state.auth.clone(),
+            tasks: state.tasks.clone(),
+        }
+    }
 }

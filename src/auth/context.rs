@@ -5,6 +5,8 @@ use std::{net::IpAddr, sync::Arc};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use sqlx::PgPool;
+use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use super::{rate_limit::KeyedLimiter, tokens::JwtKeys};
@@ -14,6 +16,18 @@ use crate::{
     email::{Mailer, mailer_from_settings},
     error::AppError,
 };
+
+/// What the caller extractors need, as a sub-state of the application's state: the pool,
+/// the auth machinery, and the tracker that background writes (API-key use) run on.
+#[derive(Clone)]
+pub struct AuthState {
+    /// The database pool.
+    pub db: PgPool,
+    /// JWT keys, rate limiters and the API-key cache.
+    pub auth: Arc<AuthContext>,
+    /// Background tasks to wait for on shutdown.
+    pub tasks: TaskTracker,
+}
 
 /// Built once at start.
 pub struct AuthContext {

@@ -12,6 +12,7 @@ pub mod stats;
 use axum::{extract::State, http::StatusCode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -87,7 +88,7 @@ pub struct ExecutionFilter {
         (status = 422, description = "`limit` or `cursor` is invalid", body = Problem),
     ))]
 async fn list_executions(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     caller: Caller,
     AppQuery(filter): AppQuery<ExecutionFilter>,
 ) -> AppResult<AppJson<ExecutionPage>> {
@@ -102,7 +103,7 @@ async fn list_executions(
         cursor: filter.cursor,
     };
     Ok(AppJson(
-        history::owner_executions(&state.db, caller.owner_id(), &query).await?,
+        history::owner_executions(&db, caller.owner_id(), &query).await?,
     ))
 }
 
@@ -116,12 +117,11 @@ async fn list_executions(
         (status = 404, description = "No such execution of yours", body = Problem),
     ))]
 async fn get_execution(
-    State(state): State<AppState>,
+    State(engine): State<Engine>,
     caller: Caller,
     AppPath(id): AppPath<Uuid>,
 ) -> AppResult<AppJson<ExecutionOut>> {
     caller.require(Scope::ExecutionsRead)?;
-    let engine = Engine::from_state(&state);
     let execution = control::load_execution(&engine, id, caller.owner_id())
         .await?
         .ok_or_else(|| AppError::not_found("execution"))?;
@@ -140,13 +140,12 @@ async fn get_execution(
         (status = 409, description = "The execution already finished", body = Problem),
     ))]
 async fn cancel_execution(
-    State(state): State<AppState>,
+    State(engine): State<Engine>,
     caller: Caller,
     AppPath(id): AppPath<Uuid>,
 ) -> AppResult<(StatusCode, AppJson<CancelOut>)> {
     caller.require(Scope::TasksExecute)?;
-    let status =
-        control::cancel_execution(&Engine::from_state(&state), id, caller.owner_id()).await?;
+    let status = control::cancel_execution(&engine, id, caller.owner_id()).await?;
     Ok((
         StatusCode::ACCEPTED,
         AppJson(CancelOut {
@@ -169,12 +168,11 @@ async fn cancel_execution(
             body = Problem, headers(("Retry-After" = u32, description = "Seconds to wait before trying again"))),
     ))]
 async fn retry_execution(
-    State(state): State<AppState>,
+    State(engine): State<Engine>,
     caller: Caller,
     AppPath(id): AppPath<Uuid>,
 ) -> AppResult<(StatusCode, AppJson<Enqueued>)> {
     caller.require(Scope::TasksExecute)?;
-    let enqueued =
-        control::retry_execution(&Engine::from_state(&state), id, caller.owner_id()).await?;
+    let enqueued = control::retry_execution(&engine, id, caller.owner_id()).await?;
     Ok((StatusCode::ACCEPTED, AppJson(enqueued)))
 }
