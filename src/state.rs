@@ -96,6 +96,12 @@ impl FromRef<AppState> for Engine {
     }
 }
 
+impl FromRef<AppState> for Arc<AuthContext> {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
+}
+
 impl FromRef<AppState> for AuthState {
     fn from_ref(state: &AppState) -> Self {
         AuthState {

@@ -21,6 +21,7 @@ use hmac::Mac;
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use sqlx::PgPool;
 use subtle::ConstantTimeEq;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -358,10 +359,10 @@ async fn databases(
         (status = 404, description = "Not connected", body = Problem),
     ))]
 async fn get_connection(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     user: CurrentUser,
 ) -> Result<AppJson<ConnectionOut>, AppError> {
-    connection::get(&state.db, user.id)
+    connection::get(&db, user.id)
         .await?
         .map(AppJson)
         .ok_or_else(|| AppError::not_found("Notion connection"))
@@ -375,10 +376,10 @@ async fn get_connection(
         (status = 404, description = "Not connected", body = Problem),
     ))]
 async fn delete_connection(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     user: CurrentUser,
 ) -> Result<StatusCode, AppError> {
-    if connection::delete(&state.db, user.id).await? {
+    if connection::delete(&db, user.id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::not_found("Notion connection"))

@@ -31,7 +31,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::rate_limit::{self, KeyedLimiter},
-    config::TriggerSettings,
+    config::{Settings, TriggerSettings},
     state::AppState,
 };
 
@@ -84,8 +84,8 @@ pub async fn start(state: &AppState) -> anyhow::Result<()> {
 }
 
 /// `PUBLIC_URL` + `path`, or `path` alone when no public URL is configured.
-pub(crate) fn public_url(state: &AppState, path: &str) -> String {
-    match &state.settings.public_url {
+pub(crate) fn public_url(settings: &Settings, path: &str) -> String {
+    match &settings.public_url {
         Some(base) => format!("{}{path}", base.trim_end_matches('/')),
         None => path.to_owned(),
     }

@@ -4,8 +4,11 @@
 pub mod manage;
 pub mod model;
 
+use std::sync::Arc;
+
 use axum::{extract::State, http::StatusCode};
 use serde::{Deserialize, Deserializer, Serialize};
+use sqlx::PgPool;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -18,6 +21,7 @@ pub use model::{
 
 use crate::{
     auth::{Admin, ClientMeta, CurrentUser, RequireRole, Role},
+    config::Settings,
     error::{AppError, Problem},
     http::{AppJson, AppPath, AppQuery, ValidJson},
     state::AppState,
@@ -85,7 +89,7 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
         (status = 422, description = "Invalid limit", body = Problem),
     ))]
 async fn list_users(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     _admin: RequireRole<Admin>,
     AppQuery(filter): AppQuery<UserFilter>,
 ) -> Result<AppJson<UserPage>, AppError> {
@@ -107,7 +111,7 @@ async fn list_users(
         pattern,
         limit + 1,
     )
-    .fetch_all(&state.db)
+    .fetch_all(&db)
     .await?;
     let mut items = rows
         .into_iter()
@@ -136,14 +140,14 @@ fn may_see(caller: CurrentUser, id: Uuid) -> bool {
         (status = 404, description = "No such user visible to you", body = Problem),
     ))]
 async fn get_user(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     caller: CurrentUser,
     AppPath(id): AppPath<Uuid>,
 ) -> Result<AppJson<UserOut>, AppError> {
     if !may_see(caller, id) {
         return Err(AppError::not_found("user"));
     }
-    model::get(&state.db, id)
+    model::get(&db, id)
         .await?
         .map(AppJson)
         .ok_or_else(|| AppError::not_found("user"))
@@ -162,7 +166,8 @@ async fn get_user(
         (status = 422, description = "Invalid field", body = Problem),
     ))]
 async fn update_user(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
+    State(settings): State<Arc<Settings>>,
     caller: CurrentUser,
     client: ClientMeta,
     AppPath(id): AppPath<Uuid>,
@@ -182,7 +187,7 @@ async fn update_user(
             "must be an IANA time zone such as Europe/Paris",
         ));
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     let target = manage::lock_user(&mut tx, id)
         .await?
         .ok_or_else(|| AppError::not_found("user"))?;
@@ -213,7 +218,7 @@ async fn update_user(
             &target,
             status,
             &client,
-            state.settings.fairness.max_queued_per_owner,
+            settings.fairness.max_queued_per_owner,
         )
         .await?;
     }
@@ -230,7 +235,7 @@ async fn update_user(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    model::get(&state.db, id)
+    model::get(&db, id)
         .await?
         .map(AppJson)
         .ok_or_else(|| AppError::not_found("user"))
@@ -247,7 +252,7 @@ async fn update_user(
         (status = 409, description = "Would delete the last SUPER_ADMIN", body = Problem),
     ))]
 async fn delete_user(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     caller: CurrentUser,
     client: ClientMeta,
     AppPath(id): AppPath<Uuid>,
@@ -255,7 +260,7 @@ async fn delete_user(
     if !may_see(caller, id) {
         return Err(AppError::not_found("user"));
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     let target = manage::lock_user(&mut tx, id)
         .await?
         .ok_or_else(|| AppError::not_found("user"))?;
