@@ -3,7 +3,7 @@
 use std::{net::SocketAddr, sync::Arc, time::Instant};
 
 use anyhow::Context;
-use axum::Router;
+use axum::{Router, extract::FromRef};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -23,7 +23,8 @@ use crate::{
     notion,
     openapi::{self, ApiDoc},
     realtime::{self, RealtimeHooks},
-    scheduler, secrets,
+    scheduler::{self, engine::Engine},
+    secrets,
     state::AppState,
     system_jobs, tasks, triggers, users,
 };
@@ -186,7 +187,12 @@ impl Application {
         };
         start_background_work(&state).await?;
         let router = router_with_realtime(&state, hooks, queue).await?;
-        scheduler::engine::start(&state);
+        scheduler::engine::start(
+            Engine::from_ref(&state),
+            &state.settings,
+            &state.tasks,
+            &state.shutdown,
+        );
         Ok(Application {
             listener,
             metrics_listener,

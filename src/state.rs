@@ -16,7 +16,7 @@ use crate::{
     events::EventBus,
     net::OutboundPolicy,
     realtime::Gateway,
-    scheduler::engine::Engine,
+    scheduler::engine::{Engine, EngineConfig},
     secrets::Vault,
     triggers::TriggerRuntime,
 };
@@ -92,7 +92,16 @@ impl FromRef<AppState> for Arc<Vault> {
 
 impl FromRef<AppState> for Engine {
     fn from_ref(state: &AppState) -> Self {
-        Engine::from_state(state)
+        Engine {
+            db: state.db.clone(),
+            events: state.events.clone(),
+            http: state.action_http.clone(),
+            outbound: state.outbound.clone(),
+            instance_id: state.instance_id.clone(),
+            actions: state.action_services.clone(),
+            notion: state.notion.clone(),
+            config: EngineConfig::from_settings(&state.settings),
+        }
     }
 }
 

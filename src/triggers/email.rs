@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::{
     body::Body,
-    extract::State,
+    extract::{FromRef, State},
     http::{HeaderMap, StatusCode},
 };
 use chrono::{DateTime, Utc};
@@ -317,7 +317,7 @@ pub async fn accept(
         );
     }
     let queued = control::enqueue(
-        &Engine::from_state(state),
+        &Engine::from_ref(state),
         target.task_id,
         target.owner_id,
         TriggerKind::Email,
