@@ -198,7 +198,7 @@ async fn main() {
 
     // The authentication step alone, in process: a cached API key, and an access token
     // (signature plus the session query).
-    let state = application_state.clone();
+    let state: nocron::auth::AuthState = axum::extract::FromRef::from_ref(&application_state);
     let mut key_auth = Vec::with_capacity(IN_PROCESS);
     let mut jwt_auth = Vec::with_capacity(IN_PROCESS);
     for _ in 0..IN_PROCESS {

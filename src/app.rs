@@ -3,7 +3,7 @@
 use std::{net::SocketAddr, sync::Arc, time::Instant};
 
 use anyhow::Context;
-use axum::Router;
+use axum::{Router, extract::FromRef};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -23,7 +23,8 @@ use crate::{
     notion,
     openapi::{self, ApiDoc},
     realtime::{self, RealtimeHooks},
-    scheduler, secrets,
+    scheduler::{self, engine::Engine},
+    secrets,
     state::AppState,
     system_jobs, tasks, triggers, users,
 };
@@ -177,7 +178,6 @@ impl Application {
             db,
             settings: Arc::new(settings),
             auth,
-            jwt_secret: jwt_secret.into(),
             instance_id: instance_id().into(),
             metrics: health::metrics::install(),
             started_at: Instant::now(),
@@ -195,7 +195,12 @@ impl Application {
         };
         start_background_work(&state).await?;
         let router = router_with_realtime(&state, hooks, queue).await?;
-        scheduler::engine::start(&state);
+        scheduler::engine::start(
+            Engine::from_ref(&state),
+            &state.settings,
+            &state.tasks,
+            &state.shutdown,
+        );
         Ok(Application {
             listener,
             metrics_listener,
@@ -307,20 +312,9 @@ async fn start_background_work(state: &AppState) -> anyhow::Result<()> {
     triggers::start(state)
         .await
         .context("starting inbound triggers")?;
-    let housekeeping = state.clone();
-    state.tasks.spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-        loop {
-            tokio::select! {
-                _ = housekeeping.shutdown.cancelled() => break,
-                _ = tick.tick() => {
-                    housekeeping.auth.ip_limiter.forget_idle_keys();
-                    housekeeping.auth.password_change_limiter.forget_idle_keys();
-                    housekeeping.auth.api_key_limiter.forget_idle_keys();
-                    housekeeping.auth.registration_mail_limiter.forget_idle_keys();
-                }
-            }
-        }
+    let auth = state.auth.clone();
+    auth::rate_limit::spawn_housekeeping(&state.tasks, state.shutdown.clone(), move || {
+        auth.forget_idle_keys()
     });
     Ok(())
 }

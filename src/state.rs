@@ -1,14 +1,24 @@
-//! The state every handler can reach: the pool, the settings and process-wide handles.
+//! The application's state, and the sub-states handlers take from it through `FromRef`:
+//! the pool, the settings, the engine, the event bus, the realtime hub and what the caller
+//! extractors need. Handlers name the part they use, so domain code does not depend on
+//! the whole state.
 
 use std::{sync::Arc, time::Instant};
 
+use axum::extract::FromRef;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
-    auth::AuthContext, config::Settings, events::EventBus, net::OutboundPolicy, realtime::Gateway,
-    secrets::Vault, triggers::TriggerRuntime,
+    auth::{AuthContext, AuthState},
+    config::Settings,
+    events::EventBus,
+    net::OutboundPolicy,
+    realtime::Gateway,
+    scheduler::engine::{Engine, EngineConfig},
+    secrets::Vault,
+    triggers::TriggerRuntime,
 };
 
 /// Shared application state, cheap to clone.
@@ -18,8 +28,6 @@ pub struct AppState {
     pub db: PgPool,
     /// Validated settings.
     pub settings: Arc<Settings>,
-    /// The resolved JWT signing secret (configured, or generated for development).
-    pub jwt_secret: Arc<str>,
     /// This process's id in logs, leases and metrics.
     pub instance_id: Arc<str>,
     /// The Prometheus recorder handle.
@@ -50,4 +58,65 @@ pub struct AppState {
     pub vault: Arc<Vault>,
     /// Inbound triggers' rate limiter and SMTP listener address.
     pub triggers: Arc<TriggerRuntime>,
+}
+
+impl FromRef<AppState> for PgPool {
+    fn from_ref(state: &AppState) -> Self {
+        state.db.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Settings> {
+    fn from_ref(state: &AppState) -> Self {
+        state.settings.clone()
+    }
+}
+
+impl FromRef<AppState> for EventBus {
+    fn from_ref(state: &AppState) -> Self {
+        state.events.clone()
+    }
+}
+
+impl FromRef<AppState> for Gateway {
+    fn from_ref(state: &AppState) -> Self {
+        state.realtime.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Vault> {
+    fn from_ref(state: &AppState) -> Self {
+        state.vault.clone()
+    }
+}
+
+impl FromRef<AppState> for Engine {
+    fn from_ref(state: &AppState) -> Self {
+        Engine {
+            db: state.db.clone(),
+            events: state.events.clone(),
+            http: state.action_http.clone(),
+            outbound: state.outbound.clone(),
+            instance_id: state.instance_id.clone(),
+            actions: state.action_services.clone(),
+            notion: state.notion.clone(),
+            config: EngineConfig::from_settings(&state.settings),
+        }
+    }
+}
+
+impl FromRef<AppState> for Arc<AuthContext> {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
+}
+
+impl FromRef<AppState> for AuthState {
+    fn from_ref(state: &AppState) -> Self {
+        AuthState {
+            db: state.db.clone(),
+            auth: state.auth.clone(),
+            tasks: state.tasks.clone(),
+        }
+    }
 }

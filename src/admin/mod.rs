@@ -4,6 +4,7 @@
 
 use axum::extract::State;
 use serde::Deserialize;
+use sqlx::PgPool;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -31,14 +32,14 @@ pub struct RoleIn {
 }
 
 async fn change_role(
-    state: &AppState,
+    db: &PgPool,
     admin: RequireRole<Admin>,
     client: &ClientMeta,
     user_id: Uuid,
     new_role: impl FnOnce(&UserOut) -> Result<Role, AppError>,
 ) -> Result<UserOut, AppError> {
     let actor = admin.user();
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     let target = manage::lock_user(&mut tx, user_id)
         .await?
         .ok_or_else(|| AppError::not_found("user"))?;
@@ -52,7 +53,7 @@ async fn change_role(
         manage::set_role(&mut tx, actor, &target, role, client).await?;
     }
     tx.commit().await?;
-    users::get(&state.db, user_id)
+    users::get(db, user_id)
         .await?
         .ok_or_else(|| AppError::not_found("user"))
 }
@@ -70,13 +71,13 @@ async fn change_role(
         (status = 422, description = "Unknown role", body = Problem),
     ))]
 async fn grant_role(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     admin: RequireRole<Admin>,
     client: ClientMeta,
     AppPath(user_id): AppPath<Uuid>,
     AppJson(body): AppJson<RoleIn>,
 ) -> Result<AppJson<UserOut>, AppError> {
-    let user = change_role(&state, admin, &client, user_id, |_| Ok(body.role)).await?;
+    let user = change_role(&db, admin, &client, user_id, |_| Ok(body.role)).await?;
     Ok(AppJson(user))
 }
 
@@ -96,7 +97,7 @@ async fn grant_role(
         (status = 422, description = "USER cannot be removed", body = Problem),
     ))]
 async fn remove_role(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     admin: RequireRole<Admin>,
     client: ClientMeta,
     AppPath((user_id, role)): AppPath<(Uuid, Role)>,
@@ -107,7 +108,7 @@ async fn remove_role(
             "every account has the USER role; remove ADMIN or SUPER_ADMIN",
         ));
     }
-    let user = change_role(&state, admin, &client, user_id, |target| {
+    let user = change_role(&db, admin, &client, user_id, |target| {
         if target.role == role {
             Ok(Role::User)
         } else {

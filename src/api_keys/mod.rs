@@ -6,10 +6,12 @@ pub mod revoke_all;
 pub mod verify;
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use axum::{extract::State, http::StatusCode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -20,6 +22,7 @@ pub use revoke_all::{RevokedKeyOut, forget_locally, revoke_all_of_user};
 pub use verify::{KeyCache, authenticate, notify_user_changed};
 
 use crate::{
+    auth::AuthContext,
     auth::{CurrentUser, Scope, tokens::token_hash},
     error::{AppError, Problem},
     http::{AppJson, AppPath, ValidJson},
@@ -117,7 +120,7 @@ impl From<KeyRow> for ApiKeyOut {
         (status = 422, description = "Invalid field (unknown scope, past expiry)", body = Problem),
     ))]
 async fn create_key(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     user: CurrentUser,
     ValidJson(body): ValidJson<ApiKeyIn>,
 ) -> Result<(StatusCode, AppJson<ApiKeyCreated>), AppError> {
@@ -129,7 +132,7 @@ async fn create_key(
     }
     let scopes: BTreeSet<Scope> = body.scopes.into_iter().collect();
     let scopes: Vec<String> = scopes.iter().map(|s| s.as_str().to_owned()).collect();
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     // Serialises concurrent creations by the same user so the limit holds.
     sqlx::query!("SELECT id FROM users WHERE id = $1 FOR UPDATE", user.id)
         .fetch_one(&mut *tx)
@@ -178,7 +181,7 @@ async fn create_key(
         (status = 401, description = "Not signed in", body = Problem),
     ))]
 async fn list_keys(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     user: CurrentUser,
 ) -> Result<AppJson<Vec<ApiKeyOut>>, AppError> {
     let rows = sqlx::query_as!(
@@ -188,7 +191,7 @@ async fn list_keys(
          ORDER BY created_at DESC, id DESC",
         user.id
     )
-    .fetch_all(&state.db)
+    .fetch_all(&db)
     .await?;
     Ok(AppJson(rows.into_iter().map(ApiKeyOut::from).collect()))
 }
@@ -202,11 +205,12 @@ async fn list_keys(
         (status = 404, description = "No such active key of yours", body = Problem),
     ))]
 async fn revoke_key(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
+    State(auth): State<Arc<AuthContext>>,
     user: CurrentUser,
     AppPath(id): AppPath<Uuid>,
 ) -> Result<StatusCode, AppError> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     let prefix = sqlx::query_scalar!(
         "UPDATE api_keys SET revoked_at = now()
          WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING prefix",
@@ -219,7 +223,7 @@ async fn revoke_key(
     verify::notify_changed(&mut *tx, &prefix).await?;
     tx.commit().await?;
     // This instance need not wait for its own notification.
-    state.auth.api_keys.invalidate(&prefix).await;
+    auth.api_keys.invalidate(&prefix).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -232,12 +236,13 @@ async fn revoke_key(
         (status = 404, description = "No such active key of yours", body = Problem),
     ))]
 async fn rotate_key(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
+    State(auth): State<Arc<AuthContext>>,
     user: CurrentUser,
     AppPath(id): AppPath<Uuid>,
 ) -> Result<AppJson<ApiKeyCreated>, AppError> {
     let new = key::generate();
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     let old_prefix = sqlx::query_scalar!(
         "SELECT prefix FROM api_keys WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL
          FOR UPDATE",
@@ -260,7 +265,7 @@ async fn rotate_key(
     .await?;
     verify::notify_changed(&mut *tx, &old_prefix).await?;
     tx.commit().await?;
-    state.auth.api_keys.invalidate(&old_prefix).await;
+    auth.api_keys.invalidate(&old_prefix).await;
     Ok(AppJson(ApiKeyCreated {
         details: row.into(),
         key: new.key,

@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use super::key;
 use crate::{
-    auth::{Principal, Role, Scope, ScopeSet, tokens::token_hash},
+    auth::{AuthState, Principal, Role, Scope, ScopeSet, tokens::token_hash},
     error::AppError,
     state::AppState,
 };
@@ -97,7 +97,7 @@ fn invalid_key() -> AppError {
     AppError::unauthorized("the API key is invalid")
 }
 
-async fn load(state: &AppState, prefix: &str) -> Result<Option<Arc<CachedKey>>, AppError> {
+async fn load(state: &AuthState, prefix: &str) -> Result<Option<Arc<CachedKey>>, AppError> {
     let cache = &state.auth.api_keys;
     if let Some(found) = cache.keys.get(prefix).await {
         return Ok(Some(found));
@@ -134,7 +134,7 @@ async fn load(state: &AppState, prefix: &str) -> Result<Option<Arc<CachedKey>>, 
 
 /// Authenticates an API key (401 when unknown, wrong, revoked, expired or its owner is
 /// no longer active).
-pub async fn authenticate(state: &AppState, key: &str) -> Result<Principal, AppError> {
+pub async fn authenticate(state: &AuthState, key: &str) -> Result<Principal, AppError> {
     let prefix = key::parse(key).ok_or_else(invalid_key)?;
     let record = load(state, prefix).await?.ok_or_else(invalid_key)?;
     let presented = token_hash(key);
@@ -161,7 +161,7 @@ pub async fn authenticate(state: &AppState, key: &str) -> Result<Principal, AppE
 }
 
 /// Records use at most once a minute per key, off the request path.
-async fn touch(state: &AppState, key_id: Uuid) {
+async fn touch(state: &AuthState, key_id: Uuid) {
     let entry = state
         .auth
         .api_keys

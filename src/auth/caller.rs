@@ -3,13 +3,14 @@
 //! else only a signed-in user, who holds every scope. Handlers state the scope they need.
 
 use axum::{
-    extract::{FromRequestParts, OriginalUri},
+    extract::{FromRef, FromRequestParts, OriginalUri},
     http::request::Parts,
 };
 use uuid::Uuid;
 
+use super::AuthState;
 use super::{CurrentUser, Principal, Scope, ScopeSet};
-use crate::{error::AppError, state::AppState};
+use crate::error::AppError;
 
 /// The prefix of the integration API.
 pub const API_V1_PREFIX: &str = "/api/v1/";
@@ -35,10 +36,14 @@ impl Caller {
     }
 }
 
-impl FromRequestParts<AppState> for Caller {
+impl<S> FromRequestParts<S> for Caller
+where
+    S: Send + Sync,
+    AuthState: FromRef<S>,
+{
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
         // Nested routers see the path without their prefix; the original keeps it.
         let via_api = parts
             .extensions

@@ -1,8 +1,12 @@
-//! Process-wide auth machinery kept in `AppState`: JWT keys, rate limiters and the API-key
-//! cache.
+//! Process-wide auth machinery kept in `AppState`: JWT keys, rate limiters, the API-key
+//! cache, and the server's signing secret for values it hands out and must recognise.
 
-use std::net::IpAddr;
+use std::{net::IpAddr, sync::Arc};
 
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use sqlx::PgPool;
+use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use super::{rate_limit::KeyedLimiter, tokens::JwtKeys};
@@ -10,7 +14,20 @@ use crate::{
     api_keys::KeyCache,
     config::Settings,
     email::{Mailer, mailer_from_settings},
+    error::AppError,
 };
+
+/// What the caller extractors need, as a sub-state of the application's state: the pool,
+/// the auth machinery, and the tracker that background writes (API-key use) run on.
+#[derive(Clone)]
+pub struct AuthState {
+    /// The database pool.
+    pub db: PgPool,
+    /// JWT keys, rate limiters and the API-key cache.
+    pub auth: Arc<AuthContext>,
+    /// Background tasks to wait for on shutdown.
+    pub tasks: TaskTracker,
+}
 
 /// Built once at start.
 pub struct AuthContext {
@@ -29,9 +46,26 @@ pub struct AuthContext {
     /// Registration mails per recipient address, so nobody floods a mailbox through
     /// `/auth/register`.
     pub registration_mail_limiter: KeyedLimiter<String>,
+    /// The resolved `JWT_SECRET`, also the key of [`AuthContext::mac`].
+    signing_secret: Arc<[u8]>,
 }
 
 impl AuthContext {
+    /// An HMAC-SHA256 keyed with the server's signing secret, for values the server hands out
+    /// and must later recognise (callers add their own domain-separation prefix).
+    pub fn mac(&self) -> Result<Hmac<Sha256>, AppError> {
+        <Hmac<Sha256> as Mac>::new_from_slice(&self.signing_secret)
+            .map_err(|err| AppError::internal(anyhow::anyhow!("HMAC key: {err}")))
+    }
+
+    /// Forgets the idle keys of every limiter here (see [`KeyedLimiter::forget_idle_keys`]).
+    pub fn forget_idle_keys(&self) {
+        self.ip_limiter.forget_idle_keys();
+        self.password_change_limiter.forget_idle_keys();
+        self.api_key_limiter.forget_idle_keys();
+        self.registration_mail_limiter.forget_idle_keys();
+    }
+
     /// Builds it from the settings and the resolved JWT secret.
     pub fn new(settings: &Settings, jwt_secret: &str) -> anyhow::Result<Self> {
         let auth = &settings.auth;
@@ -59,6 +93,7 @@ impl AuthContext {
             api_keys: KeyCache::new(),
             mailer: mailer_from_settings(settings)?,
             registration_mail_limiter: KeyedLimiter::per_hour(6, 3),
+            signing_secret: Arc::from(jwt_secret.as_bytes()),
         })
     }
 }

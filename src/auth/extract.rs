@@ -8,13 +8,14 @@ use std::marker::PhantomData;
 use chrono::{DateTime, Utc};
 
 use axum::{
-    extract::FromRequestParts,
+    extract::{FromRef, FromRequestParts},
     http::{HeaderName, header, request::Parts},
 };
 use uuid::Uuid;
 
+use super::AuthState;
 use super::{Role, Scope, ScopeSet};
-use crate::{api_keys, error::AppError, state::AppState};
+use crate::{api_keys, error::AppError};
 
 /// The header integrators send API keys in (`Authorization: Bearer nck_…` works too).
 pub const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-api-key");
@@ -113,7 +114,7 @@ fn www_authenticate(err: AppError) -> AppError {
 /// Authenticates an access token: signature and claims, then (one indexed query) that its
 /// session is live and the user's token version still matches.
 pub async fn authenticate_access_token(
-    state: &AppState,
+    state: &AuthState,
     token: &str,
 ) -> Result<CurrentUser, AppError> {
     authenticate_access(state, token)
@@ -123,7 +124,7 @@ pub async fn authenticate_access_token(
 
 /// [`authenticate_access_token`], also returning the token's expiry.
 async fn authenticate_access(
-    state: &AppState,
+    state: &AuthState,
     token: &str,
 ) -> Result<(CurrentUser, Option<DateTime<Utc>>), AppError> {
     let claims = state.auth.jwt.verify(token)?;
@@ -156,7 +157,7 @@ async fn authenticate_access(
 
 /// Authenticates either an access token or an API key (`nck_…`), e.g. for a Socket.IO
 /// handshake. Rate limits are not applied here.
-pub async fn authenticate_token(state: &AppState, token: &str) -> Result<Principal, AppError> {
+pub async fn authenticate_token(state: &AuthState, token: &str) -> Result<Principal, AppError> {
     if api_keys::looks_like_key(token) {
         return api_keys::authenticate(state, token).await;
     }
@@ -170,10 +171,14 @@ pub async fn authenticate_token(state: &AppState, token: &str) -> Result<Princip
     })
 }
 
-impl FromRequestParts<AppState> for CurrentUser {
+impl<S> FromRequestParts<S> for CurrentUser
+where
+    S: Send + Sync,
+    AuthState: FromRef<S>,
+{
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
         if let Some(user) = parts.extensions.get::<CurrentUser>() {
             return Ok(*user);
         }
@@ -187,7 +192,7 @@ impl FromRequestParts<AppState> for CurrentUser {
                 "API keys are accepted on /api/v1 only; sign in for this endpoint",
             ));
         }
-        let user = authenticate_access_token(state, token)
+        let user = authenticate_access_token(&AuthState::from_ref(state), token)
             .await
             .map_err(www_authenticate)?;
         tracing::Span::current().record("user_id", tracing::field::display(user.id));
@@ -196,10 +201,15 @@ impl FromRequestParts<AppState> for CurrentUser {
     }
 }
 
-impl<R: RoleRequirement + Send + Sync> FromRequestParts<AppState> for RequireRole<R> {
+impl<R, S> FromRequestParts<S> for RequireRole<R>
+where
+    R: RoleRequirement + Send + Sync,
+    S: Send + Sync,
+    AuthState: FromRef<S>,
+{
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
         let user = CurrentUser::from_request_parts(parts, state).await?;
         if !user.role.includes(R::MINIMUM) {
             return Err(AppError::forbidden(format!(
@@ -211,10 +221,15 @@ impl<R: RoleRequirement + Send + Sync> FromRequestParts<AppState> for RequireRol
     }
 }
 
-impl FromRequestParts<AppState> for Principal {
+impl<S> FromRequestParts<S> for Principal
+where
+    S: Send + Sync,
+    AuthState: FromRef<S>,
+{
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let state = &AuthState::from_ref(state);
         let key = parts
             .headers
             .get(&API_KEY_HEADER)

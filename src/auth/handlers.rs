@@ -7,6 +7,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -344,16 +345,16 @@ async fn refresh(
         (status = 401, description = "Not signed in", body = Problem),
     ))]
 async fn logout(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     user: CurrentUser,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, AppError> {
     let body: LogoutIn = optional_json(&headers, &body)?;
     if body.all {
-        sessions::revoke_all(&state.db, user.id, None, "signed_out_everywhere").await?;
+        sessions::revoke_all(&db, user.id, None, "signed_out_everywhere").await?;
     } else {
-        sessions::revoke(&state.db, user.session_id, "signed_out").await?;
+        sessions::revoke(&db, user.session_id, "signed_out").await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -433,11 +434,8 @@ async fn change_password(
         (status = 200, description = "Your account", body = UserOut),
         (status = 401, description = "Not signed in", body = Problem),
     ))]
-async fn me(
-    State(state): State<AppState>,
-    user: CurrentUser,
-) -> Result<AppJson<UserOut>, AppError> {
-    users::get(&state.db, user.id)
+async fn me(State(db): State<PgPool>, user: CurrentUser) -> Result<AppJson<UserOut>, AppError> {
+    users::get(&db, user.id)
         .await?
         .map(AppJson)
         .ok_or_else(|| AppError::unauthorized("the session has ended; sign in again"))

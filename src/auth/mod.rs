@@ -24,7 +24,7 @@ pub mod verification;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use caller::Caller;
-pub use context::AuthContext;
+pub use context::{AuthContext, AuthState};
 pub use extract::{
     Admin, CurrentUser, Principal, RequireRole, RoleRequirement, SuperAdmin,
     authenticate_access_token, authenticate_token,

@@ -12,6 +12,7 @@ use governor::{
     middleware::StateInformationMiddleware,
     state::keyed::DefaultKeyedStateStore,
 };
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     error::{AppError, ErrorCode},
@@ -89,6 +90,24 @@ impl<K: Hash + Eq + Clone, C: Clock> KeyedLimiter<K, C> {
         self.limiter.retain_recent();
         self.limiter.shrink_to_fit();
     }
+}
+
+/// Every minute until `shutdown` is cancelled, runs `forget` (which calls
+/// [`KeyedLimiter::forget_idle_keys`] on some limiters), bounding their memory.
+pub fn spawn_housekeeping(
+    tasks: &TaskTracker,
+    shutdown: CancellationToken,
+    forget: impl Fn() + Send + 'static,
+) {
+    tasks.spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tick.tick() => forget(),
+            }
+        }
+    });
 }
 
 /// The 429 problem with its headers.

@@ -1,44 +1,27 @@
 //! The three roles and their order: a higher role includes every right of a lower one.
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use crate::{error::AppError, text_enum};
 
-use crate::error::AppError;
-
-/// What an account may do. `ADMIN` manages users; `SUPER_ADMIN` also manages admins.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Role {
-    /// An ordinary account.
-    User,
-    /// Manages users (not other admins).
-    Admin,
-    /// Manages everything, including who is an admin.
-    SuperAdmin,
+text_enum! {
+    /// What an account may do. `ADMIN` manages users; `SUPER_ADMIN` also manages admins.
+    /// Roles are ordered: a later variant includes every right of an earlier one.
+    #[derive(PartialOrd, Ord)]
+    pub enum Role {
+        /// An ordinary account.
+        User = "USER",
+        /// Manages users (not other admins).
+        Admin = "ADMIN",
+        /// Manages everything, including who is an admin.
+        SuperAdmin = "SUPER_ADMIN",
+    }
 }
 
 impl Role {
-    /// The name stored in the database and sent in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::User => "USER",
-            Role::Admin => "ADMIN",
-            Role::SuperAdmin => "SUPER_ADMIN",
-        }
-    }
-
     /// Parses a stored role; an unknown value is a server-side inconsistency.
     pub fn from_db(value: &str) -> Result<Self, AppError> {
-        match value {
-            "USER" => Ok(Role::User),
-            "ADMIN" => Ok(Role::Admin),
-            "SUPER_ADMIN" => Ok(Role::SuperAdmin),
-            other => Err(AppError::internal(anyhow::anyhow!(
-                "unknown role {other:?} in the database"
-            ))),
-        }
+        value.parse().map_err(|_| {
+            AppError::internal(anyhow::anyhow!("unknown role {value:?} in the database"))
+        })
     }
 
     /// Whether this role has at least the rights of `minimum`.

@@ -11,7 +11,7 @@ use axum::extract::State;
 use chrono::Utc;
 use lettre::message::Mailbox;
 use serde::{Deserialize, Serialize};
-use sqlx::PgExecutor;
+use sqlx::{PgExecutor, PgPool};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use validator::Validate;
@@ -203,11 +203,11 @@ fn queue_mail(state: &AppState, to: Mailbox, mail: Mail) {
         (status = 429, description = "Too many requests from this address", body = Problem),
     ))]
 async fn verify_email(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     _limit: IpRateLimited,
     ValidJson(body): ValidJson<VerifyEmailIn>,
 ) -> Result<AppJson<EmailVerified>, AppError> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     let pending = sqlx::query!(
         r#"DELETE FROM pending_registrations WHERE token_hash = $1
            RETURNING email::text AS "email!", name, password_hash, expires_at"#,

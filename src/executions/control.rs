@@ -10,7 +10,10 @@ use uuid::Uuid;
 use axum::http::{HeaderValue, header};
 use sqlx::PgConnection;
 
-use super::model::{Execution, ExecutionStatus, TriggerKind};
+use super::{
+    counts,
+    model::{Execution, ExecutionStatus, TriggerKind},
+};
 use crate::{
     error::{AppError, AppResult, ErrorCode},
     events::DomainEvent,
@@ -29,15 +32,7 @@ pub async fn ensure_queue_room(
     owner_id: Uuid,
 ) -> AppResult<()> {
     let cap = i64::try_from(engine.config.max_queued_per_owner).unwrap_or(i64::MAX);
-    let queued = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "queued!" FROM (SELECT 1 FROM executions
-                                             WHERE owner_id = $1 AND status = 'QUEUED'
-                                             LIMIT $2) AS q"#,
-        owner_id,
-        cap
-    )
-    .fetch_one(&mut *conn)
-    .await?;
+    let queued = counts::queued_count(&mut *conn, owner_id, cap).await?;
     if queued >= cap {
         metrics::counter!("nocron_queue_full_refusals_total").increment(1);
         return Err(AppError::new(

@@ -4,6 +4,7 @@
 //! `/api/v1`), and a task's history ([`history`]).
 
 pub mod control;
+pub mod counts;
 pub mod history;
 pub mod model;
 pub mod stats;
@@ -11,6 +12,7 @@ pub mod stats;
 use axum::{extract::State, http::StatusCode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -151,7 +153,7 @@ pub struct ExecutionFilter {
         (status = 422, description = "`limit` or `cursor` is invalid", body = Problem),
     ))]
 async fn list_executions(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     caller: Caller,
     AppQuery(filter): AppQuery<ExecutionFilter>,
 ) -> AppResult<AppJson<ExecutionPage>> {
@@ -166,7 +168,7 @@ async fn list_executions(
         cursor: filter.cursor,
     };
     Ok(AppJson(
-        history::owner_executions(&state.db, caller.owner_id(), &query).await?,
+        history::owner_executions(&db, caller.owner_id(), &query).await?,
     ))
 }
 
@@ -180,12 +182,11 @@ async fn list_executions(
         (status = 404, description = "No such execution of yours", body = Problem),
     ))]
 async fn get_execution(
-    State(state): State<AppState>,
+    State(engine): State<Engine>,
     caller: Caller,
     AppPath(id): AppPath<Uuid>,
 ) -> AppResult<AppJson<ExecutionOut>> {
     caller.require(Scope::ExecutionsRead)?;
-    let engine = Engine::from_state(&state);
     let execution = control::load_execution(&engine, id, caller.owner_id())
         .await?
         .ok_or_else(|| AppError::not_found("execution"))?;
@@ -204,13 +205,12 @@ async fn get_execution(
         (status = 409, description = "The execution already finished", body = Problem),
     ))]
 async fn cancel_execution(
-    State(state): State<AppState>,
+    State(engine): State<Engine>,
     caller: Caller,
     AppPath(id): AppPath<Uuid>,
 ) -> AppResult<(StatusCode, AppJson<CancelOut>)> {
     caller.require(Scope::TasksExecute)?;
-    let status =
-        control::cancel_execution(&Engine::from_state(&state), id, caller.owner_id()).await?;
+    let status = control::cancel_execution(&engine, id, caller.owner_id()).await?;
     Ok((
         StatusCode::ACCEPTED,
         AppJson(CancelOut {
@@ -233,12 +233,11 @@ async fn cancel_execution(
             body = Problem, headers(("Retry-After" = u32, description = "Seconds to wait before trying again"))),
     ))]
 async fn retry_execution(
-    State(state): State<AppState>,
+    State(engine): State<Engine>,
     caller: Caller,
     AppPath(id): AppPath<Uuid>,
 ) -> AppResult<(StatusCode, AppJson<Enqueued>)> {
     caller.require(Scope::TasksExecute)?;
-    let enqueued =
-        control::retry_execution(&Engine::from_state(&state), id, caller.owner_id()).await?;
+    let enqueued = control::retry_execution(&engine, id, caller.owner_id()).await?;
     Ok((StatusCode::ACCEPTED, AppJson(enqueued)))
 }

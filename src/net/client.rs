@@ -36,19 +36,8 @@ pub const MAX_REDIRECTS: usize = 10;
 /// Time allowed to open a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The shared client for user-configured requests.
-///
-/// # Panics
-/// If the TLS backend cannot be initialised (no crypto provider installed); call it at
-/// start-up, or use [`try_outbound_client`].
-pub fn outbound_client(policy: Arc<OutboundPolicy>, user_agent: &str) -> reqwest::Client {
-    match try_outbound_client(policy, user_agent) {
-        Ok(client) => client,
-        Err(err) => panic!("cannot build the outbound HTTP client: {err}"),
-    }
-}
-
-/// [`outbound_client`], reporting a failure to build instead of panicking.
+/// The shared client for user-configured requests; fails when the TLS backend cannot be
+/// initialised (no crypto provider installed).
 pub fn try_outbound_client(
     policy: Arc<OutboundPolicy>,
     user_agent: &str,

@@ -5,5 +5,5 @@
 pub mod client;
 pub mod policy;
 
-pub use client::{ResolveError, outbound_client, resolve_allowed, try_outbound_client};
+pub use client::{ResolveError, resolve_allowed, try_outbound_client};
 pub use policy::{OutboundPolicy, SsrfError};

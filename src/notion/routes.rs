@@ -17,11 +17,11 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sha2::Sha256;
+use sqlx::PgPool;
 use subtle::ConstantTimeEq;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -80,8 +80,7 @@ fn not_connected() -> AppError {
 /// The cookie value for `oauth_state`: an HMAC under the server's signing secret, so the
 /// cookie neither reveals the state nor can be made up for another one.
 fn state_binding(state: &AppState, oauth_state: &str) -> Result<String, AppError> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(state.jwt_secret.as_bytes())
-        .map_err(|err| AppError::internal(anyhow::anyhow!("HMAC key: {err}")))?;
+    let mut mac = state.auth.mac()?;
     mac.update(b"nocron notion oauth state v1\0");
     mac.update(oauth_state.as_bytes());
     Ok(URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
@@ -376,10 +375,10 @@ async fn databases(
         (status = 404, description = "Not connected", body = Problem),
     ))]
 async fn get_connection(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     user: CurrentUser,
 ) -> Result<AppJson<ConnectionOut>, AppError> {
-    connection::get(&state.db, user.id)
+    connection::get(&db, user.id)
         .await?
         .map(AppJson)
         .ok_or_else(|| AppError::not_found("Notion connection"))
@@ -393,10 +392,10 @@ async fn get_connection(
         (status = 404, description = "Not connected", body = Problem),
     ))]
 async fn delete_connection(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     user: CurrentUser,
 ) -> Result<StatusCode, AppError> {
-    if connection::delete(&state.db, user.id).await? {
+    if connection::delete(&db, user.id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::not_found("Notion connection"))

@@ -11,6 +11,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::events::DashboardMetrics;
+use axum::extract::FromRef;
+
 use crate::{
     auth::{self, Role, Scope},
     error::ErrorCode,
@@ -20,7 +22,7 @@ use crate::{
 /// Checks a handshake token with the account module: an access JWT, or an API key holding
 /// `executions:read`. The error is the message the client receives in `connect_error`.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<SocketIdentity, String> {
-    let principal = auth::authenticate_token(state, token)
+    let principal = auth::authenticate_token(&auth::AuthState::from_ref(state), token)
         .await
         .map_err(|err| client_message(&err))?;
     principal

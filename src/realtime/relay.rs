@@ -9,6 +9,8 @@
 
 use std::{collections::HashMap, time::Duration};
 
+use axum::extract::FromRef;
+
 use chrono::Utc;
 use moka::future::Cache;
 use tokio::sync::broadcast::error::RecvError;
@@ -27,7 +29,7 @@ use crate::{
 pub(super) async fn relay(state: AppState) {
     let mut bus = state.events.subscribe();
     let mut relay = Relay {
-        engine: Engine::from_state(&state),
+        engine: Engine::from_ref(&state),
         owners: Cache::builder()
             .max_capacity(100_000)
             .time_to_live(Duration::from_secs(3600))

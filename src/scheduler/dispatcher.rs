@@ -25,6 +25,7 @@ use crate::{
     cron::schedule::Schedule,
     executions::model::TriggerKind,
     events::DomainEvent,
+    executions::counts,
     tasks::model::{CatchUpPolicy, ConcurrencyPolicy, DstPolicy},
 };
 
@@ -168,23 +169,11 @@ pub async fn dispatch_due(engine: &Engine) -> Result<DispatchReport, sqlx::Error
         .filter(|t| t.concurrency_policy != ConcurrencyPolicy::Allow)
         .map(|t| t.id)
         .collect();
-    let mut active: HashMap<Uuid, (i64, i64)> = HashMap::new();
-    if !guarded.is_empty() {
-        for row in sqlx::query!(
-            r#"SELECT task_id,
-                      count(*) FILTER (WHERE status = 'RUNNING') AS "running!",
-                      count(*) FILTER (WHERE status = 'QUEUED') AS "queued!"
-               FROM executions
-               WHERE task_id = ANY($1) AND status IN ('QUEUED', 'RUNNING')
-               GROUP BY task_id"#,
-            &guarded
-        )
-        .fetch_all(&mut *tx)
-        .await?
-        {
-            active.insert(row.task_id, (row.running, row.queued));
-        }
-    }
+    let active = if guarded.is_empty() {
+        HashMap::new()
+    } else {
+        counts::active_per_task(&mut tx, &guarded).await?
+    };
 
     // Room left in each active owner's queue, counted up to the cap (an index range scan).
     let mut owners: Vec<Uuid> = due

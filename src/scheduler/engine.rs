@@ -1,21 +1,22 @@
-//! The engine handle every step function takes, and the start of the background loops an
-//! instance runs according to its role flags.
+//! The engine handle every step function takes (handlers get it as a sub-state of the
+//! application's state), and the start of the background loops an instance runs according
+//! to its role flags.
 
 use std::{sync::Arc, time::Duration};
 
 use sqlx::PgPool;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use super::{dispatcher, worker};
 use crate::{
     actions::ActionServices,
-    config::ChainSettings,
+    config::{ChainSettings, Settings},
     events::EventBus,
     net::{
         OutboundPolicy,
         client::{SystemLookup, guarded_client_builder},
     },
     notion::NotionAccess,
-    state::AppState,
 };
 
 /// `NOTIFY` channel: a task was created or changed; dispatchers re-read the earliest slot.
@@ -69,30 +70,20 @@ pub struct Engine {
     pub config: EngineConfig,
 }
 
-impl Engine {
-    /// The engine of an application's state.
-    pub fn from_state(state: &AppState) -> Self {
-        let settings = &state.settings;
-        Engine {
-            db: state.db.clone(),
-            events: state.events.clone(),
-            http: state.action_http.clone(),
-            outbound: state.outbound.clone(),
-            instance_id: state.instance_id.clone(),
-            actions: state.action_services.clone(),
-            notion: state.notion.clone(),
-            config: EngineConfig {
-                worker_concurrency: settings.worker_concurrency,
-                worker_batch_size: settings.worker_batch_size,
-                lease: settings.execution_lease,
-                // Leave part of the application's grace for handing work back.
-                shutdown_grace: settings.shutdown_grace.mul_f64(0.8),
-                retention_days: settings.execution_retention_days,
-                max_running_per_owner: settings.fairness.max_running_per_owner,
-                max_queued_per_owner: settings.fairness.max_queued_per_owner,
-                priority_ageing_seconds: settings.fairness.priority_ageing_seconds,
-                chains: settings.chains,
-            },
+impl EngineConfig {
+    /// The tuning the settings ask for.
+    pub fn from_settings(settings: &Settings) -> Self {
+        EngineConfig {
+            worker_concurrency: settings.worker_concurrency,
+            worker_batch_size: settings.worker_batch_size,
+            lease: settings.execution_lease,
+            // Leave part of the application's grace for handing work back.
+            shutdown_grace: settings.shutdown_grace.mul_f64(0.8),
+            retention_days: settings.execution_retention_days,
+            max_running_per_owner: settings.fairness.max_running_per_owner,
+            max_queued_per_owner: settings.fairness.max_queued_per_owner,
+            priority_ageing_seconds: settings.fairness.priority_ageing_seconds,
+            chains: settings.chains,
         }
     }
 }
@@ -112,20 +103,19 @@ pub fn action_client(policy: &Arc<OutboundPolicy>, shared: &reqwest::Client) -> 
         })
 }
 
-/// Starts the loops this instance's role flags ask for, on the state's task tracker; each
-/// stops when the state's shutdown token is cancelled. Lease rescue and retention are system
-/// jobs (`maintenance::system_jobs`), started with the others.
-pub fn start(state: &AppState) {
-    let engine = Engine::from_state(state);
-    let settings = &state.settings;
+/// Starts the loops the role flags in `settings` ask for, on `tasks`; each stops when
+/// `shutdown` is cancelled. Lease rescue and retention are system jobs
+/// (`maintenance::system_jobs`), started with the others.
+pub fn start(
+    engine: Engine,
+    settings: &Settings,
+    tasks: &TaskTracker,
+    shutdown: &CancellationToken,
+) {
     if settings.scheduler_enabled {
-        state
-            .tasks
-            .spawn(dispatcher::run(engine.clone(), state.shutdown.clone()));
+        tasks.spawn(dispatcher::run(engine.clone(), shutdown.clone()));
     }
     if settings.workers_enabled {
-        state
-            .tasks
-            .spawn(worker::run(engine, state.shutdown.clone()));
+        tasks.spawn(worker::run(engine, shutdown.clone()));
     }
 }

@@ -4,14 +4,14 @@
 //! Both run as system jobs (`system_jobs`: tokio-cron-scheduler, one instance at a time
 //! under a Postgres advisory lock); rescue would also be safe concurrently (`SKIP LOCKED`).
 
+use axum::extract::FromRef;
 use uuid::Uuid;
 
 use super::{
     engine::Engine,
     outcomes::{self, FinishedAttempt},
 };
-use crate::executions::model::ExecutionStatus;
-use crate::{state::AppState, system_jobs::SystemJob};
+use crate::{executions::model::ExecutionStatus, state::AppState, system_jobs::SystemJob};
 
 /// Expired leases handled per rescue pass.
 const RESCUE_BATCH: i64 = 500;
@@ -107,7 +107,7 @@ pub fn system_jobs(state: &AppState) -> Vec<SystemJob> {
             "execution-lease-rescue",
             format!("*/{every} * * * * *"),
             |state: AppState| async move {
-                rescue_expired_leases(&Engine::from_state(&state)).await?;
+                rescue_expired_leases(&Engine::from_ref(&state)).await?;
                 Ok(())
             },
         ),
@@ -115,7 +115,7 @@ pub fn system_jobs(state: &AppState) -> Vec<SystemJob> {
             "execution-retention",
             "0 17 * * * *",
             |state: AppState| async move {
-                prune_old_executions(&Engine::from_state(&state)).await?;
+                prune_old_executions(&Engine::from_ref(&state)).await?;
                 Ok(())
             },
         ),

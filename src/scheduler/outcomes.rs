@@ -10,11 +10,11 @@ use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::engine::{EXECUTIONS_QUEUED, Engine};
-use crate::executions::model::{ExecutionStatus, TriggerKind};
 use crate::{
     actions::LogLine,
     config::ChainSettings,
     events::DomainEvent,
+    executions::model::{ExecutionStatus, TriggerKind},
     tasks::{
         db::notify_tasks_changed,
         model::{RetryPolicy, TaskStatus},

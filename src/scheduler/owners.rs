@@ -10,7 +10,7 @@
 //! those refused are recorded as `SKIPPED_CONCURRENCY` or `QUEUE_FULL`, and the others stay
 //! recorded as `OWNER_INACTIVE`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -21,7 +21,10 @@ use super::{
     engine::{EXECUTION_CANCEL, EXECUTIONS_QUEUED},
     planner::{self, DueSlots, SkipReason},
 };
-use crate::tasks::model::{CatchUpPolicy, ConcurrencyPolicy};
+use crate::{
+    executions::counts,
+    tasks::model::{CatchUpPolicy, ConcurrencyPolicy},
+};
 
 /// What a deactivation did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -117,31 +120,9 @@ pub async fn reactivate(
         return Ok(0);
     }
     // What the concurrency policies look at (executions still stopping count as running).
-    let mut active: HashMap<Uuid, (i64, i64)> = HashMap::new();
-    for row in sqlx::query!(
-        r#"SELECT task_id,
-                  count(*) FILTER (WHERE status = 'RUNNING') AS "running!",
-                  count(*) FILTER (WHERE status = 'QUEUED') AS "queued!"
-           FROM executions
-           WHERE task_id = ANY($1) AND status IN ('QUEUED', 'RUNNING')
-           GROUP BY task_id"#,
-        &ids
-    )
-    .fetch_all(&mut *conn)
-    .await?
-    {
-        active.insert(row.task_id, (row.running, row.queued));
-    }
+    let active = counts::active_per_task(&mut *conn, &ids).await?;
     let cap = i64::try_from(max_queued_per_owner).unwrap_or(i64::MAX);
-    let queued_now = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "queued!" FROM (SELECT 1 FROM executions
-                                             WHERE owner_id = $1 AND status = 'QUEUED'
-                                             LIMIT $2) AS q"#,
-        owner_id,
-        cap
-    )
-    .fetch_one(&mut *conn)
-    .await?;
+    let queued_now = counts::queued_count(&mut *conn, owner_id, cap).await?;
     let mut room = (cap - queued_now).max(0);
     let (mut run_tasks, mut run_slots, mut run_ids) = (Vec::new(), Vec::new(), Vec::new());
     let (mut skip_tasks, mut skip_slots, mut skip_reasons, mut skip_details) =

@@ -26,10 +26,10 @@ use super::{
     listener,
     outcomes::{self, AttemptResult, Completion},
 };
-use crate::executions::model::TriggerKind;
 use crate::{
     actions::{self, ExecutionContext, ExecutionLogger},
     events::DomainEvent,
+    executions::model::TriggerKind,
     secrets::{self, SecretError, store::ResolvedConfig},
     tasks::model::{ActionType, ConcurrencyPolicy, RetryPolicy},
 };

@@ -2,7 +2,7 @@
 //! the current key, in batches, each batch in its own transaction. Running it again finds
 //! nothing to do, so an interrupted rotation is finished by running it once more.
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::{Vault, VaultError, store::associated_data};
@@ -21,8 +21,8 @@ pub struct RotationReport {
 
 /// Opens each `(id, ciphertext, associated data)` and seals it again under the vault's current
 /// key: the ids and new ciphertexts to write back. What no configured key opens is recorded
-/// in `report.failed` and left as it is. Shared by every table holding sealed values.
-pub fn reseal(
+/// in `report.failed` and left as it is.
+fn reseal(
     vault: &Vault,
     rows: impl IntoIterator<Item = (Uuid, Vec<u8>, Vec<u8>)>,
     report: &mut RotationReport,
@@ -43,12 +43,35 @@ pub fn reseal(
     (ids, ciphertexts)
 }
 
-/// Re-encrypts every secret sealed under another key than the vault's current one, at most
-/// `batch_size` rows per transaction.
-pub async fn rotate_all(
+/// A table whose rows hold values sealed by the vault, as [`rotate_table`] rotates it.
+pub(crate) trait SealedRows {
+    /// Up to `limit` rows with an id after `after`, sealed under another key than `current`,
+    /// locked for update, in id order: `(id, ciphertext, associated data)`.
+    async fn fetch(
+        &self,
+        conn: &mut PgConnection,
+        current: &str,
+        after: Uuid,
+        limit: i64,
+    ) -> Result<Vec<(Uuid, Vec<u8>, Vec<u8>)>, sqlx::Error>;
+
+    /// Writes the resealed ciphertexts back, now under `current`; the rows changed.
+    async fn store(
+        &self,
+        conn: &mut PgConnection,
+        ids: &[Uuid],
+        ciphertexts: &[Vec<u8>],
+        current: &str,
+    ) -> Result<u64, sqlx::Error>;
+}
+
+/// Re-encrypts every value of `table` sealed under another key than the vault's current
+/// one, at most `batch_size` rows per transaction.
+pub(crate) async fn rotate_table(
     db: &PgPool,
     vault: &Vault,
     batch_size: u32,
+    table: &impl SealedRows,
 ) -> Result<RotationReport, sqlx::Error> {
     let batch_size = i64::from(batch_size.max(1));
     let current = vault.current_key_id().to_owned();
@@ -58,6 +81,31 @@ pub async fn rotate_all(
     let mut after = Uuid::nil();
     loop {
         let mut tx = db.begin().await?;
+        let rows = table.fetch(&mut tx, &current, after, batch_size).await?;
+        let Some(last) = rows.last() else {
+            break;
+        };
+        after = last.0;
+        let (ids, ciphertexts) = reseal(vault, rows, &mut report);
+        let updated = table.store(&mut tx, &ids, &ciphertexts, &current).await?;
+        tx.commit().await?;
+        report.rotated += updated;
+        report.batches += 1;
+    }
+    Ok(report)
+}
+
+/// The `secrets` table.
+struct Secrets;
+
+impl SealedRows for Secrets {
+    async fn fetch(
+        &self,
+        conn: &mut PgConnection,
+        current: &str,
+        after: Uuid,
+        limit: i64,
+    ) -> Result<Vec<(Uuid, Vec<u8>, Vec<u8>)>, sqlx::Error> {
         let rows = sqlx::query!(
             r#"SELECT id, owner_id, ciphertext FROM secrets
                WHERE key_id <> $1 AND id > $2
@@ -65,35 +113,46 @@ pub async fn rotate_all(
                FOR UPDATE"#,
             current,
             after,
-            batch_size,
+            limit,
         )
-        .fetch_all(&mut *tx)
+        .fetch_all(conn)
         .await?;
-        let Some(last) = rows.last() else {
-            break;
-        };
-        after = last.id;
-        let (ids, ciphertexts) = reseal(
-            vault,
-            rows.into_iter().map(|row| {
+        Ok(rows
+            .into_iter()
+            .map(|row| {
                 let aad = associated_data(row.owner_id, row.id);
                 (row.id, row.ciphertext, aad)
-            }),
-            &mut report,
-        );
+            })
+            .collect())
+    }
+
+    async fn store(
+        &self,
+        conn: &mut PgConnection,
+        ids: &[Uuid],
+        ciphertexts: &[Vec<u8>],
+        current: &str,
+    ) -> Result<u64, sqlx::Error> {
         let updated = sqlx::query!(
             r#"UPDATE secrets AS s SET ciphertext = u.ciphertext, key_id = $3
                FROM UNNEST($1::uuid[], $2::bytea[]) AS u(id, ciphertext)
                WHERE s.id = u.id"#,
-            &ids,
-            &ciphertexts,
+            ids,
+            ciphertexts,
             current,
         )
-        .execute(&mut *tx)
+        .execute(conn)
         .await?;
-        tx.commit().await?;
-        report.rotated += updated.rows_affected();
-        report.batches += 1;
+        Ok(updated.rows_affected())
     }
-    Ok(report)
+}
+
+/// Re-encrypts every secret sealed under another key than the vault's current one, at most
+/// `batch_size` rows per transaction.
+pub async fn rotate_all(
+    db: &PgPool,
+    vault: &Vault,
+    batch_size: u32,
+) -> Result<RotationReport, sqlx::Error> {
+    rotate_table(db, vault, batch_size, &Secrets).await
 }

@@ -2,8 +2,11 @@
 //! every response carries the name, description and timestamps only. Another user's
 //! secret is a 404.
 
+use std::sync::Arc;
+
 use axum::{extract::State, http::StatusCode};
 use serde::{Deserialize, Deserializer, Serialize};
+use sqlx::PgPool;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -13,6 +16,7 @@ use crate::{
     auth::CurrentUser,
     error::{AppError, Problem},
     http::{AppJson, AppPath, AppQuery},
+    secrets::Vault,
     state::AppState,
 };
 
@@ -95,13 +99,14 @@ pub struct SecretPage {
         (status = 422, description = "Invalid name, description or value", body = Problem),
     ))]
 async fn create_secret(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
+    State(vault): State<Arc<Vault>>,
     user: CurrentUser,
     AppJson(body): AppJson<SecretIn>,
 ) -> Result<(StatusCode, AppJson<SecretMeta>), AppError> {
     let meta = store::create(
-        &state.db,
-        &state.vault,
+        &db,
+        &vault,
         user.id,
         NewSecret {
             name: body.name,
@@ -123,13 +128,12 @@ async fn create_secret(
         (status = 422, description = "Invalid limit", body = Problem),
     ))]
 async fn list_secrets(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     user: CurrentUser,
     AppQuery(filter): AppQuery<SecretFilter>,
 ) -> Result<AppJson<SecretPage>, AppError> {
     let limit = crate::http::cursor::page_size(filter.limit)?;
-    let mut items =
-        store::list_page(&state.db, user.id, filter.cursor.as_deref(), limit + 1).await?;
+    let mut items = store::list_page(&db, user.id, filter.cursor.as_deref(), limit + 1).await?;
     let next_cursor = if items.len() as i64 > limit {
         items.truncate(limit as usize);
         items.last().map(|secret| secret.name.clone())
@@ -148,11 +152,11 @@ async fn list_secrets(
         (status = 404, description = "No such secret of yours", body = Problem),
     ))]
 async fn get_secret(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     user: CurrentUser,
     AppPath(id): AppPath<Uuid>,
 ) -> Result<AppJson<SecretMeta>, AppError> {
-    store::get(&state.db, user.id, id)
+    store::get(&db, user.id, id)
         .await?
         .map(AppJson)
         .ok_or_else(|| AppError::not_found("secret"))
@@ -170,7 +174,8 @@ async fn get_secret(
         (status = 422, description = "Invalid name, description or value", body = Problem),
     ))]
 async fn update_secret(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
+    State(vault): State<Arc<Vault>>,
     user: CurrentUser,
     AppPath(id): AppPath<Uuid>,
     AppJson(body): AppJson<SecretPatch>,
@@ -180,7 +185,7 @@ async fn update_secret(
         description: body.description,
         value: body.value.map(SecretValue::new),
     };
-    store::update(&state.db, &state.vault, user.id, id, changes)
+    store::update(&db, &vault, user.id, id, changes)
         .await?
         .map(AppJson)
         .ok_or_else(|| AppError::not_found("secret"))
@@ -195,11 +200,11 @@ async fn update_secret(
         (status = 404, description = "No such secret of yours", body = Problem),
     ))]
 async fn delete_secret(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     user: CurrentUser,
     AppPath(id): AppPath<Uuid>,
 ) -> Result<StatusCode, AppError> {
-    if store::delete(&state.db, user.id, id).await? {
+    if store::delete(&db, user.id, id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::not_found("secret"))

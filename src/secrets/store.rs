@@ -11,6 +11,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{MAX_DESCRIPTION_LEN, MAX_VALUE_LEN, SecretError, SecretValue, Vault, validate_name};
+use crate::db::constraint::OnConstraint;
+
+/// The unique constraint on a secret's name within its owner's secrets.
+const OWNER_NAME_KEY: &str = "secrets_owner_name_key";
 
 /// What is stored about a secret, without its value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -94,15 +98,6 @@ fn check_description(description: Option<&str>) -> Result<(), SecretError> {
     }
 }
 
-fn map_unique(err: sqlx::Error, name: &str) -> SecretError {
-    match &err {
-        sqlx::Error::Database(db) if db.constraint() == Some("secrets_owner_name_key") => {
-            SecretError::DuplicateName(name.to_owned())
-        }
-        _ => SecretError::Database(err),
-    }
-}
-
 /// Stores a new secret for `owner_id`, encrypted under the vault's current key.
 pub async fn create(
     db: &PgPool,
@@ -134,7 +129,9 @@ pub async fn create(
     )
     .fetch_one(db)
     .await
-    .map_err(|err| map_unique(err, &secret.name))
+    .on_constraint(OWNER_NAME_KEY, |_| {
+        SecretError::DuplicateName(secret.name.to_owned())
+    })
 }
 
 /// The owner's secrets, by name, without values.
@@ -233,7 +230,9 @@ pub async fn update(
     )
     .fetch_optional(db)
     .await
-    .map_err(|err| map_unique(err, changes.name.as_deref().unwrap_or_default()))
+    .on_constraint(OWNER_NAME_KEY, |_| {
+        SecretError::DuplicateName(changes.name.clone().unwrap_or_default())
+    })
 }
 
 /// Deletes one of the owner's secrets; whether it existed.

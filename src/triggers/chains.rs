@@ -12,10 +12,12 @@
 //! cycle is refused unless every task on the cycle has `allow_cycles` (a cycle is usually a
 //! mistake; the depth and budget limits bound the ones that are not).
 
+use std::sync::Arc;
+
 use axum::{extract::State, http::StatusCode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -23,6 +25,7 @@ use uuid::Uuid;
 use crate::{
     auth::CurrentUser,
     config::ChainSettings,
+    config::Settings,
     error::{AppError, AppResult, Problem},
     executions::model::ExecutionStatus,
     http::{AppJson, AppPath},
@@ -107,13 +110,14 @@ pub struct ChainOut {
         (status = 422, description = "`source_task_id` is not one of your tasks, already starts `CHAIN_MAX_OUT_DEGREE` tasks, or closes a cycle through a task without `allow_cycles`", body = Problem),
     ))]
 async fn create_chain(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
+    State(settings): State<Arc<Settings>>,
     user: CurrentUser,
     AppPath(task_id): AppPath<Uuid>,
     AppJson(body): AppJson<ChainIn>,
 ) -> Result<(StatusCode, AppJson<ChainOut>), AppError> {
-    let mut tx = state.db.begin().await?;
-    let row = add_chain(&mut tx, state.settings.chains, user.id, task_id, &body).await?;
+    let mut tx = db.begin().await?;
+    let row = add_chain(&mut tx, settings.chains, user.id, task_id, &body).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, AppJson(row)))
 }
@@ -258,11 +262,11 @@ async fn owns_task(conn: &mut PgConnection, task_id: Uuid, owner_id: Uuid) -> Ap
         (status = 404, description = "No such task of yours", body = Problem),
     ))]
 async fn list_chains(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     user: CurrentUser,
     AppPath(task_id): AppPath<Uuid>,
 ) -> Result<AppJson<Vec<ChainOut>>, AppError> {
-    owned_task(&state.db, task_id, user.id).await?;
+    owned_task(&db, task_id, user.id).await?;
     let rows = sqlx::query_as!(
         ChainOut,
         r#"SELECT c.id, c.task_id, c.source_task_id, c.on_status AS "on: ChainOn", c.created_at
@@ -272,7 +276,7 @@ async fn list_chains(
         task_id,
         user.id
     )
-    .fetch_all(&state.db)
+    .fetch_all(&db)
     .await?;
     Ok(AppJson(rows))
 }
@@ -289,7 +293,7 @@ async fn list_chains(
         (status = 404, description = "No such chain on a task of yours", body = Problem),
     ))]
 async fn delete_chain(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     user: CurrentUser,
     AppPath((task_id, id)): AppPath<(Uuid, Uuid)>,
 ) -> Result<StatusCode, AppError> {
@@ -301,7 +305,7 @@ async fn delete_chain(
         task_id,
         user.id
     )
-    .fetch_optional(&state.db)
+    .fetch_optional(&db)
     .await?
     .ok_or_else(|| AppError::not_found("chain"))?;
     Ok(StatusCode::NO_CONTENT)

@@ -3,9 +3,11 @@
 //! ([`super::smtp`]) or `POST /hooks/email/{token}` from providers that post inbound mail
 //! as HTTP (JSON fields or a raw `message/rfc822`).
 
+use std::sync::Arc;
+
 use axum::{
     body::Body,
-    extract::State,
+    extract::{FromRef, State},
     http::{HeaderMap, StatusCode},
 };
 use chrono::{DateTime, Utc};
@@ -23,6 +25,7 @@ use super::{
 };
 use crate::{
     auth::CurrentUser,
+    config::Settings,
     error::{AppError, ErrorCode, Problem},
     executions::{
         control::{self, Enqueued},
@@ -127,12 +130,13 @@ impl From<EmailTriggerRow> for EmailTriggerOut {
         (status = 422, description = "Invalid name", body = Problem),
     ))]
 async fn create_email_trigger(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
+    State(settings): State<Arc<Settings>>,
     user: CurrentUser,
     AppPath(task_id): AppPath<Uuid>,
     AppJson(body): AppJson<EmailTriggerIn>,
 ) -> Result<(StatusCode, AppJson<EmailTriggerCreated>), AppError> {
-    owned_task(&state.db, task_id, user.id).await?;
+    owned_task(&db, task_id, user.id).await?;
     let name = body.name.unwrap_or_default().trim().to_owned();
     if name.chars().count() > 100 {
         return Err(AppError::invalid_field(
@@ -141,7 +145,7 @@ async fn create_email_trigger(
         ));
     }
     let new = token::email();
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query!("SELECT id FROM tasks WHERE id = $1 FOR UPDATE", task_id)
         .fetch_one(&mut *tx)
         .await?;
@@ -170,8 +174,7 @@ async fn create_email_trigger(
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    let address = state
-        .settings
+    let address = settings
         .triggers
         .inbound_domain
         .as_ref()
@@ -180,7 +183,7 @@ async fn create_email_trigger(
         StatusCode::CREATED,
         AppJson(EmailTriggerCreated {
             details: row.into(),
-            http_url: public_url(&state, &format!("/hooks/email/{}", new.token)),
+            http_url: public_url(&settings, &format!("/hooks/email/{}", new.token)),
             address,
             token: new.token,
         }),
@@ -196,11 +199,11 @@ async fn create_email_trigger(
         (status = 404, description = "No such task of yours", body = Problem),
     ))]
 async fn list_email_triggers(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     user: CurrentUser,
     AppPath(task_id): AppPath<Uuid>,
 ) -> Result<AppJson<Vec<EmailTriggerOut>>, AppError> {
-    owned_task(&state.db, task_id, user.id).await?;
+    owned_task(&db, task_id, user.id).await?;
     let rows = sqlx::query_as!(
         EmailTriggerRow,
         "SELECT e.id, e.task_id, e.name, e.token_prefix, e.created_at, e.last_used_at
@@ -210,7 +213,7 @@ async fn list_email_triggers(
         task_id,
         user.id
     )
-    .fetch_all(&state.db)
+    .fetch_all(&db)
     .await?;
     Ok(AppJson(
         rows.into_iter().map(EmailTriggerOut::from).collect(),
@@ -229,7 +232,7 @@ async fn list_email_triggers(
         (status = 404, description = "No such email trigger on a task of yours", body = Problem),
     ))]
 async fn delete_email_trigger(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     user: CurrentUser,
     AppPath((task_id, id)): AppPath<(Uuid, Uuid)>,
 ) -> Result<StatusCode, AppError> {
@@ -241,7 +244,7 @@ async fn delete_email_trigger(
         task_id,
         user.id
     )
-    .fetch_optional(&state.db)
+    .fetch_optional(&db)
     .await?
     .ok_or_else(|| AppError::not_found("email trigger"))?;
     Ok(StatusCode::NO_CONTENT)
@@ -318,7 +321,7 @@ pub async fn accept(
         );
     }
     let queued = control::enqueue(
-        &Engine::from_state(state),
+        &Engine::from_ref(state),
         target.task_id,
         target.owner_id,
         TriggerKind::Email,

@@ -13,7 +13,7 @@
 
 use axum::{
     body::{Body, Bytes},
-    extract::{RawQuery, State},
+    extract::{FromRef, RawQuery, State},
     http::{HeaderMap, StatusCode},
 };
 use chrono::Utc;
@@ -227,7 +227,7 @@ async fn receive_webhook(
         .or_else(|| delivery_id(verified_id, &headers))
         .map(|id| format!("webhook:{}:{id}", trigger.id));
     let queued = control::enqueue(
-        &Engine::from_state(&state),
+        &Engine::from_ref(&state),
         trigger.task_id,
         trigger.owner_id,
         TriggerKind::Webhook,

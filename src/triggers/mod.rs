@@ -29,7 +29,11 @@ use std::{net::SocketAddr, sync::OnceLock};
 use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
-use crate::{auth::rate_limit::KeyedLimiter, config::TriggerSettings, state::AppState};
+use crate::{
+    auth::rate_limit::{self, KeyedLimiter},
+    config::{Settings, TriggerSettings},
+    state::AppState,
+};
 
 /// Routes that manage a task's triggers, relative to `/tasks` (`/{id}/webhooks`, …).
 pub fn task_router() -> OpenApiRouter<AppState> {
@@ -78,22 +82,16 @@ pub async fn start(state: &AppState) -> anyhow::Result<()> {
         let bound = smtp::start(state, addr).await?;
         let _ = state.triggers.smtp_addr.set(bound);
     }
-    let housekeeping = state.clone();
-    state.tasks.spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-        loop {
-            tokio::select! {
-                _ = housekeeping.shutdown.cancelled() => break,
-                _ = tick.tick() => housekeeping.triggers.limiter.forget_idle_keys(),
-            }
-        }
+    let triggers = state.triggers.clone();
+    rate_limit::spawn_housekeeping(&state.tasks, state.shutdown.clone(), move || {
+        triggers.limiter.forget_idle_keys()
     });
     Ok(())
 }
 
 /// `PUBLIC_URL` + `path`, or `path` alone when no public URL is configured.
-pub(crate) fn public_url(state: &AppState, path: &str) -> String {
-    match &state.settings.public_url {
+pub(crate) fn public_url(settings: &Settings, path: &str) -> String {
+    match &settings.public_url {
         Some(base) => format!("{}{path}", base.trim_end_matches('/')),
         None => path.to_owned(),
     }

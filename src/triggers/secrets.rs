@@ -2,13 +2,13 @@
 //! `secrets::rotation` (batches, each in its own transaction; running again finishes an
 //! interrupted run), for the `webhook_triggers` rows sealed under an older key.
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::webhooks::secret_associated_data;
 use crate::secrets::{
     Vault,
-    rotation::{RotationReport, reseal},
+    rotation::{RotationReport, SealedRows, rotate_table},
 };
 
 /// Re-encrypts every webhook signing secret sealed under another key than the vault's
@@ -18,12 +18,20 @@ pub async fn rotate_webhook_secrets(
     vault: &Vault,
     batch_size: u32,
 ) -> Result<RotationReport, sqlx::Error> {
-    let batch_size = i64::from(batch_size.max(1));
-    let current = vault.current_key_id().to_owned();
-    let mut report = RotationReport::default();
-    let mut after = Uuid::nil();
-    loop {
-        let mut tx = db.begin().await?;
+    rotate_table(db, vault, batch_size, &WebhookSecrets).await
+}
+
+/// The signing secrets of `webhook_triggers`.
+struct WebhookSecrets;
+
+impl SealedRows for WebhookSecrets {
+    async fn fetch(
+        &self,
+        conn: &mut PgConnection,
+        current: &str,
+        after: Uuid,
+        limit: i64,
+    ) -> Result<Vec<(Uuid, Vec<u8>, Vec<u8>)>, sqlx::Error> {
         let rows = sqlx::query!(
             r#"SELECT id, secret_ciphertext AS "ciphertext!" FROM webhook_triggers
                WHERE secret_ciphertext IS NOT NULL AND secret_key_id <> $1 AND id > $2
@@ -31,35 +39,33 @@ pub async fn rotate_webhook_secrets(
                FOR UPDATE"#,
             current,
             after,
-            batch_size,
+            limit,
         )
-        .fetch_all(&mut *tx)
+        .fetch_all(conn)
         .await?;
-        let Some(last) = rows.last() else {
-            break;
-        };
-        after = last.id;
-        let (ids, ciphertexts) = reseal(
-            vault,
-            rows.into_iter().map(|row| {
-                let aad = secret_associated_data(row.id);
-                (row.id, row.ciphertext, aad)
-            }),
-            &mut report,
-        );
+        Ok(rows
+            .into_iter()
+            .map(|row| (row.id, row.ciphertext, secret_associated_data(row.id)))
+            .collect())
+    }
+
+    async fn store(
+        &self,
+        conn: &mut PgConnection,
+        ids: &[Uuid],
+        ciphertexts: &[Vec<u8>],
+        current: &str,
+    ) -> Result<u64, sqlx::Error> {
         let updated = sqlx::query!(
             r#"UPDATE webhook_triggers AS w SET secret_ciphertext = u.ciphertext, secret_key_id = $3
                FROM UNNEST($1::uuid[], $2::bytea[]) AS u(id, ciphertext)
                WHERE w.id = u.id"#,
-            &ids,
-            &ciphertexts,
+            ids,
+            ciphertexts,
             current,
         )
-        .execute(&mut *tx)
+        .execute(conn)
         .await?;
-        tx.commit().await?;
-        report.rotated += updated.rows_affected();
-        report.batches += 1;
+        Ok(updated.rows_affected())
     }
-    Ok(report)
 }

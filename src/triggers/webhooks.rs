@@ -2,11 +2,14 @@
 //! once), list (never tokens or secrets), delete, and rotate the token. Every query is scoped
 //! to the caller's task; another owner's task or trigger is a 404.
 
+use std::sync::Arc;
+
 use axum::{extract::State, http::StatusCode};
 use base64::{Engine as _, engine::general_purpose::STANDARD as BASE64};
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -14,8 +17,10 @@ use uuid::Uuid;
 use super::{public_url, signature::StandardWebhooksKey, token};
 use crate::{
     auth::CurrentUser,
+    config::Settings,
     error::{AppError, FieldError, Problem},
     http::{AppJson, AppPath},
+    secrets::Vault,
     state::AppState,
     tasks::db::owned_task,
     text_enum,
@@ -230,26 +235,24 @@ fn validate(body: WebhookIn) -> Result<ValidWebhook, AppError> {
         (status = 422, description = "Invalid field (secret, replay_window_seconds, name)", body = Problem),
     ))]
 async fn create_webhook(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
+    State(settings): State<Arc<Settings>>,
+    State(vault): State<Arc<Vault>>,
     user: CurrentUser,
     AppPath(task_id): AppPath<Uuid>,
     AppJson(body): AppJson<WebhookIn>,
 ) -> Result<(StatusCode, AppJson<WebhookCreated>), AppError> {
-    owned_task(&state.db, task_id, user.id).await?;
+    owned_task(&db, task_id, user.id).await?;
     let valid = validate(body)?;
     let id = Uuid::now_v7();
     let sealed = valid
         .secret
         .as_deref()
-        .map(|secret| {
-            state
-                .vault
-                .seal(secret.as_bytes(), &secret_associated_data(id))
-        })
+        .map(|secret| vault.seal(secret.as_bytes(), &secret_associated_data(id)))
         .transpose()
         .map_err(AppError::internal)?;
     let new = token::webhook();
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     // Serialises concurrent creations on one task so the limit holds.
     sqlx::query!("SELECT id FROM tasks WHERE id = $1 FOR UPDATE", task_id)
         .fetch_one(&mut *tx)
@@ -290,7 +293,7 @@ async fn create_webhook(
         StatusCode::CREATED,
         AppJson(WebhookCreated {
             details: row.into(),
-            url: public_url(&state, &format!("/hooks/{}", new.token)),
+            url: public_url(&settings, &format!("/hooks/{}", new.token)),
             token: new.token,
             secret: valid.secret,
         }),
@@ -306,11 +309,11 @@ async fn create_webhook(
         (status = 404, description = "No such task of yours", body = Problem),
     ))]
 async fn list_webhooks(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     user: CurrentUser,
     AppPath(task_id): AppPath<Uuid>,
 ) -> Result<AppJson<Vec<WebhookOut>>, AppError> {
-    owned_task(&state.db, task_id, user.id).await?;
+    owned_task(&db, task_id, user.id).await?;
     let rows = sqlx::query_as!(
         WebhookRow,
         r#"SELECT w.id, w.task_id, w.name, w.token_prefix,
@@ -322,7 +325,7 @@ async fn list_webhooks(
         task_id,
         user.id
     )
-    .fetch_all(&state.db)
+    .fetch_all(&db)
     .await?;
     Ok(AppJson(rows.into_iter().map(WebhookOut::from).collect()))
 }
@@ -339,7 +342,7 @@ async fn list_webhooks(
         (status = 404, description = "No such webhook trigger on a task of yours", body = Problem),
     ))]
 async fn delete_webhook(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     user: CurrentUser,
     AppPath((task_id, id)): AppPath<(Uuid, Uuid)>,
 ) -> Result<StatusCode, AppError> {
@@ -351,7 +354,7 @@ async fn delete_webhook(
         task_id,
         user.id
     )
-    .fetch_optional(&state.db)
+    .fetch_optional(&db)
     .await?
     .ok_or_else(|| AppError::not_found("webhook trigger"))?;
     Ok(StatusCode::NO_CONTENT)
@@ -370,7 +373,8 @@ async fn delete_webhook(
         (status = 404, description = "No such webhook trigger on a task of yours", body = Problem),
     ))]
 async fn rotate_webhook(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
+    State(settings): State<Arc<Settings>>,
     user: CurrentUser,
     AppPath((task_id, id)): AppPath<(Uuid, Uuid)>,
 ) -> Result<AppJson<WebhookCreated>, AppError> {
@@ -390,12 +394,12 @@ async fn rotate_webhook(
         new.prefix,
         new.hash,
     )
-    .fetch_optional(&state.db)
+    .fetch_optional(&db)
     .await?
     .ok_or_else(|| AppError::not_found("webhook trigger"))?;
     Ok(AppJson(WebhookCreated {
         details: row.into(),
-        url: public_url(&state, &format!("/hooks/{}", new.token)),
+        url: public_url(&settings, &format!("/hooks/{}", new.token)),
         token: new.token,
         secret: None,
     }))

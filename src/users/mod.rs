@@ -4,8 +4,11 @@
 pub mod manage;
 pub mod model;
 
+use std::sync::Arc;
+
 use axum::{extract::State, http::StatusCode};
 use serde::{Deserialize, Deserializer, Serialize};
+use sqlx::PgPool;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -18,6 +21,7 @@ pub use model::{
 
 use crate::{
     auth::{Admin, ClientMeta, CurrentUser, RequireRole, Role},
+    config::Settings,
     error::{AppError, Problem},
     http::{AppJson, AppPath, AppQuery, ValidJson},
     state::AppState,
@@ -87,7 +91,7 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
         (status = 422, description = "Invalid limit", body = Problem),
     ))]
 async fn list_users(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     _admin: RequireRole<Admin>,
     AppQuery(filter): AppQuery<UserFilter>,
 ) -> Result<AppJson<UserPage>, AppError> {
@@ -109,7 +113,7 @@ async fn list_users(
         pattern,
         limit + 1,
     )
-    .fetch_all(&state.db)
+    .fetch_all(&db)
     .await?;
     let mut items = rows
         .into_iter()
@@ -138,14 +142,14 @@ fn may_see(caller: CurrentUser, id: Uuid) -> bool {
         (status = 404, description = "No such user visible to you", body = Problem),
     ))]
 async fn get_user(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     caller: CurrentUser,
     AppPath(id): AppPath<Uuid>,
 ) -> Result<AppJson<UserOut>, AppError> {
     if !may_see(caller, id) {
         return Err(AppError::not_found("user"));
     }
-    model::get(&state.db, id)
+    model::get(&db, id)
         .await?
         .map(AppJson)
         .ok_or_else(|| AppError::not_found("user"))
@@ -164,7 +168,8 @@ async fn get_user(
         (status = 422, description = "Invalid field", body = Problem),
     ))]
 async fn update_user(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
+    State(settings): State<Arc<Settings>>,
     caller: CurrentUser,
     client: ClientMeta,
     AppPath(id): AppPath<Uuid>,
@@ -184,7 +189,7 @@ async fn update_user(
             "must be an IANA time zone such as Europe/Paris",
         ));
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     let target = manage::lock_user(&mut tx, id)
         .await?
         .ok_or_else(|| AppError::not_found("user"))?;
@@ -215,7 +220,7 @@ async fn update_user(
             &target,
             status,
             &client,
-            state.settings.fairness.max_queued_per_owner,
+            settings.fairness.max_queued_per_owner,
         )
         .await?;
     }
@@ -232,7 +237,7 @@ async fn update_user(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    model::get(&state.db, id)
+    model::get(&db, id)
         .await?
         .map(AppJson)
         .ok_or_else(|| AppError::not_found("user"))
@@ -249,7 +254,7 @@ async fn update_user(
         (status = 409, description = "Would delete the last SUPER_ADMIN", body = Problem),
     ))]
 async fn delete_user(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     caller: CurrentUser,
     client: ClientMeta,
     AppPath(id): AppPath<Uuid>,
@@ -257,7 +262,7 @@ async fn delete_user(
     if !may_see(caller, id) {
         return Err(AppError::not_found("user"));
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     let target = manage::lock_user(&mut tx, id)
         .await?
         .ok_or_else(|| AppError::not_found("user"))?;

@@ -1,45 +1,33 @@
 //! The user as the API shows it, and the queries on `users` that other modules call.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sqlx::{PgConnection, PgExecutor};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::{auth::Role, error::AppError};
+use crate::{auth::Role, db::constraint::OnConstraint, error::AppError, text_enum};
 
-/// Whether an account can sign in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum UserStatus {
-    /// Can sign in.
-    Active,
-    /// Disabled by an admin; cannot sign in.
-    Disabled,
-    /// Deleted (kept for history); cannot sign in.
-    Deleted,
+text_enum! {
+    /// Whether an account can sign in.
+    pub enum UserStatus {
+        /// Can sign in.
+        Active = "active",
+        /// Disabled by an admin; cannot sign in.
+        Disabled = "disabled",
+        /// Deleted (kept for history); cannot sign in.
+        Deleted = "deleted",
+    }
 }
 
 impl UserStatus {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            UserStatus::Active => "active",
-            UserStatus::Disabled => "disabled",
-            UserStatus::Deleted => "deleted",
-        }
-    }
-
-    /// Parses a stored status.
+    /// Parses a stored status; an unknown value is a server-side inconsistency.
     pub fn from_db(value: &str) -> Result<Self, AppError> {
-        match value {
-            "active" => Ok(UserStatus::Active),
-            "disabled" => Ok(UserStatus::Disabled),
-            "deleted" => Ok(UserStatus::Deleted),
-            other => Err(AppError::internal(anyhow::anyhow!(
-                "unknown user status {other:?} in the database"
-            ))),
-        }
+        value.parse().map_err(|_| {
+            AppError::internal(anyhow::anyhow!(
+                "unknown user status {value:?} in the database"
+            ))
+        })
     }
 }
 
@@ -138,11 +126,8 @@ pub async fn insert(
     )
     .fetch_one(db)
     .await
-    .map_err(|err| match &err {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            AppError::conflict("an account cannot be created with this email").with_source(err)
-        }
-        _ => AppError::from(err),
+    .on_constraint("users_email_key", |err| {
+        AppError::conflict("an account cannot be created with this email").with_source(err)
     })?;
     row.try_into()
 }

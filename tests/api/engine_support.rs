@@ -4,6 +4,8 @@
 
 use std::{future::Future, time::Duration};
 
+use axum::extract::FromRef;
+
 use nocron::{
     app::Application,
     executions::model::{ExecutionStatus, TriggerKind},
@@ -46,7 +48,7 @@ pub async fn spawn_engine_app(overrides: &[(&str, &str)]) -> TestApp {
 impl TestApp {
     /// The engine of this app.
     pub fn engine(&self) -> Engine {
-        Engine::from_state(&self.state)
+        Engine::from_ref(&self.state)
     }
 
     /// Creates a task through the engine's own function (and its owner's account, when the

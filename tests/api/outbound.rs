@@ -22,7 +22,7 @@ use axum::{
 };
 use nocron::{
     app::Application,
-    net::{OutboundPolicy, client::guarded_client_builder, outbound_client},
+    net::{OutboundPolicy, client::guarded_client_builder, try_outbound_client},
 };
 use reqwest::{
     Url,
@@ -120,7 +120,7 @@ async fn loopback_in_every_encoding_is_refused_before_a_request_is_sent() {
     nocron::install_crypto_provider();
     let sink = serve("127.0.0.1", None).await;
     let port = sink.address.port();
-    let client = outbound_client(policy(&[]), "nocron-test");
+    let client = try_outbound_client(policy(&[]), "nocron-test").expect("client");
     let guard = OutboundPolicy::default();
     for url in [
         format!("http://127.0.0.1:{port}/"),
@@ -166,7 +166,7 @@ async fn loopback_in_every_encoding_is_refused_before_a_request_is_sent() {
 async fn a_redirect_from_an_allowed_server_into_loopback_is_refused() {
     nocron::install_crypto_provider();
     let sink = serve("127.0.0.1", None).await;
-    let client = outbound_client(policy(&["127.0.0.2/32"]), "nocron-test");
+    let client = try_outbound_client(policy(&["127.0.0.2/32"]), "nocron-test").expect("client");
     for target in [
         sink.url("/"),
         format!("http://localhost:{}/", sink.address.port()),
@@ -185,7 +185,7 @@ async fn a_redirect_from_an_allowed_server_into_loopback_is_refused() {
 async fn the_allow_list_lets_local_servers_through_including_redirects() {
     nocron::install_crypto_provider();
     let sink = serve("127.0.0.1", None).await;
-    let client = outbound_client(policy(&["127.0.0.0/8"]), "nocron-test");
+    let client = try_outbound_client(policy(&["127.0.0.0/8"]), "nocron-test").expect("client");
     let response = client.get(sink.url("/")).send().await.expect("allowed");
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.expect("body"), "sink");
@@ -209,7 +209,7 @@ async fn the_allow_list_lets_local_servers_through_including_redirects() {
 async fn redirect_loops_stop_at_the_cap() {
     nocron::install_crypto_provider();
     let looping = serve("127.0.0.1", Some("self")).await;
-    let client = outbound_client(policy(&["127.0.0.0/8"]), "nocron-test");
+    let client = try_outbound_client(policy(&["127.0.0.0/8"]), "nocron-test").expect("client");
     let err = refused(&client, &looping.url("/")).await;
     assert!(err.contains("stopped after 10 redirects"), "{err}");
     assert_eq!(looping.hits(), 11);

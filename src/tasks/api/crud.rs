@@ -5,6 +5,7 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
 };
 use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -15,8 +16,8 @@ use super::{
 use crate::{
     auth::{Caller, Scope},
     error::{AppError, AppResult, Problem},
+    events::EventBus,
     http::{AppJson, AppPath, AppQuery, extract::parse_json},
-    state::AppState,
     tasks::{
         db,
         list::{self, SortOrder, TaskQuery, TaskSort},
@@ -68,7 +69,7 @@ pub struct TaskPage {
         (status = 422, description = "`limit` or `cursor` is invalid, `q` is too long, or a parameter holds a NUL character (`query.q`)", body = Problem),
     ))]
 pub async fn list_tasks(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     caller: Caller,
     AppQuery(params): AppQuery<TaskListParams>,
 ) -> AppResult<AppJson<TaskPage>> {
@@ -95,7 +96,7 @@ pub async fn list_tasks(
         limit,
         cursor: params.cursor,
     };
-    let page = list::list_tasks(&state.db, caller.owner_id(), &query).await?;
+    let page = list::list_tasks(&db, caller.owner_id(), &query).await?;
     Ok(AppJson(TaskPage {
         items: page
             .items
@@ -117,7 +118,8 @@ pub async fn list_tasks(
         (status = 422, description = "A field is invalid; each failing field is named", body = Problem),
     ))]
 pub async fn create_task(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
+    State(events): State<EventBus>,
     caller: Caller,
     AppJson(input): AppJson<TaskIn>,
 ) -> AppResult<(StatusCode, HeaderMap, AppJson<TaskOut>)> {
@@ -130,7 +132,7 @@ pub async fn create_task(
     }
     secret_scope::require_for(&caller, input.action.action_type, &input.action.config)?;
     let new = NewTask::try_from((caller.owner_id(), input))?;
-    let task = db::create_task(&state.db, &state.events, &new).await?;
+    let task = db::create_task(&db, &events, &new).await?;
     let mut headers = versioned(&task);
     set_location(&mut headers, &caller, task.id);
     Ok((
@@ -150,13 +152,13 @@ pub async fn create_task(
         (status = 404, description = "No such task of yours", body = Problem),
     ))]
 pub async fn get_task(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     caller: Caller,
     AppPath(id): AppPath<Uuid>,
 ) -> AppResult<(HeaderMap, AppJson<TaskOut>)> {
     caller.require(Scope::TasksRead)?;
-    let task = db::owned_task(&state.db, id, caller.owner_id()).await?;
-    respond_with(&state, task).await
+    let task = db::owned_task(&db, id, caller.owner_id()).await?;
+    respond_with(&db, task).await
 }
 
 /// Replace a task's definition. Send `If-Match` with the task's `ETag` to refuse the change
@@ -177,7 +179,8 @@ pub async fn get_task(
         (status = 422, description = "A field is invalid; each failing field is named; `status` FAILED unless the task already is", body = Problem),
     ))]
 pub async fn replace_task(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
+    State(events): State<EventBus>,
     caller: Caller,
     AppPath(id): AppPath<Uuid>,
     headers: HeaderMap,
@@ -185,8 +188,8 @@ pub async fn replace_task(
 ) -> AppResult<(HeaderMap, AppJson<TaskOut>)> {
     caller.require(Scope::TasksWrite)?;
     let expected = version::if_match(&headers)?;
-    let task = apply(&state, &caller, id, input, None, expected).await?;
-    respond_with(&state, task).await
+    let task = apply(&db, &events, &caller, id, input, None, expected).await?;
+    respond_with(&db, task).await
 }
 
 /// Change some fields of a task: the body is a JSON merge patch (RFC 7396) of its definition,
@@ -209,7 +212,8 @@ pub async fn replace_task(
         (status = 422, description = "A field is invalid; each failing field is named; `status` FAILED unless the task already is", body = Problem),
     ))]
 pub async fn patch_task(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
+    State(events): State<EventBus>,
     caller: Caller,
     AppPath(id): AppPath<Uuid>,
     headers: HeaderMap,
@@ -223,7 +227,7 @@ pub async fn patch_task(
         ));
     }
     let expected = version::if_match(&headers)?;
-    let current = db::owned_task(&state.db, id, caller.owner_id()).await?;
+    let current = db::owned_task(&db, id, caller.owner_id()).await?;
     let mut definition = serde_json::to_value(TaskIn::from_task(&current))
         .map_err(|err| AppError::internal(anyhow::anyhow!(err)))?;
     merge_patch(&mut definition, &patch);
@@ -231,7 +235,8 @@ pub async fn patch_task(
     let input: TaskIn = parse_json(&bytes)?;
     // Without If-Match the patch still applies to the version it was merged with.
     let task = apply(
-        &state,
+        &db,
+        &events,
         &caller,
         id,
         input,
@@ -239,7 +244,7 @@ pub async fn patch_task(
         expected.or(Some(current.updated_at)),
     )
     .await?;
-    respond_with(&state, task).await
+    respond_with(&db, task).await
 }
 
 /// Delete a task with its history.
@@ -252,12 +257,13 @@ pub async fn patch_task(
         (status = 404, description = "No such task of yours", body = Problem),
     ))]
 pub async fn delete_task(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
+    State(events): State<EventBus>,
     caller: Caller,
     AppPath(id): AppPath<Uuid>,
 ) -> AppResult<StatusCode> {
     caller.require(Scope::TasksWrite)?;
-    if db::delete_task(&state.db, &state.events, id, caller.owner_id()).await? {
+    if db::delete_task(&db, &events, id, caller.owner_id()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::not_found("task"))
@@ -265,11 +271,8 @@ pub async fn delete_task(
 }
 
 /// The task with its latest execution, and its `ETag`.
-pub async fn respond_with(
-    state: &AppState,
-    task: Task,
-) -> AppResult<(HeaderMap, AppJson<TaskOut>)> {
-    let last = list::latest_executions(&state.db, &[task.id])
+pub async fn respond_with(db: &PgPool, task: Task) -> AppResult<(HeaderMap, AppJson<TaskOut>)> {
+    let last = list::latest_executions(db, &[task.id])
         .await?
         .pop()
         .map(|(_, summary)| summary);
@@ -297,7 +300,8 @@ fn versioned(task: &Task) -> HeaderMap {
 /// failed task without resuming it. `current_status` is the status the change was based on,
 /// when the caller already read it.
 async fn apply(
-    state: &AppState,
+    db: &PgPool,
+    events: &EventBus,
     caller: &Caller,
     id: Uuid,
     input: TaskIn,
@@ -309,11 +313,7 @@ async fn apply(
     if matches!(status, Some(TaskStatus::Failed)) {
         let current = match current_status {
             Some(current) => current,
-            None => {
-                db::owned_task(&state.db, id, caller.owner_id())
-                    .await?
-                    .status
-            }
+            None => db::owned_task(db, id, caller.owner_id()).await?.status,
         };
         if current != TaskStatus::Failed {
             return Err(AppError::invalid_field(
@@ -323,18 +323,10 @@ async fn apply(
         }
     }
     let new = NewTask::try_from((caller.owner_id(), input))?;
-    let task = update::update_task(
-        &state.db,
-        &state.events,
-        id,
-        caller.owner_id(),
-        &new,
-        expected,
-    )
-    .await?;
+    let task = update::update_task(db, events, id, caller.owner_id(), &new, expected).await?;
     match status {
         Some(status) if status != task.status => {
-            db::set_status(&state.db, &state.events, id, caller.owner_id(), status).await
+            db::set_status(db, events, id, caller.owner_id(), status).await
         }
         _ => Ok(task),
     }

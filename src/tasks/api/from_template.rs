@@ -1,21 +1,25 @@
 //! `POST /tasks/from-template/{id}`: a task from a template, created together with the chain
 //! its definition names, in one transaction.
 
+use std::sync::Arc;
+
 use axum::{
     extract::State,
     http::{HeaderMap, StatusCode},
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{body::TaskOut, set_location};
 use crate::{
     auth::{Caller, Scope},
+    config::Settings,
     error::{AppError, AppResult, Problem},
+    events::EventBus,
     http::{AppJson, AppPath, extract::parse_json},
-    state::AppState,
     tasks::{
         db,
         model::{NewTask, TaskStatus},
@@ -52,17 +56,19 @@ pub struct FromTemplateIn {
         (status = 422, description = "A variable is missing or invalid (`variables.NAME`), or the filled definition is invalid", body = Problem),
     ))]
 pub async fn create_from_template(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
+    State(events): State<EventBus>,
+    State(settings): State<Arc<Settings>>,
     caller: Caller,
     AppPath(id): AppPath<String>,
     AppJson(input): AppJson<FromTemplateIn>,
 ) -> AppResult<(StatusCode, HeaderMap, AppJson<TaskOut>)> {
     caller.require(Scope::TasksWrite)?;
-    let template = find(&state, caller.owner_id(), &id).await?;
+    let template = find(&db, caller.owner_id(), &id).await?;
     let values = render::resolve_values(&template.variables, &input.variables)
         .map_err(AppError::validation)?;
     let chain = chain_of(
-        &state,
+        &db,
         caller.owner_id(),
         &render::fill(&template.definition, &values),
     )
@@ -81,21 +87,15 @@ pub async fn create_from_template(
     )?;
     // The task and its chain come together or not at all.
     let new = NewTask::try_from((caller.owner_id(), task_input))?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     let task = db::insert_task(&mut tx, &new).await?;
     if let Some(chain) = chain {
-        chains::add_chain(
-            &mut tx,
-            state.settings.chains,
-            caller.owner_id(),
-            task.id,
-            &chain,
-        )
-        .await
-        .map_err(|err| prefixed(err, "chain"))?;
+        chains::add_chain(&mut tx, settings.chains, caller.owner_id(), task.id, &chain)
+            .await
+            .map_err(|err| prefixed(err, "chain"))?;
     }
     tx.commit().await?;
-    db::announce_created(&state.events, &task);
+    db::announce_created(&events, &task);
     let mut headers = HeaderMap::new();
     set_location(&mut headers, &caller, task.id);
     Ok((
@@ -107,13 +107,13 @@ pub async fn create_from_template(
 
 /// The `chain` of a filled definition (`{"source_task_id", "on"}`): the new task runs after
 /// that task of the owner's. Checked before the task is created.
-async fn chain_of(state: &AppState, owner_id: Uuid, filled: &Value) -> AppResult<Option<ChainIn>> {
+async fn chain_of(db: &PgPool, owner_id: Uuid, filled: &Value) -> AppResult<Option<ChainIn>> {
     let Some(chain) = filled.get("chain") else {
         return Ok(None);
     };
     let bytes = serde_json::to_vec(chain).map_err(AppError::internal)?;
     let chain: ChainIn = parse_json(&bytes).map_err(|err| prefixed(err, "chain"))?;
-    if db::find_task(&state.db, chain.source_task_id, owner_id)
+    if db::find_task(db, chain.source_task_id, owner_id)
         .await?
         .is_none()
     {

@@ -3,6 +3,7 @@
 use axum::extract::State;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -15,7 +16,6 @@ use crate::{
     error::{AppError, AppResult, Problem},
     executions::history::{self, HistoryPage, HistoryQuery},
     http::{AppJson, AppPath, AppQuery},
-    state::AppState,
     tasks::{db, model::TaskStatus},
 };
 
@@ -63,7 +63,7 @@ fn log_status_schema() -> utoipa::openapi::schema::Object {
         (status = 422, description = "`limit`, `status` or `cursor` is invalid", body = Problem),
     ))]
 pub async fn task_logs(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     caller: Caller,
     AppPath(id): AppPath<Uuid>,
     AppQuery(params): AppQuery<LogParams>,
@@ -75,7 +75,7 @@ pub async fn task_logs(
         .as_deref()
         .map(history::parse_status)
         .transpose()?;
-    db::owned_task(&state.db, id, caller.owner_id()).await?;
+    db::owned_task(&db, id, caller.owner_id()).await?;
     let query = HistoryQuery {
         status,
         from: params.from,
@@ -83,7 +83,7 @@ pub async fn task_logs(
         limit,
         cursor: params.cursor,
     };
-    Ok(AppJson(history::task_history(&state.db, id, &query).await?))
+    Ok(AppJson(history::task_history(&db, id, &query).await?))
 }
 
 /// `GET /tasks/{id}/next-runs` parameters.
@@ -116,7 +116,7 @@ pub struct NextRunsOut {
         (status = 422, description = "`count` is out of range", body = Problem),
     ))]
 pub async fn next_runs(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     caller: Caller,
     AppPath(id): AppPath<Uuid>,
     AppQuery(params): AppQuery<NextRunParams>,
@@ -129,7 +129,7 @@ pub async fn next_runs(
             "must be between 1 and 100",
         ));
     }
-    let task = db::owned_task(&state.db, id, caller.owner_id()).await?;
+    let task = db::owned_task(&db, id, caller.owner_id()).await?;
     let schedule = match &task.cron {
         None => None,
         Some(cron) => {

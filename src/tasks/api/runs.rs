@@ -6,6 +6,7 @@ use axum::{
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode},
 };
 use serde::Deserialize;
+use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -16,13 +17,13 @@ use super::{
 use crate::{
     auth::{Caller, Scope},
     error::{AppError, AppResult, ErrorCode, Problem},
+    events::EventBus,
     executions::{
         control::{self, Enqueued},
         model::TriggerKind,
     },
     http::{AppJson, AppPath, extract::optional_json},
     scheduler::engine::Engine,
-    state::AppState,
     tasks::{
         db,
         model::{PRIORITIES, TaskStatus},
@@ -91,7 +92,7 @@ fn idempotency_key(headers: &HeaderMap) -> AppResult<Option<String>> {
             body = Problem, headers(("Retry-After" = u32, description = "Seconds to wait before trying again"))),
     ))]
 pub async fn execute_task(
-    State(state): State<AppState>,
+    State(engine): State<Engine>,
     caller: Caller,
     AppPath(id): AppPath<Uuid>,
     headers: HeaderMap,
@@ -117,7 +118,6 @@ pub async fn execute_task(
     } else {
         TriggerKind::Manual
     };
-    let engine = Engine::from_state(&state);
     let enqueued = control::enqueue_at_priority(
         &engine,
         id,
@@ -146,14 +146,15 @@ pub async fn execute_task(
 
 /// Moves one of the caller's tasks to `status` and answers the task.
 async fn move_to(
-    state: &AppState,
+    db: &PgPool,
+    events: &EventBus,
     caller: &Caller,
     id: Uuid,
     status: TaskStatus,
 ) -> AppResult<(HeaderMap, AppJson<TaskOut>)> {
     caller.require(Scope::TasksWrite)?;
-    let task = db::set_status(&state.db, &state.events, id, caller.owner_id(), status).await?;
-    respond_with(state, task).await
+    let task = db::set_status(db, events, id, caller.owner_id(), status).await?;
+    respond_with(db, task).await
 }
 
 /// Pause a task: its slots are recorded as `PAUSED` in the history until it is resumed.
@@ -165,11 +166,12 @@ async fn move_to(
         (status = 404, description = "No such task of yours", body = Problem),
     ))]
 pub async fn pause_task(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
+    State(events): State<EventBus>,
     caller: Caller,
     AppPath(id): AppPath<Uuid>,
 ) -> AppResult<(HeaderMap, AppJson<TaskOut>)> {
-    move_to(&state, &caller, id, TaskStatus::Paused).await
+    move_to(&db, &events, &caller, id, TaskStatus::Paused).await
 }
 
 /// Resume a paused, stopped or failed task: it fires from its next slot after now.
@@ -181,11 +183,12 @@ pub async fn pause_task(
         (status = 404, description = "No such task of yours", body = Problem),
     ))]
 pub async fn resume_task(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
+    State(events): State<EventBus>,
     caller: Caller,
     AppPath(id): AppPath<Uuid>,
 ) -> AppResult<(HeaderMap, AppJson<TaskOut>)> {
-    move_to(&state, &caller, id, TaskStatus::Active).await
+    move_to(&db, &events, &caller, id, TaskStatus::Active).await
 }
 
 /// Stop a task: it neither fires nor accepts triggers until it is resumed.
@@ -197,11 +200,12 @@ pub async fn resume_task(
         (status = 404, description = "No such task of yours", body = Problem),
     ))]
 pub async fn stop_task(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
+    State(events): State<EventBus>,
     caller: Caller,
     AppPath(id): AppPath<Uuid>,
 ) -> AppResult<(HeaderMap, AppJson<TaskOut>)> {
-    move_to(&state, &caller, id, TaskStatus::Stopped).await
+    move_to(&db, &events, &caller, id, TaskStatus::Stopped).await
 }
 
 /// Copy a task. The copy starts `PAUSED`, so it never fires alongside the original until you
@@ -217,7 +221,8 @@ pub async fn stop_task(
         (status = 422, description = "The name is invalid", body = Problem),
     ))]
 pub async fn duplicate_task(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
+    State(events): State<EventBus>,
     caller: Caller,
     AppPath(id): AppPath<Uuid>,
     headers: HeaderMap,
@@ -225,17 +230,11 @@ pub async fn duplicate_task(
 ) -> AppResult<(StatusCode, HeaderMap, AppJson<TaskOut>)> {
     caller.require(Scope::TasksWrite)?;
     let request: DuplicateIn = optional_json(&headers, &body)?;
-    let original = db::owned_task(&state.db, id, caller.owner_id()).await?;
+    let original = db::owned_task(&db, id, caller.owner_id()).await?;
     super::secret_scope::require_for(&caller, original.action_type, &original.action_config)?;
-    let copy = update::duplicate_task(
-        &state.db,
-        &state.events,
-        id,
-        caller.owner_id(),
-        request.name.as_deref(),
-    )
-    .await?;
-    let (mut answer_headers, out) = respond_with(&state, copy).await?;
+    let copy = update::duplicate_task(&db, &events, id, caller.owner_id(), request.name.as_deref())
+        .await?;
+    let (mut answer_headers, out) = respond_with(&db, copy).await?;
     set_location(&mut answer_headers, &caller, out.0.id);
     Ok((StatusCode::CREATED, answer_headers, out))
 }

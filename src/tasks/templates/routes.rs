@@ -3,6 +3,7 @@
 use axum::{extract::State, http::StatusCode};
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use sqlx::PgPool;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -72,12 +73,12 @@ pub struct SaveTemplateIn {
         (status = 401, description = "Not signed in", body = Problem),
     ))]
 async fn list_templates(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     user: CurrentUser,
     AppQuery(filter): AppQuery<TemplateFilter>,
 ) -> AppResult<AppJson<TemplateList>> {
     let mut items = catalogue::builtins();
-    items.extend(store::list(&state.db, user.id).await?);
+    items.extend(store::list(&db, user.id).await?);
     if let Some(action_type) = filter.action_type {
         items.retain(|template| template.action_type() == Some(action_type));
     }
@@ -93,11 +94,11 @@ async fn list_templates(
         (status = 404, description = "No such template", body = Problem),
     ))]
 async fn get_template(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     user: CurrentUser,
     AppPath(id): AppPath<String>,
 ) -> AppResult<AppJson<Template>> {
-    Ok(AppJson(find(&state, user.id, &id).await?))
+    Ok(AppJson(find(&db, user.id, &id).await?))
 }
 
 /// Save a template: from one of your tasks (`task_id`) or from a definition with
@@ -114,7 +115,7 @@ async fn get_template(
         (status = 422, description = "A field is invalid; each failing field is named", body = Problem),
     ))]
 async fn save_template(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     user: CurrentUser,
     AppJson(input): AppJson<SaveTemplateIn>,
 ) -> AppResult<(StatusCode, AppJson<Template>)> {
@@ -128,7 +129,7 @@ async fn save_template(
     }
     let definition = match (input.task_id, input.definition) {
         (Some(task_id), None) => {
-            let task = db::find_task(&state.db, task_id, user.id)
+            let task = db::find_task(&db, task_id, user.id)
                 .await?
                 .ok_or_else(|| AppError::not_found("task"))?;
             let mut definition = TaskIn::from_task(&task);
@@ -166,7 +167,7 @@ async fn save_template(
         ));
     }
     let template = store::insert(
-        &state.db,
+        &db,
         user.id,
         name,
         &input.description,
@@ -187,7 +188,7 @@ async fn save_template(
         (status = 409, description = "Built-in templates cannot be deleted", body = Problem),
     ))]
 async fn delete_template(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
     user: CurrentUser,
     AppPath(id): AppPath<String>,
 ) -> AppResult<StatusCode> {
@@ -197,7 +198,7 @@ async fn delete_template(
     let id = id
         .parse::<Uuid>()
         .map_err(|_| AppError::not_found("template"))?;
-    if store::delete(&state.db, user.id, id).await? {
+    if store::delete(&db, user.id, id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::not_found("template"))
@@ -205,14 +206,14 @@ async fn delete_template(
 }
 
 /// A built-in template by slug, or one of the owner's by id.
-pub(crate) async fn find(state: &AppState, owner_id: Uuid, id: &str) -> AppResult<Template> {
+pub(crate) async fn find(db: &PgPool, owner_id: Uuid, id: &str) -> AppResult<Template> {
     if let Some(template) = catalogue::builtins().into_iter().find(|t| t.id == id) {
         return Ok(template);
     }
     let Ok(id) = id.parse::<Uuid>() else {
         return Err(AppError::not_found("template"));
     };
-    store::get(&state.db, owner_id, id)
+    store::get(db, owner_id, id)
         .await?
         .ok_or_else(|| AppError::not_found("template"))
 }
