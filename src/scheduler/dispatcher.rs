@@ -23,9 +23,9 @@ use super::{
 };
 use crate::{
     cron::schedule::Schedule,
-    executions::model::TriggerKind,
     events::DomainEvent,
     executions::counts,
+    executions::model::TriggerKind,
     tasks::model::{CatchUpPolicy, ConcurrencyPolicy, DstPolicy},
 };
 
