@@ -1,7 +1,6 @@
 //! The `/api/v1` endpoints about the caller itself, so integrators can check a key: who it
 //! belongs to and whether it holds a scope. Task endpoints join `/api/v1` in their modules.
 
-use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -51,7 +50,7 @@ pub struct ScopeCheckOut {
         (status = 401, description = "Missing, invalid, revoked or expired credential", body = Problem),
         (status = 429, description = "The key's rate limit is exhausted", body = Problem),
     ))]
-async fn whoami(State(_state): State<AppState>, principal: Principal) -> AppJson<PrincipalOut> {
+async fn whoami(principal: Principal) -> AppJson<PrincipalOut> {
     AppJson(PrincipalOut {
         user_id: principal.user_id,
         role: principal.role,
@@ -72,7 +71,6 @@ async fn whoami(State(_state): State<AppState>, principal: Principal) -> AppJson
         (status = 429, description = "The key's rate limit is exhausted", body = Problem),
     ))]
 async fn check_scope(
-    State(_state): State<AppState>,
     principal: Principal,
     AppPath(scope): AppPath<Scope>,
 ) -> Result<AppJson<ScopeCheckOut>, AppError> {

@@ -1,5 +1,7 @@
 //! `/auth/*`: register, login, refresh, logout, change password, me.
 
+use std::sync::Arc;
+
 use axum::{
     body::Bytes,
     extract::{FromRequestParts, State},
@@ -14,11 +16,12 @@ use uuid::Uuid;
 use validator::Validate;
 
 use super::{
-    CurrentUser, Role, events, events::SecurityEventKind, lockout, password, request::ClientMeta,
-    sessions, verification,
+    AuthContext, CurrentUser, Role, events, events::SecurityEventKind, lockout, password,
+    request::ClientMeta, sessions, verification,
 };
 use crate::{
     api_keys,
+    config::Settings,
     error::{AppError, ErrorCode, Problem},
     http::{AppJson, ValidJson, client_ip, extract::optional_json},
     state::AppState,
@@ -151,14 +154,13 @@ pub struct AuthOut {
 
 /// The sign-in answer for a new session.
 pub(super) fn auth_out(
-    state: &AppState,
+    auth: &AuthContext,
     user: UserOut,
     session_id: Uuid,
     token_version: i32,
     refresh_token: String,
 ) -> Result<AuthOut, AppError> {
-    let access_token = state
-        .auth
+    let access_token = auth
         .jwt
         .issue(user.id, user.role, session_id, token_version)?;
     Ok(AuthOut {
@@ -166,7 +168,7 @@ pub(super) fn auth_out(
         access_token,
         refresh_token,
         token_type: "Bearer",
-        expires_in: state.auth.jwt.ttl_seconds(),
+        expires_in: auth.jwt.ttl_seconds(),
     })
 }
 
@@ -217,7 +219,7 @@ async fn register(
     let (session_id, refresh) =
         sessions::create(&mut tx, user.id, &client, &state.settings.auth).await?;
     tx.commit().await?;
-    let out = auth_out(&state, user, session_id, 0, refresh)?;
+    let out = auth_out(&state.auth, user, session_id, 0, refresh)?;
     Ok((StatusCode::CREATED, AppJson(out)).into_response())
 }
 
@@ -232,16 +234,18 @@ async fn register(
         (status = 429, description = "Too many requests, or the email is locked for a while after repeated failures", body = Problem),
     ))]
 async fn login(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
+    State(settings): State<Arc<Settings>>,
+    State(auth): State<Arc<AuthContext>>,
     _limit: IpRateLimited,
     client: ClientMeta,
     ValidJson(body): ValidJson<LoginIn>,
 ) -> Result<AppJson<AuthOut>, AppError> {
     let email = body.email.trim();
-    if let Some(left) = lockout::locked_for(&state.db, email).await? {
+    if let Some(left) = lockout::locked_for(&db, email).await? {
         return Err(locked(left));
     }
-    let account = users::find_for_login(&state.db, email).await?;
+    let account = users::find_for_login(&db, email).await?;
     let stored = account.as_ref().map(|a| a.password_hash.clone());
     let matched = password::verify(body.password, stored).await?;
     let account = match account {
@@ -249,18 +253,16 @@ async fn login(
         account => {
             let user_id = account.map(|a| a.id);
             events::record(
-                &state.db,
+                &db,
                 SecurityEventKind::LoginFailed,
                 user_id,
                 &client,
                 serde_json::json!({ "email": email }),
             )
             .await?;
-            if let Some(lock) =
-                lockout::record_failure(&state.db, email, &state.settings.auth).await?
-            {
+            if let Some(lock) = lockout::record_failure(&db, email, &settings.auth).await? {
                 events::record(
-                    &state.db,
+                    &db,
                     SecurityEventKind::AccountLocked,
                     user_id,
                     &client,
@@ -274,16 +276,16 @@ async fn login(
     if account.status != UserStatus::Active {
         return Err(AppError::forbidden("this account is disabled"));
     }
-    lockout::clear(&state.db, email).await?;
-    let mut tx = state.db.begin().await?;
+    lockout::clear(&db, email).await?;
+    let mut tx = db.begin().await?;
     let (session_id, refresh) =
-        sessions::create(&mut tx, account.id, &client, &state.settings.auth).await?;
+        sessions::create(&mut tx, account.id, &client, &settings.auth).await?;
     let user = users::get(&mut *tx, account.id)
         .await?
         .ok_or_else(invalid_credentials)?;
     tx.commit().await?;
     Ok(AppJson(auth_out(
-        &state,
+        &auth,
         user,
         session_id,
         account.token_version,
@@ -313,23 +315,19 @@ fn locked(left: std::time::Duration) -> AppError {
         (status = 429, description = "Too many requests from this address", body = Problem),
     ))]
 async fn refresh(
-    State(state): State<AppState>,
+    State(db): State<PgPool>,
+    State(settings): State<Arc<Settings>>,
+    State(auth): State<Arc<AuthContext>>,
     _limit: IpRateLimited,
     client: ClientMeta,
     ValidJson(body): ValidJson<RefreshIn>,
 ) -> Result<AppJson<AuthOut>, AppError> {
-    let rotated = sessions::rotate(
-        &state.db,
-        &body.refresh_token,
-        &client,
-        &state.settings.auth,
-    )
-    .await?;
-    let user = users::get(&state.db, rotated.user_id)
+    let rotated = sessions::rotate(&db, &body.refresh_token, &client, &settings.auth).await?;
+    let user = users::get(&db, rotated.user_id)
         .await?
         .ok_or_else(|| AppError::unauthorized("the refresh token is invalid or expired"))?;
     Ok(AppJson(auth_out(
-        &state,
+        &auth,
         user,
         rotated.session_id,
         rotated.token_version,
@@ -422,7 +420,7 @@ async fn change_password(
         .await?
         .ok_or_else(|| AppError::unauthorized("the session has ended; sign in again"))?;
     Ok(AppJson(PasswordChangedOut {
-        tokens: auth_out(&state, profile, user.session_id, version, refresh)?,
+        tokens: auth_out(&state.auth, profile, user.session_id, version, refresh)?,
         revoked_sessions,
         revoked_api_keys,
     }))

@@ -264,7 +264,7 @@ pub struct SessionOut {
         (status = 401, description = "Not signed in", body = Problem),
     ))]
 async fn list_sessions(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(db): axum::extract::State<PgPool>,
     user: CurrentUser,
 ) -> Result<AppJson<Vec<SessionOut>>, AppError> {
     let rows = sqlx::query!(
@@ -276,7 +276,7 @@ async fn list_sessions(
            ORDER BY created_at DESC"#,
         user.id
     )
-    .fetch_all(&state.db)
+    .fetch_all(&db)
     .await?;
     Ok(AppJson(
         rows.into_iter()
@@ -303,7 +303,7 @@ async fn list_sessions(
         (status = 404, description = "No such session of yours", body = Problem),
     ))]
 async fn revoke_session(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(db): axum::extract::State<PgPool>,
     user: CurrentUser,
     AppPath(id): AppPath<Uuid>,
 ) -> Result<axum::http::StatusCode, AppError> {
@@ -313,7 +313,7 @@ async fn revoke_session(
         id,
         user.id
     )
-    .execute(&state.db)
+    .execute(&db)
     .await?;
     if result.rows_affected() == 0 {
         return Err(AppError::not_found("session"));
