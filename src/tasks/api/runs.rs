@@ -37,7 +37,7 @@ const MAX_INPUT_BYTES: usize = 256 * 1024;
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ExecuteIn {
     /// Passed to the action as its input (default `{}`), up to 256 KiB.
-    #[schema(value_type = Object, example = json!({"order_id": 42}))]
+    #[schema(example = json!({"order_id": 42}))]
     pub input: Option<serde_json::Value>,
 }
 
