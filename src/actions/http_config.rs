@@ -179,6 +179,18 @@ pub struct HttpConfig {
 impl HttpConfig {
     /// Parses and checks a configuration; all problems are returned at once.
     pub fn parse(value: &serde_json::Value) -> Result<Self, Vec<FieldError>> {
+        // serde reads a struct from an array too (fields by position); the schema says object.
+        if !value.is_object() {
+            return Err(vec![field_error("", "must be an object")]);
+        }
+        for name in ["success", "body", "auth"] {
+            if value
+                .get(name)
+                .is_some_and(|v| !(v.is_object() || v.is_null()))
+            {
+                return Err(vec![field_error(name, "must be an object")]);
+            }
+        }
         let raw: RawConfig = serde_path_to_error::deserialize(value).map_err(|err| {
             let path = err.path().to_string();
             let path = if path == "." { String::new() } else { path };
@@ -349,6 +361,19 @@ mod tests {
             .into_iter()
             .map(|e| e.field)
             .collect()
+    }
+
+    #[test]
+    fn arrays_are_not_read_as_objects() {
+        assert_eq!(fields(json!(["https://example.com"])), ["action.config"]);
+        assert_eq!(
+            fields(json!({"url": "https://example.com", "success": [null, null]})),
+            ["action.config.success"]
+        );
+        assert_eq!(
+            fields(json!({"url": "https://example.com", "body": ["json", {}]})),
+            ["action.config.body"]
+        );
     }
 
     #[test]

@@ -266,6 +266,13 @@ impl ExecutionLogger {
 /// Checks an action configuration as saved (secret references still unresolved); every
 /// problem names its field (`action.config.url`).
 pub fn validate_config(action_type: ActionType, config: &serde_json::Value) -> Vec<FieldError> {
+    // serde reads a struct from an array too (fields by position); every config is an object.
+    if !config.is_object() {
+        return vec![FieldError {
+            field: "action.config".to_owned(),
+            message: "must be an object".to_owned(),
+        }];
+    }
     match action_type {
         ActionType::HttpRequest | ActionType::ApiCall | ActionType::NotionSync => {
             match build(action_type, config) {

@@ -108,9 +108,13 @@ fn declare_shared_errors(path: &str, operation: &mut Operation) {
             "413",
             "The body exceeds `REQUEST_BODY_LIMIT_BYTES`".to_owned(),
         ));
+    }
+    if json_body || has_query || has_path_parameters {
+        // `AppJson` names a field of the wrong shape; every extractor refuses a NUL.
         shared.push((
             "422",
-            "A field is missing or invalid; `errors` names it".to_owned(),
+            "A field or parameter is invalid (or holds a NUL character); `errors` names it"
+                .to_owned(),
         ));
     }
     if !WITHOUT_DATABASE.contains(&path) {
@@ -261,6 +265,6 @@ mod tests {
             .build();
         let mut doc = document("/hooks/{token}", operation);
         finish(&mut doc);
-        assert_eq!(statuses(&doc, "/hooks/{token}"), ["404", "503"]);
+        assert_eq!(statuses(&doc, "/hooks/{token}"), ["404", "422", "503"]);
     }
 }

@@ -42,7 +42,7 @@ const MAX_INPUT_BYTES: usize = 256 * 1024;
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ExecuteIn {
     /// Passed to the action as its input (default `{}`), up to 256 KiB.
-    #[schema(value_type = Object, example = json!({"order_id": 42}))]
+    #[schema(example = json!({"order_id": 42}))]
     pub input: Option<serde_json::Value>,
     /// This run's priority, 0 (lowest) to 9 (default: the task's).
     #[schema(minimum = 0, maximum = 9)]
