@@ -13,8 +13,7 @@ use uuid::Uuid;
 
 use crate::{
     actions::LogLevel,
-    executions::model::{ExecutionStatus, TriggerKind},
-    scheduler::planner::SkipReason,
+    executions::model::{ExecutionStatus, SkipReason, TriggerKind},
     tasks::model::TaskStatus,
 };
 
