@@ -12,8 +12,7 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use crate::{
-    actions::LogLevel,
-    executions::model::{ExecutionStatus, SkipReason, TriggerKind},
+    executions::model::{ExecutionStatus, LogLevel, SkipReason, TriggerKind},
     tasks::model::TaskStatus,
 };
 

@@ -7,6 +7,32 @@ use uuid::Uuid;
 
 use crate::text_enum;
 
+/// Severity of an execution log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LogLevel {
+    /// Detail.
+    Debug,
+    /// Progress.
+    Info,
+    /// Something unusual.
+    Warn,
+    /// A failure.
+    Error,
+}
+
+impl LogLevel {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "DEBUG",
+            LogLevel::Info => "INFO",
+            LogLevel::Warn => "WARN",
+            LogLevel::Error => "ERROR",
+        }
+    }
+}
+
 text_enum! {
     /// Why a planned slot did not produce an execution.
     pub enum SkipReason {
