@@ -135,7 +135,11 @@ impl Application {
         hooks: RealtimeHooks,
     ) -> anyhow::Result<Self> {
         let jwt_secret = config::resolve_jwt_secret(&settings)?;
-        let vault = secrets::build_vault(&settings)?;
+        let vault = secrets::build_vault(
+            settings.master_key.as_ref(),
+            &settings.old_master_keys,
+            &settings.data_dir,
+        )?;
         let (db, cluster) = open_database(&settings).await?;
         db::migrate(&db).await?;
         let listener = TcpListener::bind((settings.host, settings.port))

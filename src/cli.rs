@@ -140,7 +140,11 @@ async fn create_admin(settings: Settings, email: String, name: String) -> anyhow
 
 /// Re-encrypts every stored secret (and Notion token) under the current master key.
 async fn rotate_master_key(settings: Settings, batch_size: u32) -> anyhow::Result<()> {
-    let vault = secrets::build_vault(&settings)?;
+    let vault = secrets::build_vault(
+        settings.master_key.as_ref(),
+        &settings.old_master_keys,
+        &settings.data_dir,
+    )?;
     let (pool, cluster) = app::open_database(&settings).await?;
     db::migrate(&pool).await?;
     let result = secrets::rotation::rotate_all(&pool, &vault, batch_size).await;

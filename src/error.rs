@@ -443,7 +443,71 @@ impl From<anyhow::Error> for AppError {
 
 impl From<validator::ValidationErrors> for AppError {
     fn from(errors: validator::ValidationErrors) -> Self {
-        AppError::validation(crate::http::validation::field_errors(&errors))
+        AppError::validation(field_errors(&errors))
+    }
+}
+
+/// Flattens nested validation errors into dotted field paths (`schedule.cron`, `tags[2]`).
+pub fn field_errors(errors: &validator::ValidationErrors) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    collect("", errors, &mut out);
+    out.sort_by(|a, b| a.field.cmp(&b.field));
+    out
+}
+
+fn collect(prefix: &str, errors: &validator::ValidationErrors, out: &mut Vec<FieldError>) {
+    for (field, kind) in errors.errors() {
+        let path = if prefix.is_empty() {
+            field.to_string()
+        } else {
+            format!("{prefix}.{field}")
+        };
+        match kind {
+            validator::ValidationErrorsKind::Field(list) => {
+                for error in list {
+                    let message = error
+                        .message
+                        .as_ref()
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| describe(&error.code, &error.params));
+                    out.push(FieldError {
+                        field: path.clone(),
+                        message,
+                    });
+                }
+            }
+            validator::ValidationErrorsKind::Struct(inner) => collect(&path, inner, out),
+            validator::ValidationErrorsKind::List(items) => {
+                for (index, inner) in items {
+                    collect(&format!("{path}[{index}]"), inner, out);
+                }
+            }
+        }
+    }
+}
+
+fn describe(
+    code: &str,
+    params: &std::collections::HashMap<std::borrow::Cow<'static, str>, serde_json::Value>,
+) -> String {
+    let param = |name: &str| params.get(name).map(|v| v.to_string());
+    match code {
+        "length" => match (param("min"), param("max")) {
+            (Some(min), Some(max)) => format!("must be between {min} and {max} characters long"),
+            (Some(min), None) => format!("must be at least {min} characters long"),
+            (None, Some(max)) => format!("must be at most {max} characters long"),
+            _ => "has an invalid length".into(),
+        },
+        "range" => match (param("min"), param("max")) {
+            (Some(min), Some(max)) => format!("must be between {min} and {max}"),
+            (Some(min), None) => format!("must be at least {min}"),
+            (None, Some(max)) => format!("must be at most {max}"),
+            _ => "is out of range".into(),
+        },
+        "email" => "must be a valid email address".into(),
+        "url" => "must be a valid URL".into(),
+        "required" => "is required".into(),
+        other => format!("is invalid ({other})"),
     }
 }
 

@@ -144,31 +144,7 @@ pub trait Action: Send + Sync {
     fn run<'a>(&'a self, context: &'a ExecutionContext) -> BoxFuture<'a, ActionOutcome>;
 }
 
-/// Severity of an execution log line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum LogLevel {
-    /// Detail.
-    Debug,
-    /// Progress.
-    Info,
-    /// Something unusual.
-    Warn,
-    /// A failure.
-    Error,
-}
-
-impl LogLevel {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogLevel::Debug => "DEBUG",
-            LogLevel::Info => "INFO",
-            LogLevel::Warn => "WARN",
-            LogLevel::Error => "ERROR",
-        }
-    }
-}
+pub use crate::executions::model::LogLevel;
 
 /// One execution log line.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -8,13 +8,15 @@ use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 use lettre::message::Mailbox;
 
-use crate::{email::SmtpUrl, secrets::MasterKey};
+use crate::secrets::MasterKey;
+use smtp::SmtpUrl;
 
 mod chains;
 mod exposure;
 mod fairness;
 mod inbound;
 mod realtime_limits;
+pub mod smtp;
 mod templates_mail;
 mod values;
 pub use chains::ChainSettings;

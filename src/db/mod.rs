@@ -1,6 +1,7 @@
 //! The connection pool, the migrations, and the embedded local cluster used when no
 //! `DATABASE_URL` is configured.
 
+pub mod channels;
 pub mod constraint;
 pub mod embedded;
 pub mod text_enum;

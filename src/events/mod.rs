@@ -12,9 +12,7 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use crate::{
-    actions::LogLevel,
-    executions::model::{ExecutionStatus, TriggerKind},
-    scheduler::planner::SkipReason,
+    executions::model::{ExecutionStatus, LogLevel, SkipReason, TriggerKind},
     tasks::model::TaskStatus,
 };
 

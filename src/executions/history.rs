@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use crate::{
     error::{AppError, AppResult},
+    executions::model::SkipReason,
     http::cursor,
-    scheduler::planner::SkipReason,
     text_enum,
 };
 

@@ -7,6 +7,55 @@ use uuid::Uuid;
 
 use crate::text_enum;
 
+/// Severity of an execution log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LogLevel {
+    /// Detail.
+    Debug,
+    /// Progress.
+    Info,
+    /// Something unusual.
+    Warn,
+    /// A failure.
+    Error,
+}
+
+impl LogLevel {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "DEBUG",
+            LogLevel::Info => "INFO",
+            LogLevel::Warn => "WARN",
+            LogLevel::Error => "ERROR",
+        }
+    }
+}
+
+text_enum! {
+    /// Why a planned slot did not produce an execution.
+    pub enum SkipReason {
+        /// The concurrency policy refused an overlapping run.
+        SkippedConcurrency = "SKIPPED_CONCURRENCY",
+        /// Missed during downtime and not run under the catch-up policy.
+        OutsideCatchUp = "OUTSIDE_CATCH_UP",
+        /// The task was paused (or stopped) at the time.
+        Paused = "PAUSED",
+        /// The slot falls after the schedule's `end_at`.
+        AfterEnd = "AFTER_END",
+        /// The task's owner's account was disabled or deleted at the time.
+        OwnerInactive = "OWNER_INACTIVE",
+        /// The owner already had `MAX_QUEUED_PER_OWNER` executions waiting.
+        QueueFull = "QUEUE_FULL",
+        /// A chained run would have been more than `CHAIN_MAX_DEPTH` links from its root.
+        ChainDepth = "CHAIN_DEPTH",
+        /// A chained run would have taken its root past `CHAIN_MAX_EXECUTIONS_PER_ROOT`
+        /// executions.
+        ChainBudget = "CHAIN_BUDGET",
+    }
+}
+
 text_enum! {
     /// Where an execution is in its life.
     pub enum ExecutionStatus {

@@ -177,7 +177,7 @@ pub struct ExecutionSkipped {
     /// Why: `SKIPPED_CONCURRENCY`, `OUTSIDE_CATCH_UP`, `PAUSED`, `AFTER_END`,
     /// `OWNER_INACTIVE`, `QUEUE_FULL`, `CHAIN_DEPTH`, `CHAIN_BUDGET` (for chain entries the
     /// slot is when the source execution finished).
-    #[schema(value_type = crate::scheduler::planner::SkipReason, example = "SKIPPED_CONCURRENCY")]
+    #[schema(value_type = crate::executions::model::SkipReason, example = "SKIPPED_CONCURRENCY")]
     pub reason: String,
     /// When the skip was recorded.
     pub recorded_at: DateTime<Utc>,

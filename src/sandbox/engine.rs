@@ -20,7 +20,6 @@ use super::{SandboxLimits, ScriptContext, ScriptError, http};
 /// operation would dominate short scripts).
 const CHECK_EVERY: u64 = 256;
 
-pub(super) const TERMINATED_TIMEOUT: &str = "timeout";
 const TERMINATED_CANCELLED: &str = "cancelled";
 
 /// The standard package (arithmetic, strings, arrays, maps, math, time), built once.
@@ -208,7 +207,7 @@ impl Job {
             if cancelled.load(Ordering::Relaxed) {
                 Some(Dynamic::from(TERMINATED_CANCELLED))
             } else if Instant::now() >= deadline {
-                Some(Dynamic::from(TERMINATED_TIMEOUT))
+                Some(Dynamic::from(http::TERMINATED_TIMEOUT))
             } else {
                 None
             }

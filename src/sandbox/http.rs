@@ -6,6 +6,10 @@ use std::{future::Future, pin::Pin, sync::Arc, time::Instant};
 
 use rhai::{Dynamic, EvalAltResult, Map};
 
+/// The tag of a script stopped by its deadline (here, where the blocking call also hits it;
+/// the engine reports the same tag when its own deadline check fires).
+pub(super) const TERMINATED_TIMEOUT: &str = "timeout";
+
 /// A request a script asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRequest {
@@ -142,7 +146,7 @@ pub(crate) fn call_blocking(
     match outcome {
         // Terminated, not a runtime error: a script cannot catch its own deadline.
         Err(_) => Err(Box::new(EvalAltResult::ErrorTerminated(
-            Dynamic::from(super::engine::TERMINATED_TIMEOUT),
+            Dynamic::from(TERMINATED_TIMEOUT),
             rhai::Position::NONE,
         ))),
         Ok(Err(message)) => Err(script_error(format!("http(): {message}"))),

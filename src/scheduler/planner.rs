@@ -4,10 +4,10 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::cron::schedule::Schedule;
+pub use crate::executions::model::SkipReason;
 use crate::{
+    cron::schedule::Schedule,
     tasks::model::{CatchUpPolicy, ConcurrencyPolicy},
-    text_enum,
 };
 
 /// A slot this much past due or less is on time, not missed: a dispatcher that was busy, a
@@ -17,29 +17,6 @@ pub const MISFIRE_GRACE: TimeDelta = TimeDelta::seconds(30);
 /// Slots examined per task per tick; a task further behind continues on the next tick, so
 /// one tick's work stays bounded.
 pub const MAX_SLOTS_PER_TICK: usize = 10_000;
-
-text_enum! {
-    /// Why a planned slot did not produce an execution.
-    pub enum SkipReason {
-        /// The concurrency policy refused an overlapping run.
-        SkippedConcurrency = "SKIPPED_CONCURRENCY",
-        /// Missed during downtime and not run under the catch-up policy.
-        OutsideCatchUp = "OUTSIDE_CATCH_UP",
-        /// The task was paused (or stopped) at the time.
-        Paused = "PAUSED",
-        /// The slot falls after the schedule's `end_at`.
-        AfterEnd = "AFTER_END",
-        /// The task's owner's account was disabled or deleted at the time.
-        OwnerInactive = "OWNER_INACTIVE",
-        /// The owner already had `MAX_QUEUED_PER_OWNER` executions waiting.
-        QueueFull = "QUEUE_FULL",
-        /// A chained run would have been more than `CHAIN_MAX_DEPTH` links from its root.
-        ChainDepth = "CHAIN_DEPTH",
-        /// A chained run would have taken its root past `CHAIN_MAX_EXECUTIONS_PER_ROOT`
-        /// executions.
-        ChainBudget = "CHAIN_BUDGET",
-    }
-}
 
 /// A slot that will not run, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

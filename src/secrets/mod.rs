@@ -16,16 +16,17 @@ pub use store::{NewSecret, SecretChanges, SecretMeta};
 pub use template::{Redactor, find_references, resolve};
 pub use vault::{MasterKey, Vault, VaultError};
 
-use crate::{
-    config::Settings,
-    error::{AppError, FieldError},
-};
+use crate::error::{AppError, FieldError};
 
-/// The vault for these settings: `NOCRON_MASTER_KEY` (or the development key kept in
+/// The vault from the settings' keys: `NOCRON_MASTER_KEY` (or the development key kept in
 /// `DATA_DIR`) as the current key, `NOCRON_OLD_MASTER_KEYS` for decryption only.
-pub fn build_vault(settings: &Settings) -> anyhow::Result<Vault> {
-    let current = vault::resolve_master_key(settings.master_key.as_ref(), &settings.data_dir)?;
-    Ok(Vault::new(current, settings.old_master_keys.clone()))
+pub fn build_vault(
+    master_key: Option<&MasterKey>,
+    old_master_keys: &[MasterKey],
+    data_dir: &std::path::Path,
+) -> anyhow::Result<Vault> {
+    let current = vault::resolve_master_key(master_key, data_dir)?;
+    Ok(Vault::new(current, old_master_keys.to_vec()))
 }
 
 /// Longest secret name.

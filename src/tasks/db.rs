@@ -10,12 +10,11 @@ use super::model::{
 };
 use crate::{
     cron::schedule::Schedule,
+    db::channels::TASKS_CHANGED,
     error::{AppError, AppResult},
     events::{DomainEvent, EventBus},
-    scheduler::{
-        engine::TASKS_CHANGED,
-        planner::{self, SkipReason},
-    },
+    executions::model::SkipReason,
+    scheduler::planner,
 };
 
 /// The first slot of a schedule at or after `start_at` and after `now`, within `end_at`.

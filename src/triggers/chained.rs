@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use super::chains::ChainOn;
 use crate::{
-    config::ChainSettings, executions::model::ExecutionStatus, scheduler::planner::SkipReason,
+    config::ChainSettings, executions::model::ExecutionStatus, executions::model::SkipReason,
     tasks::model::TaskStatus,
 };
 

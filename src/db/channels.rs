@@ -1,0 +1,8 @@
+//! The PostgreSQL `NOTIFY` channels instances wake each other with.
+
+/// `NOTIFY` channel: a task was created or changed; dispatchers re-read the earliest slot.
+pub const TASKS_CHANGED: &str = "nocron_tasks_changed";
+/// `NOTIFY` channel: executions were queued; idle workers claim.
+pub const EXECUTIONS_QUEUED: &str = "nocron_executions_queued";
+/// `NOTIFY` channel: the payload is an execution id whose cancellation was requested.
+pub const EXECUTION_CANCEL: &str = "nocron_execution_cancel";
