@@ -34,12 +34,15 @@ pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .merge(cron::explain::router())
-        .merge(auth::router())
+        .merge(auth::handlers::router())
+        .merge(auth::verification::router())
+        .merge(auth::sessions::router())
+        .merge(auth::api_v1::router())
         .merge(users::router())
         .merge(admin::router())
         .merge(api_keys::router())
-        .merge(notion::router())
-        .merge(tasks::templates::router())
+        .merge(notion::routes::router())
+        .merge(tasks::templates::routes::router())
         .nest("/tasks", tasks::api::router())
         .nest("/api/v1/tasks", openapi::for_api_v1(tasks::api::router()))
         .nest("/executions", executions::router())
@@ -47,9 +50,20 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             "/api/v1/executions",
             openapi::for_api_v1(executions::router()),
         )
-        .merge(secrets::router())
-        .nest("/tasks", triggers::task_router())
-        .nest("/hooks", triggers::hooks_router())
+        .merge(secrets::routes::router())
+        .nest(
+            "/tasks",
+            OpenApiRouter::new()
+                .merge(triggers::webhooks::router())
+                .merge(triggers::chains::router())
+                .merge(triggers::email::router()),
+        )
+        .nest(
+            "/hooks",
+            OpenApiRouter::new()
+                .merge(triggers::inbound::router())
+                .merge(triggers::email::inbound_router()),
+        )
 }
 
 /// The routes, and the OpenAPI document of the whole API as the server really answers.
@@ -87,7 +101,13 @@ async fn router_with_realtime(
 ) -> anyhow::Result<Router> {
     let settings = state.settings.clone();
     let inner = http::apply_request_layers(routes(state.clone()), &settings);
-    let with_gateway = realtime::mount(inner, state, hooks, queue).await?;
+    let with_gateway = realtime::mount(
+        inner,
+        &realtime::RealtimeState::from_ref(state),
+        hooks,
+        queue,
+    )
+    .await?;
     Ok(http::apply_outer_layers(with_gateway, &settings))
 }
 
@@ -199,7 +219,7 @@ impl Application {
         };
         start_background_work(&state).await?;
         let router = router_with_realtime(&state, hooks, queue).await?;
-        scheduler::engine::start(
+        scheduler::start(
             Engine::from_ref(&state),
             &state.settings,
             &state.tasks,
@@ -252,8 +272,11 @@ impl Application {
         let shutdown = state.shutdown.clone();
         if let Some(metrics_listener) = metrics_listener {
             tracing::info!(address = %metrics_listener.local_addr()?, "metrics listening");
-            let serve = axum::serve(metrics_listener, health::metrics_router(state.clone()))
-                .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+            let serve = axum::serve(
+                metrics_listener,
+                health::metrics_router(health::HealthState::from_ref(&state)),
+            )
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
             // Waited for with the other background work at shutdown.
             state.tasks.spawn(async move {
                 if let Err(err) = serve.await {
@@ -307,13 +330,20 @@ async fn start_background_work(state: &AppState) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(auth::password::warm_up)
         .await
         .context("preparing password hashing panicked")?;
-    api_keys::verify::start_listener(state)
+    api_keys::verify::start_listener(&auth::AuthState::from_ref(state), state.shutdown.clone())
         .await
         .context("listening for API key changes")?;
-    let mut jobs = system_jobs::auth_jobs(state);
-    jobs.extend(scheduler::maintenance::system_jobs(state));
-    system_jobs::start(state, jobs).await?;
-    triggers::start(state)
+    let jobs_context = system_jobs::JobContext {
+        db: state.db.clone(),
+        settings: state.settings.clone(),
+        engine: scheduler::engine::Engine::from_ref(state),
+        shutdown: state.shutdown.clone(),
+        tasks: state.tasks.clone(),
+    };
+    let mut jobs = system_jobs::auth_jobs(&jobs_context);
+    jobs.extend(scheduler::maintenance::system_jobs(&jobs_context));
+    system_jobs::start(&jobs_context, jobs).await?;
+    triggers::start(&triggers::InboundState::from_ref(state))
         .await
         .context("starting inbound triggers")?;
     let auth = state.auth.clone();

@@ -11,14 +11,17 @@ use sqlx::PgPool;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
-    auth::{AuthContext, AuthState},
+    actions::ActionServices,
+    auth::context::{AuthContext, AuthState},
     config::Settings,
     events::EventBus,
+    health::context::HealthState,
     net::OutboundPolicy,
-    realtime::Gateway,
+    notion::access::{NotionAccess, NotionState},
+    realtime::hub::{Gateway, RealtimeState},
     scheduler::engine::{Engine, EngineConfig},
-    secrets::Vault,
-    triggers::TriggerRuntime,
+    secrets::vault::Vault,
+    triggers::runtime::{InboundState, TriggerRuntime},
 };
 
 /// Shared application state, cheap to clone.
@@ -49,9 +52,9 @@ pub struct AppState {
     /// The client actions use: the guarded one with redirects left to the action.
     pub action_http: reqwest::Client,
     /// What actions share (vault, SMTP transport, Nocron's own database), built once.
-    pub action_services: Arc<crate::actions::ActionServices>,
+    pub action_services: Arc<ActionServices>,
     /// The Notion API's base URL and owners' stored connections, for NOTION_SYNC.
-    pub notion: Arc<crate::notion::NotionAccess>,
+    pub notion: Arc<NotionAccess>,
     /// JWT keys, rate limiters and the API-key cache.
     pub auth: Arc<AuthContext>,
     /// The master keys secrets are sealed and opened with.
@@ -116,6 +119,60 @@ impl FromRef<AppState> for AuthState {
         AuthState {
             db: state.db.clone(),
             auth: state.auth.clone(),
+            tasks: state.tasks.clone(),
+        }
+    }
+}
+
+impl FromRef<AppState> for InboundState {
+    fn from_ref(state: &AppState) -> Self {
+        InboundState {
+            db: state.db.clone(),
+            settings: state.settings.clone(),
+            engine: Engine::from_ref(state),
+            vault: state.vault.clone(),
+            runtime: state.triggers.clone(),
+            shutdown: state.shutdown.clone(),
+            tasks: state.tasks.clone(),
+        }
+    }
+}
+
+impl FromRef<AppState> for NotionState {
+    fn from_ref(state: &AppState) -> Self {
+        NotionState {
+            db: state.db.clone(),
+            settings: state.settings.clone(),
+            vault: state.vault.clone(),
+            http: state.outbound_http.clone(),
+            auth: state.auth.clone(),
+        }
+    }
+}
+
+impl FromRef<AppState> for HealthState {
+    fn from_ref(state: &AppState) -> Self {
+        HealthState {
+            db: state.db.clone(),
+            settings: state.settings.clone(),
+            instance_id: state.instance_id.clone(),
+            metrics: state.metrics.clone(),
+            started_at: state.started_at,
+            realtime: state.realtime.clone(),
+        }
+    }
+}
+
+impl FromRef<AppState> for RealtimeState {
+    fn from_ref(state: &AppState) -> Self {
+        RealtimeState {
+            db: state.db.clone(),
+            settings: state.settings.clone(),
+            auth: AuthState::from_ref(state),
+            engine: Engine::from_ref(state),
+            events: state.events.clone(),
+            realtime: state.realtime.clone(),
+            shutdown: state.shutdown.clone(),
             tasks: state.tasks.clone(),
         }
     }

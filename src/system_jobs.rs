@@ -4,7 +4,7 @@
 //! skip that tick. The scheduler stops when the application shuts down.
 //!
 //! To add a job, give [`SystemJob::new`] a name, a cron expression and an async function of
-//! the [`AppState`], and add it to the list passed to [`start`] in `app.rs`.
+//! the [`JobContext`], and add it to the list passed to [`start`] in `app.rs`.
 
 use std::sync::Arc;
 
@@ -13,9 +13,27 @@ use futures::future::BoxFuture;
 use sha2::{Digest, Sha256};
 use tokio_cron_scheduler::{Job, JobScheduler};
 
-use crate::{auth, state::AppState};
+use sqlx::PgPool;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-type JobFn = Arc<dyn Fn(AppState) -> BoxFuture<'static, anyhow::Result<()>> + Send + Sync>;
+use crate::{auth, config::Settings, scheduler::engine::Engine};
+
+type JobFn = Arc<dyn Fn(JobContext) -> BoxFuture<'static, anyhow::Result<()>> + Send + Sync>;
+
+/// What system jobs run with.
+#[derive(Clone)]
+pub struct JobContext {
+    /// The database pool (and the advisory locks).
+    pub db: PgPool,
+    /// Validated settings.
+    pub settings: Arc<Settings>,
+    /// The execution engine, for its maintenance jobs.
+    pub engine: Engine,
+    /// Cancelled at shutdown: no job starts after it.
+    pub shutdown: CancellationToken,
+    /// Where the scheduler's shutdown watcher runs.
+    pub tasks: TaskTracker,
+}
 
 /// A named job on a cron schedule.
 #[derive(Clone)]
@@ -31,7 +49,7 @@ impl SystemJob {
     /// A job running `run` on `schedule`.
     pub fn new<F, Fut>(name: &'static str, schedule: impl Into<String>, run: F) -> Self
     where
-        F: Fn(AppState) -> Fut + Send + Sync + 'static,
+        F: Fn(JobContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
         SystemJob {
@@ -44,11 +62,11 @@ impl SystemJob {
 
 /// The jobs of the identity module: expired sessions, stale login counters and expired
 /// pending registrations.
-pub fn auth_jobs(state: &AppState) -> Vec<SystemJob> {
+pub fn auth_jobs(state: &JobContext) -> Vec<SystemJob> {
     vec![SystemJob::new(
         "session-cleanup",
         state.settings.auth.session_cleanup_cron.clone(),
-        |state: AppState| async move {
+        |state: JobContext| async move {
             let sessions = auth::sessions::delete_expired(&state.db).await?;
             let throttles = auth::lockout::forget_stale(&state.db).await?;
             let registrations = auth::verification::delete_expired(&state.db).await?;
@@ -72,7 +90,7 @@ pub fn lock_key(name: &str) -> i64 {
 }
 
 /// Runs a job now if no other instance is running it; returns whether it ran.
-pub async fn run_guarded(state: &AppState, job: &SystemJob) -> anyhow::Result<bool> {
+pub async fn run_guarded(state: &JobContext, job: &SystemJob) -> anyhow::Result<bool> {
     // A transaction-scoped lock is released on commit, rollback or a dropped connection,
     // so a crashed run never leaves it held.
     let mut tx = state.db.begin().await?;
@@ -91,7 +109,7 @@ pub async fn run_guarded(state: &AppState, job: &SystemJob) -> anyhow::Result<bo
 
 /// Schedules the jobs and stops the scheduler on shutdown. A bad cron expression stops
 /// start-up with a message naming the job.
-pub async fn start(state: &AppState, jobs: Vec<SystemJob>) -> anyhow::Result<()> {
+pub async fn start(state: &JobContext, jobs: Vec<SystemJob>) -> anyhow::Result<()> {
     let mut scheduler = JobScheduler::new()
         .await
         .context("starting the system job scheduler")?;

@@ -304,18 +304,7 @@ async fn take_quota(context: &ExecutionContext) -> Result<(), ActionOutcome> {
         return Ok(());
     };
     let limit = services.templates_mail.email_max_per_hour;
-    let owner = async {
-        let mut conn = db.acquire().await?;
-        crate::tasks::db::load_task(&mut conn, context.task_id)
-            .await
-            .map(|task| task.map(|task| task.owner_id))
-    };
-    let taken = match owner.await {
-        Ok(Some(owner)) => quota::take(db, owner, limit).await,
-        Ok(None) => return Err(fail(context, "the task no longer exists".into(), true)),
-        Err(err) => Err(err),
-    };
-    match taken {
+    match quota::take(db, context.owner_id, limit).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(fail(context, quota::exceeded_message(limit), true)),
         Err(err) => {

@@ -18,6 +18,7 @@ pub mod email;
 pub mod http;
 mod http_config;
 pub mod json_template;
+mod kind;
 pub mod notion;
 pub mod schemas;
 pub mod script;
@@ -38,9 +39,9 @@ use crate::{
     events::{DomainEvent, EventBus},
     net::OutboundPolicy,
     secrets::{Redactor, SecretValue},
-    tasks::model::ActionType,
 };
 
+pub use kind::ActionType;
 pub use services::{ActionServices, DatabaseTarget};
 
 /// What an action gets to run.
@@ -49,6 +50,8 @@ pub struct ExecutionContext {
     pub execution_id: Uuid,
     /// Its task.
     pub task_id: Uuid,
+    /// The task's owner, whose mail quota and Notion connection the action uses.
+    pub owner_id: Uuid,
     /// 1 for the first try.
     pub attempt: i32,
     /// The trigger's input.

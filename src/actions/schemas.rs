@@ -9,11 +9,11 @@ use utoipa::{
     openapi::{RefOr, schema::Schema},
 };
 
+use super::ActionType;
 use super::{
     database_config::DatabaseConfig, http_config::RawConfig as HttpConfig, notion::RawNotionConfig,
     script::ScriptConfig,
 };
-use crate::tasks::model::ActionType;
 
 /// An EMAIL_SEND configuration: the message (every string a template) and, optionally, the
 /// SMTP server to send it through instead of the server's own.

@@ -1,6 +1,7 @@
 //! API keys for integrators: issue (the key is shown once), list, revoke, rotate; the key
 //! format, and their authentication for `/api/v1` (see [`verify`]).
 
+pub mod cache;
 pub mod key;
 pub mod revoke_all;
 pub mod verify;
@@ -17,9 +18,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 use validator::Validate;
 
+pub use cache::KeyCache;
 pub use key::looks_like_key;
 pub use revoke_all::{RevokedKeyOut, forget_locally, revoke_all_of_user};
-pub use verify::{KeyCache, authenticate, notify_user_changed};
+pub use verify::{authenticate, notify_user_changed};
 
 use crate::{
     auth::AuthContext,

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::verify;
-use crate::{error::AppError, state::AppState};
+use crate::{auth::context::AuthContext, error::AppError};
 
 /// A key that was revoked along with its owner's others.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -46,8 +46,8 @@ pub async fn revoke_all_of_user(
 
 /// Drops the revoked keys from this instance's cache without waiting for its own
 /// notification.
-pub async fn forget_locally(state: &AppState, revoked: &[RevokedKeyOut]) {
+pub async fn forget_locally(auth: &AuthContext, revoked: &[RevokedKeyOut]) {
     for key in revoked {
-        state.auth.api_keys.invalidate(&key.prefix).await;
+        auth.api_keys.invalidate(&key.prefix).await;
     }
 }

@@ -9,89 +9,31 @@
 //! cleared when it comes back.
 
 use std::{
-    collections::BTreeSet,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, atomic::Ordering},
     time::Duration,
 };
 
-use chrono::{DateTime, Utc};
-use moka::future::Cache;
+use chrono::Utc;
 use sqlx::{PgExecutor, postgres::PgListener};
 use subtle::ConstantTimeEq;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::cache::CachedKey;
 use super::key;
 use crate::{
-    auth::{AuthState, Principal, Role, Scope, ScopeSet, tokens::token_hash},
+    auth::{
+        context::AuthState,
+        principal::Principal,
+        role::Role,
+        scope::{Scope, ScopeSet},
+        tokens::token_hash,
+    },
     error::AppError,
-    state::AppState,
 };
 
 /// The channel revocations are announced on; the payload is the key prefix.
 pub const CHANNEL: &str = "nocron_api_keys";
-/// How long an entry may live without any notification.
-const CACHE_TTL: Duration = Duration::from_secs(60);
-/// How often `last_used_at` is written per key at most.
-const TOUCH_INTERVAL: Duration = Duration::from_secs(60);
-
-/// What is cached about a key.
-#[derive(Debug)]
-struct CachedKey {
-    id: Uuid,
-    user_id: Uuid,
-    secret_hash: Vec<u8>,
-    scopes: BTreeSet<Scope>,
-    expires_at: Option<DateTime<Utc>>,
-    revoked: bool,
-    role: Role,
-    owner_active: bool,
-}
-
-/// The per-instance cache of recently used keys.
-pub struct KeyCache {
-    keys: Cache<String, Arc<CachedKey>>,
-    touched: Cache<Uuid, ()>,
-    // Bumped on every invalidation: a lookup that raced with one does not cache its result.
-    generation: AtomicU64,
-}
-
-impl Default for KeyCache {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl KeyCache {
-    /// An empty cache.
-    pub fn new() -> Self {
-        KeyCache {
-            keys: Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(CACHE_TTL)
-                .build(),
-            touched: Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(TOUCH_INTERVAL)
-                .build(),
-            generation: AtomicU64::new(0),
-        }
-    }
-
-    /// Drops one key's entry.
-    pub async fn invalidate(&self, prefix: &str) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        self.keys.invalidate(prefix).await;
-    }
-
-    /// Drops every entry.
-    pub fn invalidate_all(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        self.keys.invalidate_all();
-    }
-}
 
 fn invalid_key() -> AppError {
     AppError::unauthorized("the API key is invalid")
@@ -208,14 +150,14 @@ pub async fn notify_user_changed(db: impl PgExecutor<'_>, user_id: Uuid) -> Resu
 
 /// Starts listening for key changes (before returning, so nothing is missed after start),
 /// and invalidates cache entries until shutdown.
-pub async fn start_listener(state: &AppState) -> anyhow::Result<()> {
+pub async fn start_listener(state: &AuthState, shutdown: CancellationToken) -> anyhow::Result<()> {
     let mut listener = PgListener::connect_with(&state.db).await?;
     listener.listen(CHANNEL).await?;
     let state = state.clone();
     state.tasks.clone().spawn(async move {
         loop {
             tokio::select! {
-                _ = state.shutdown.cancelled() => break,
+                _ = shutdown.cancelled() => break,
                 received = listener.try_recv() => match received {
                     Ok(Some(notification)) => {
                         state.auth.api_keys.invalidate(notification.payload()).await;
@@ -228,7 +170,7 @@ pub async fn start_listener(state: &AppState) -> anyhow::Result<()> {
                         tracing::warn!(error = %err, "API key notifications: reconnecting");
                         state.auth.api_keys.invalidate_all();
                         tokio::select! {
-                            _ = state.shutdown.cancelled() => break,
+                            _ = shutdown.cancelled() => break,
                             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                         }
                     }

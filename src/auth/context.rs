@@ -1,4 +1,4 @@
-//! Process-wide auth machinery kept in `AppState`: JWT keys, rate limiters, the API-key
+//! Process-wide auth machinery kept in the application state: JWT keys, rate limiters, the API-key
 //! cache, and the server's signing secret for values it hands out and must recognise.
 
 use std::{net::IpAddr, sync::Arc};
@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{rate_limit::KeyedLimiter, tokens::JwtKeys};
 use crate::{
-    api_keys::KeyCache,
+    api_keys::cache::KeyCache,
     config::Settings,
     email::{Mailer, mailer_from_settings},
     error::AppError,

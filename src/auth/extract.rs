@@ -14,8 +14,12 @@ use axum::{
 use uuid::Uuid;
 
 use super::AuthState;
-use super::{Role, Scope, ScopeSet};
-use crate::{api_keys, error::AppError};
+pub use super::principal::Principal;
+use super::{Role, ScopeSet};
+use crate::{
+    api_keys::{key::looks_like_key, verify::authenticate as authenticate_api_key},
+    error::AppError,
+};
 
 /// The header integrators send API keys in (`Authorization: Bearer nck_…` works too).
 pub const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-api-key");
@@ -58,29 +62,6 @@ impl<R> RequireRole<R> {
     /// The user.
     pub fn user(&self) -> CurrentUser {
         self.0
-    }
-}
-
-/// Who is calling an endpoint that accepts users and API keys.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    /// The user (the key's owner for an API key).
-    pub user_id: Uuid,
-    /// The user's role.
-    pub role: Role,
-    /// The API key, when the caller used one.
-    pub api_key_id: Option<Uuid>,
-    /// What the caller may do: everything for a user, the key's scopes for a key.
-    pub scopes: ScopeSet,
-    /// When the credential stops being valid: the access token's `exp`, or the key's
-    /// `expires_at` (`None` for a key without one). Long-lived connections end then.
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
-impl Principal {
-    /// 403 `INSUFFICIENT_SCOPE` unless the caller holds `scope`.
-    pub fn require_scope(&self, scope: Scope) -> Result<(), AppError> {
-        self.scopes.require(scope)
     }
 }
 
@@ -158,8 +139,8 @@ async fn authenticate_access(
 /// Authenticates either an access token or an API key (`nck_…`), e.g. for a Socket.IO
 /// handshake. Rate limits are not applied here.
 pub async fn authenticate_token(state: &AuthState, token: &str) -> Result<Principal, AppError> {
-    if api_keys::looks_like_key(token) {
-        return api_keys::authenticate(state, token).await;
+    if looks_like_key(token) {
+        return authenticate_api_key(state, token).await;
     }
     let (user, expires_at) = authenticate_access(state, token).await?;
     Ok(Principal {
@@ -187,7 +168,7 @@ where
                 "sign in: send `Authorization: Bearer <access token>`",
             ))
         })?;
-        if api_keys::looks_like_key(token) {
+        if looks_like_key(token) {
             return Err(AppError::unauthorized(
                 "API keys are accepted on /api/v1 only; sign in for this endpoint",
             ));

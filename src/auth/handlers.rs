@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use axum::{
     body::Bytes,
-    extract::{FromRequestParts, State},
-    http::{HeaderMap, StatusCode, request::Parts},
+    extract::State,
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
@@ -16,14 +16,14 @@ use uuid::Uuid;
 use validator::Validate;
 
 use super::{
-    AuthContext, CurrentUser, Role, events, events::SecurityEventKind, lockout, password,
-    request::ClientMeta, sessions, verification,
+    AuthContext, AuthState, CurrentUser, Role, events, events::SecurityEventKind,
+    ip_limit::IpRateLimited, lockout, password, request::ClientMeta, sessions, verification,
 };
 use crate::{
     api_keys,
     config::Settings,
     error::{AppError, ErrorCode, Problem},
-    http::{AppJson, ValidJson, client_ip, extract::optional_json},
+    http::{AppJson, ValidJson, extract::optional_json},
     state::AppState,
     users::{self, UserOut, UserStatus},
 };
@@ -37,25 +37,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(logout))
         .routes(routes!(change_password))
         .routes(routes!(me))
-}
-
-/// Counts the request against its client's register/login/refresh/change-password budget
-/// (429 when over). The client is its IPv4 address, or the /64 of its IPv6 address.
-pub struct IpRateLimited;
-
-impl FromRequestParts<AppState> for IpRateLimited {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        if let Some(ip) = ClientMeta::from_parts(parts).ip {
-            // IPv6 clients each hold a /64: they share one bucket.
-            state
-                .auth
-                .ip_limiter
-                .check_request(parts, &client_ip::limit_key(ip))?;
-        }
-        Ok(IpRateLimited)
-    }
 }
 
 /// `POST /auth/register` body.
@@ -196,7 +177,8 @@ fn invalid_credentials() -> AppError {
         (status = 429, description = "Too many requests from this address", body = Problem),
     ))]
 async fn register(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
+    State(settings): State<Arc<Settings>>,
     _limit: IpRateLimited,
     client: ClientMeta,
     ValidJson(body): ValidJson<RegisterIn>,
@@ -206,18 +188,17 @@ async fn register(
         return Err(AppError::invalid_field("name", "must not be blank"));
     }
     password::check_policy("password", &body.password, &email)?;
-    if state.settings.auth.registration_email_verification {
+    if settings.auth.registration_email_verification {
         let address = verification::parse_address(&email)?;
         let hash = password::hash(body.password).await?;
-        verification::start(&state, address, body.name.trim(), &hash).await?;
+        verification::start(&state, &settings, address, body.name.trim(), &hash).await?;
         let accepted = verification::RegistrationAccepted::sent();
         return Ok((StatusCode::ACCEPTED, AppJson(accepted)).into_response());
     }
     let hash = password::hash(body.password).await?;
     let mut tx = state.db.begin().await?;
     let user = users::insert(&mut *tx, &email, body.name.trim(), &hash, Role::User).await?;
-    let (session_id, refresh) =
-        sessions::create(&mut tx, user.id, &client, &state.settings.auth).await?;
+    let (session_id, refresh) = sessions::create(&mut tx, user.id, &client, &settings.auth).await?;
     tx.commit().await?;
     let out = auth_out(&state.auth, user, session_id, 0, refresh)?;
     Ok((StatusCode::CREATED, AppJson(out)).into_response())
@@ -368,7 +349,7 @@ async fn logout(
         (status = 429, description = "Too many attempts from this address or on this account", body = Problem),
     ))]
 async fn change_password(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     _limit: IpRateLimited,
     user: CurrentUser,
     client: ClientMeta,
@@ -415,7 +396,7 @@ async fn change_password(
     )
     .await?;
     tx.commit().await?;
-    api_keys::forget_locally(&state, &revoked_api_keys).await;
+    api_keys::forget_locally(&state.auth, &revoked_api_keys).await;
     let profile = users::get(&state.db, user.id)
         .await?
         .ok_or_else(|| AppError::unauthorized("the session has ended; sign in again"))?;

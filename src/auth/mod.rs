@@ -10,8 +10,10 @@ pub mod context;
 pub mod events;
 pub mod extract;
 pub mod handlers;
+pub mod ip_limit;
 pub mod lockout;
 pub mod password;
+pub mod principal;
 pub mod rate_limit;
 pub mod request;
 pub mod role;
@@ -20,8 +22,6 @@ pub mod sessions;
 pub mod tokens;
 pub mod user_agent;
 pub mod verification;
-
-use utoipa_axum::router::OpenApiRouter;
 
 pub use caller::Caller;
 pub use context::{AuthContext, AuthState};
@@ -32,14 +32,3 @@ pub use extract::{
 pub use request::ClientMeta;
 pub use role::Role;
 pub use scope::{Scope, ScopeSet};
-
-use crate::state::AppState;
-
-/// `/auth/*`, `/sessions` and `/api/v1/me`.
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .merge(handlers::router())
-        .merge(verification::router())
-        .merge(sessions::router())
-        .merge(api_v1::router())
-}

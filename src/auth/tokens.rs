@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::Role;
+use super::role::Role;
 use crate::{config::AuthSettings, error::AppError};
 
 /// The `typ` claim of access tokens.

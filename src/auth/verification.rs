@@ -17,11 +17,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use validator::Validate;
 
 use super::{
-    Role,
-    handlers::IpRateLimited,
+    AuthState, Role,
+    ip_limit::IpRateLimited,
     tokens::{new_refresh_token, token_hash},
 };
 use crate::{
+    config::Settings,
     email::RenderedEmail,
     error::{AppError, Problem},
     http::{AppJson, ValidJson},
@@ -82,7 +83,8 @@ pub fn parse_address(email: &str) -> Result<Mailbox, AppError> {
 /// Registers `email` pending verification, or notices its owner that it is taken, and
 /// queues the mail. Called after the password is hashed, so both paths cost the same.
 pub async fn start(
-    state: &AppState,
+    state: &AuthState,
+    settings: &Settings,
     address: Mailbox,
     name: &str,
     password_hash: &str,
@@ -93,7 +95,7 @@ pub async fn start(
     } else {
         let token = new_refresh_token();
         let expires_at = Utc::now()
-            + chrono::Duration::from_std(state.settings.auth.registration_token_ttl)
+            + chrono::Duration::from_std(settings.auth.registration_token_ttl)
                 .unwrap_or(chrono::Duration::days(1));
         sqlx::query!(
             "INSERT INTO pending_registrations (email, name, password_hash, token_hash, expires_at)
@@ -106,7 +108,7 @@ pub async fn start(
         )
         .execute(&state.db)
         .await?;
-        verification_mail(state, &token)
+        verification_mail(settings, &token)
     };
     queue_mail(state, address, message);
     Ok(())
@@ -118,15 +120,13 @@ struct Mail {
     text: String,
 }
 
-fn verification_mail(state: &AppState, token: &str) -> Mail {
-    let hours = state
-        .settings
+fn verification_mail(settings: &Settings, token: &str) -> Mail {
+    let hours = settings
         .auth
         .registration_token_ttl
         .as_secs()
         .div_ceil(3600);
-    let link = state
-        .settings
+    let link = settings
         .public_url
         .as_deref()
         .map(|base| {
@@ -162,7 +162,7 @@ fn taken_notice() -> Mail {
 
 /// Sends in the background: the response never waits for (nor reveals) SMTP. Each address
 /// gets a bounded number of these mails an hour, so registration cannot flood a mailbox.
-fn queue_mail(state: &AppState, to: Mailbox, mail: Mail) {
+fn queue_mail(state: &AuthState, to: Mailbox, mail: Mail) {
     let Some(mailer) = state.auth.mailer.clone() else {
         tracing::error!("registration mail not sent: SMTP is not configured");
         return;

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::{
     executions::model::{ExecutionStatus, LogLevel, SkipReason, TriggerKind},
-    tasks::model::TaskStatus,
+    tasks::status::TaskStatus,
 };
 
 /// Events buffered per subscriber before the slowest one starts losing the oldest.

@@ -3,6 +3,7 @@
 //! `/api/status` tells anyone the version and health only; the build, environment, uptime
 //! and instance id (which names the host and process id) are for admins.
 
+pub mod context;
 pub mod metrics;
 pub mod process;
 pub mod scrape;
@@ -10,7 +11,7 @@ pub mod scrape;
 use std::time::Duration;
 
 use axum::{
-    extract::{FromRequestParts, State},
+    extract::{FromRef, FromRequestParts, State},
     http::{StatusCode, header, request::Parts},
     response::IntoResponse,
 };
@@ -18,10 +19,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+pub use context::HealthState;
 pub use scrape::metrics_router;
 
 use crate::{
-    auth::{CurrentUser, Role},
+    auth::{AuthState, CurrentUser, Role},
     db,
     error::{AppError, Problem},
     http::AppJson,
@@ -123,10 +125,14 @@ pub struct StatusDetail {
 /// does not authenticate is a 401, never ignored.
 pub struct MaybeUser(pub Option<CurrentUser>);
 
-impl FromRequestParts<AppState> for MaybeUser {
+impl<S> FromRequestParts<S> for MaybeUser
+where
+    S: Send + Sync,
+    AuthState: FromRef<S>,
+{
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
         if !parts.headers.contains_key(header::AUTHORIZATION) {
             return Ok(MaybeUser(None));
         }
@@ -139,7 +145,7 @@ impl FromRequestParts<AppState> for MaybeUser {
 /// Liveness: the process is up.
 #[utoipa::path(get, path = "/health", tag = "health",
     responses((status = 200, description = "The process is alive", body = Liveness)))]
-async fn liveness(State(state): State<AppState>) -> AppJson<Liveness> {
+async fn liveness(State(state): State<HealthState>) -> AppJson<Liveness> {
     AppJson(Liveness {
         status: "ok",
         version: VERSION,
@@ -154,7 +160,7 @@ async fn liveness(State(state): State<AppState>) -> AppJson<Liveness> {
         (status = 200, description = "Ready to serve", body = Readiness),
         (status = 503, description = "A check failed; `checks` says which", body = Readiness),
     ))]
-async fn readiness(State(state): State<AppState>) -> impl IntoResponse {
+async fn readiness(State(state): State<HealthState>) -> impl IntoResponse {
     let outcome =
         tokio::time::timeout(Duration::from_secs(5), db::migration_state(&state.db)).await;
     let (database, migrations) = match outcome {
@@ -222,7 +228,7 @@ fn describe_db_error(err: &sqlx::Error) -> String {
         (status = 401, description = "An `Authorization` header was sent and is not a valid access token", body = Problem),
     ))]
 async fn status(
-    State(state): State<AppState>,
+    State(state): State<HealthState>,
     MaybeUser(user): MaybeUser,
 ) -> AppJson<ServerStatus> {
     let reachable = tokio::time::timeout(Duration::from_secs(2), state.db.acquire()).await;

@@ -13,15 +13,15 @@ use axum::{
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::HealthState;
 use super::metrics;
 use crate::{
     error::{AppError, Problem},
     http::problems,
-    state::AppState,
 };
 
 /// The router of the separate metrics listener (`METRICS_ADDR`): `/metrics` and nothing else.
-pub fn metrics_router(state: AppState) -> Router {
+pub fn metrics_router(state: HealthState) -> Router {
     Router::new()
         .route("/metrics", get(scrape))
         .fallback(problems::not_found)
@@ -40,7 +40,7 @@ pub fn metrics_router(state: AppState) -> Router {
         (status = 404, description = "`METRICS_ADDR` is set: the metrics are served on that address instead", body = Problem),
     ))]
 pub(super) async fn prometheus(
-    State(state): State<AppState>,
+    State(state): State<HealthState>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -52,11 +52,14 @@ pub(super) async fn prometheus(
 }
 
 /// `/metrics` on the separate listener.
-async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+async fn scrape(
+    State(state): State<HealthState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
     exposition(&state, &headers)
 }
 
-fn exposition(state: &AppState, headers: &HeaderMap) -> Result<Response, AppError> {
+fn exposition(state: &HealthState, headers: &HeaderMap) -> Result<Response, AppError> {
     authorize(state, headers)?;
     let body = metrics::render(&state.metrics, &state.db, state.started_at);
     Ok((
@@ -70,7 +73,7 @@ fn exposition(state: &AppState, headers: &HeaderMap) -> Result<Response, AppErro
 }
 
 /// Passes without `METRICS_TOKEN`; otherwise only a request bearing it.
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
+fn authorize(state: &HealthState, headers: &HeaderMap) -> Result<(), AppError> {
     let Some(expected) = &state.settings.exposure.metrics_token else {
         return Ok(());
     };

@@ -27,7 +27,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    NotionApi, NotionError,
+    NotionApi, NotionError, NotionState,
     api::{Credentials, plain_text},
     connection::{self, ConnectionOut, Grant},
 };
@@ -57,14 +57,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_connection, delete_connection))
 }
 
-fn api(state: &AppState) -> NotionApi {
-    NotionApi::new(
-        state.outbound_http.clone(),
-        state.settings.notion.api_url.clone(),
-    )
+fn api(state: &NotionState) -> NotionApi {
+    NotionApi::new(state.http.clone(), state.settings.notion.api_url.clone())
 }
 
-fn oauth_settings(state: &AppState) -> Result<&NotionOAuthSettings, AppError> {
+fn oauth_settings(state: &NotionState) -> Result<&NotionOAuthSettings, AppError> {
     state.settings.notion.oauth.as_ref().ok_or_else(|| {
         AppError::new(
             ErrorCode::IntegrationNotConfigured,
@@ -79,7 +76,7 @@ fn not_connected() -> AppError {
 
 /// The cookie value for `oauth_state`: an HMAC under the server's signing secret, so the
 /// cookie neither reveals the state nor can be made up for another one.
-fn state_binding(state: &AppState, oauth_state: &str) -> Result<String, AppError> {
+fn state_binding(state: &NotionState, oauth_state: &str) -> Result<String, AppError> {
     let mut mac = state.auth.mac()?;
     mac.update(b"nocron notion oauth state v1\0");
     mac.update(oauth_state.as_bytes());
@@ -190,7 +187,7 @@ pub struct DatabasesOut {
         (status = 404, description = "Notion OAuth is not configured on this server", body = Problem),
     ))]
 async fn authorize(
-    State(state): State<AppState>,
+    State(state): State<NotionState>,
     user: CurrentUser,
 ) -> Result<([(header::HeaderName, String); 1], AppJson<AuthorizeOut>), AppError> {
     let oauth = oauth_settings(&state)?;
@@ -226,7 +223,7 @@ async fn authorize(
         (status = 404, description = "Notion OAuth is not configured on this server", body = Problem),
     ))]
 async fn callback(
-    State(state): State<AppState>,
+    State(state): State<NotionState>,
     headers: HeaderMap,
     AppQuery(query): AppQuery<CallbackQuery>,
 ) -> Result<([(header::HeaderName, String); 1], AppJson<ConnectionOut>), AppError> {
@@ -316,7 +313,7 @@ fn parse_grant(answer: &Value) -> Result<Grant, AppError> {
         (status = 504, description = "Notion did not answer in time", body = Problem),
     ))]
 async fn databases(
-    State(state): State<AppState>,
+    State(state): State<NotionState>,
     user: CurrentUser,
 ) -> Result<AppJson<DatabasesOut>, AppError> {
     let token = connection::access_token(&state.db, &state.vault, user.id)

@@ -17,23 +17,22 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Emit,
+    Emit, RealtimeState,
     events::{PAYLOAD_VERSION, SessionExpired, SubscribeAck, SubscribeRequest, names},
     identity::{Credential, RealtimeHooks, SocketIdentity},
     limits::{self, Limits, SubscribeBudget},
     rooms::{self, JoinRule, Room},
 };
-use crate::state::AppState;
 
 /// What every handler needs.
 pub(super) struct Context {
-    pub(super) state: AppState,
+    pub(super) state: RealtimeState,
     pub(super) hooks: RealtimeHooks,
     pub(super) limits: Limits,
 }
 
 impl Context {
-    pub(super) fn new(state: AppState, hooks: RealtimeHooks) -> Arc<Self> {
+    pub(super) fn new(state: RealtimeState, hooks: RealtimeHooks) -> Arc<Self> {
         let limits = Limits::new(state.settings.realtime_limits.clone());
         Arc::new(Context {
             state,

@@ -10,19 +10,17 @@ use std::{fmt, future::Future, pin::Pin, sync::Arc};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::events::DashboardMetrics;
-use axum::extract::FromRef;
+use super::{RealtimeState, events::DashboardMetrics};
 
 use crate::{
     auth::{self, Role, Scope},
     error::ErrorCode,
-    state::AppState,
 };
 
 /// Checks a handshake token with the account module: an access JWT, or an API key holding
 /// `executions:read`. The error is the message the client receives in `connect_error`.
-pub async fn authenticate(state: &AppState, token: &str) -> Result<SocketIdentity, String> {
-    let principal = auth::authenticate_token(&auth::AuthState::from_ref(state), token)
+pub async fn authenticate(state: &RealtimeState, token: &str) -> Result<SocketIdentity, String> {
+    let principal = auth::authenticate_token(&state.auth, token)
         .await
         .map_err(|err| client_message(&err))?;
     principal
@@ -101,15 +99,15 @@ pub type HookFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// Checks a handshake token: the identity, or why it is refused (sent to the client).
 pub type Authenticate =
-    Arc<dyn Fn(AppState, String) -> HookFuture<Result<SocketIdentity, String>> + Send + Sync>;
+    Arc<dyn Fn(RealtimeState, String) -> HookFuture<Result<SocketIdentity, String>> + Send + Sync>;
 
 /// The owner of a task, `None` when there is no such task.
 pub type TaskOwner =
-    Arc<dyn Fn(AppState, Uuid) -> HookFuture<Result<Option<Uuid>, String>> + Send + Sync>;
+    Arc<dyn Fn(RealtimeState, Uuid) -> HookFuture<Result<Option<Uuid>, String>> + Send + Sync>;
 
 /// The current dashboard numbers.
 pub type MetricsSource =
-    Arc<dyn Fn(AppState) -> HookFuture<Result<DashboardMetrics, String>> + Send + Sync>;
+    Arc<dyn Fn(RealtimeState) -> HookFuture<Result<DashboardMetrics, String>> + Send + Sync>;
 
 /// What the gateway needs from the rest of the application. A missing `task_owner` or
 /// `metrics` makes the gateway refuse `task:{id}` or `dashboard` subscriptions, saying so.
@@ -127,7 +125,7 @@ impl RealtimeHooks {
     /// Hooks that authenticate with `authenticate` and offer no task or dashboard rooms yet.
     pub fn new<A, AF>(authenticate: A) -> Self
     where
-        A: Fn(AppState, String) -> AF + Send + Sync + 'static,
+        A: Fn(RealtimeState, String) -> AF + Send + Sync + 'static,
         AF: Future<Output = Result<SocketIdentity, String>> + Send + 'static,
     {
         RealtimeHooks {
@@ -140,7 +138,7 @@ impl RealtimeHooks {
     /// Adds the task-owner lookup behind `task:{id}` subscriptions.
     pub fn with_task_owner<O, OF>(mut self, task_owner: O) -> Self
     where
-        O: Fn(AppState, Uuid) -> OF + Send + Sync + 'static,
+        O: Fn(RealtimeState, Uuid) -> OF + Send + Sync + 'static,
         OF: Future<Output = Result<Option<Uuid>, String>> + Send + 'static,
     {
         self.task_owner = Some(Arc::new(move |state, id| Box::pin(task_owner(state, id))));
@@ -150,7 +148,7 @@ impl RealtimeHooks {
     /// Adds the source of `dashboard.metrics`.
     pub fn with_metrics<M, MF>(mut self, metrics: M) -> Self
     where
-        M: Fn(AppState) -> MF + Send + Sync + 'static,
+        M: Fn(RealtimeState) -> MF + Send + Sync + 'static,
         MF: Future<Output = Result<DashboardMetrics, String>> + Send + 'static,
     {
         self.metrics = Some(Arc::new(move |state| Box::pin(metrics(state))));
@@ -160,17 +158,17 @@ impl RealtimeHooks {
     /// The application's hooks: tokens checked by the account module, task owners from
     /// the tasks module.
     pub fn for_application() -> Self {
-        RealtimeHooks::new(|state: AppState, token: String| async move {
+        RealtimeHooks::new(|state: RealtimeState, token: String| async move {
             authenticate(&state, &token).await
         })
-        .with_task_owner(|state: AppState, task_id: Uuid| async move {
+        .with_task_owner(|state: RealtimeState, task_id: Uuid| async move {
             let mut conn = state.db.acquire().await.map_err(|e| e.to_string())?;
             let task = crate::tasks::db::load_task(&mut conn, task_id)
                 .await
                 .map_err(|e| e.to_string())?;
             Ok(task.map(|task| task.owner_id))
         })
-        .with_metrics(|state: AppState| async move {
+        .with_metrics(|state: RealtimeState| async move {
             let stats = crate::executions::stats::current(&state.db)
                 .await
                 .map_err(|e| e.to_string())?;

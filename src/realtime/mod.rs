@@ -13,6 +13,7 @@
 
 pub mod events;
 mod gateway;
+pub mod hub;
 pub mod identity;
 mod limits;
 mod redis_link;
@@ -20,104 +21,21 @@ mod relay;
 pub mod revocation;
 pub mod rooms;
 
-use std::{
-    borrow::Cow,
-    sync::{Arc, OnceLock},
-    time::Duration,
-};
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use serde::Serialize;
-use serde_json::Value;
 use socketioxide::{SocketIo, SocketIoBuilder, adapter::Adapter};
 use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 use tokio::sync::mpsc;
 
+pub use hub::{Emit, Gateway, RealtimeState};
 pub use identity::{RealtimeHooks, SocketIdentity, authenticate};
 pub use redis_link::RealtimeHealth;
 pub use revocation::notify_user_changed;
 pub use rooms::Room;
 
-use crate::{config::Settings, state::AppState};
-
-/// One message for the gateway: an event and its payload, for the sockets in `rooms`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Emit {
-    /// Rooms to deliver to (a socket in several of them receives the message once). An empty
-    /// list delivers to nobody: there is no "everyone".
-    pub rooms: Vec<String>,
-    /// The event name (see [`events::names`]).
-    pub event: Cow<'static, str>,
-    /// The JSON payload.
-    pub payload: Value,
-}
-
-impl Emit {
-    /// An emit of `payload` (serialized now, so the producer pays for its own encoding).
-    pub fn new(
-        event: &'static str,
-        payload: &impl Serialize,
-        rooms: Vec<String>,
-    ) -> Result<Self, serde_json::Error> {
-        Ok(Emit {
-            rooms,
-            event: Cow::Borrowed(event),
-            payload: serde_json::to_value(payload)?,
-        })
-    }
-}
-
-/// The producer side of the gateway, cheap to clone; lives in [`AppState`].
-#[derive(Clone, Debug)]
-pub struct Gateway {
-    tx: mpsc::Sender<Emit>,
-    /// The Redis adapter's link, once mounted with `REDIS_URL`.
-    link: Arc<OnceLock<redis_link::LinkState>>,
-}
-
-impl Gateway {
-    /// A gateway handle and the receiving end of its queue of `capacity` messages.
-    pub fn channel(capacity: usize) -> (Gateway, mpsc::Receiver<Emit>) {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
-        let link = Arc::default();
-        (Gateway { tx, link }, rx)
-    }
-
-    /// Queues `emit` without waiting. Returns `false` when it was dropped because the queue
-    /// is full (the delivery task is behind) or the gateway is not running.
-    pub fn emit(&self, emit: Emit) -> bool {
-        match self.tx.try_send(emit) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(dropped)) => {
-                metrics::counter!("realtime_emits_dropped_total", "reason" => "queue_full")
-                    .increment(1);
-                tracing::debug!(event = %dropped.event, "realtime queue full: message dropped");
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                metrics::counter!("realtime_emits_dropped_total", "reason" => "not_running")
-                    .increment(1);
-                false
-            }
-        }
-    }
-
-    /// Whether events reach every instance (`ok`), only this one's sockets because Redis is
-    /// unreachable (`degraded`), or there is no Redis (`local`).
-    pub fn health(&self) -> RealtimeHealth {
-        match self.link.get() {
-            None => RealtimeHealth::Local,
-            Some(link) if link.is_up() => RealtimeHealth::Ok,
-            Some(_) => RealtimeHealth::Degraded,
-        }
-    }
-
-    /// Messages queued and not yet delivered.
-    pub fn backlog(&self) -> usize {
-        self.tx.max_capacity() - self.tx.capacity()
-    }
-}
+use crate::config::Settings;
 
 /// Mounts the gateway at `/socket.io` around `router`, and starts its delivery task, its
 /// dashboard ticker and its shutdown watcher on `state.tasks`.
@@ -127,7 +45,7 @@ impl Gateway {
 /// that should.
 pub async fn mount(
     router: Router,
-    state: &AppState,
+    state: &RealtimeState,
     hooks: RealtimeHooks,
     queue: mpsc::Receiver<Emit>,
 ) -> anyhow::Result<Router> {

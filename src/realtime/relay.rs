@@ -9,27 +9,22 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use axum::extract::FromRef;
-
 use chrono::Utc;
 use moka::future::Cache;
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
 use super::{
-    Emit,
+    Emit, RealtimeState,
     events::{self, PAYLOAD_VERSION, names},
     rooms::{ADMIN, Room},
 };
-use crate::{
-    events::DomainEvent, executions::control, scheduler::engine::Engine, state::AppState, tasks,
-};
+use crate::{events::DomainEvent, executions::control, tasks};
 
 /// Relays bus events to the gateway until shutdown.
-pub(super) async fn relay(state: AppState) {
+pub(super) async fn relay(state: RealtimeState) {
     let mut bus = state.events.subscribe();
     let mut relay = Relay {
-        engine: Engine::from_ref(&state),
         owners: Cache::builder()
             .max_capacity(100_000)
             .time_to_live(Duration::from_secs(3600))
@@ -57,8 +52,7 @@ pub(super) async fn relay(state: AppState) {
 }
 
 struct Relay {
-    state: AppState,
-    engine: Engine,
+    state: RealtimeState,
     owners: Cache<Uuid, Uuid>,
     /// Lines relayed per running execution, for `seq`.
     log_lines: HashMap<Uuid, i64>,
@@ -153,7 +147,7 @@ impl Relay {
                 self.log_lines.remove(&execution_id);
                 let owner = self.owner_of(task_id).await;
                 let stored = match owner {
-                    Some(owner) => control::load_execution(&self.engine, execution_id, owner)
+                    Some(owner) => control::load_execution(&self.state.engine, execution_id, owner)
                         .await
                         .ok()
                         .flatten(),

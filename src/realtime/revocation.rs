@@ -142,7 +142,7 @@ async fn recheck<A: Adapter>(context: &Context, socket: SocketRef<A>) {
     };
     if let Some(prefix) = credential.key_prefix() {
         // The key cache's own listener may not have seen the notification yet.
-        context.state.auth.api_keys.invalidate(prefix).await;
+        context.state.auth.auth.api_keys.invalidate(prefix).await;
     }
     let now =
         (context.hooks.authenticate)(context.state.clone(), credential.token().to_owned()).await;

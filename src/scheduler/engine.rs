@@ -1,13 +1,10 @@
 //! The engine handle every step function takes (handlers get it as a sub-state of the
-//! application's state), and the start of the background loops an instance runs according
-//! to its role flags.
+//! application's state), its tuning, and the client actions use.
 
 use std::{sync::Arc, time::Duration};
 
 use sqlx::PgPool;
-use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use super::{dispatcher, worker};
 use crate::{
     actions::ActionServices,
     config::{ChainSettings, Settings},
@@ -87,7 +84,7 @@ impl EngineConfig {
 /// the limit is per task and each hop is checked and logged. Falls back to the shared client
 /// (which follows up to its own cap) if building fails.
 pub fn action_client(policy: &Arc<OutboundPolicy>, shared: &reqwest::Client) -> reqwest::Client {
-    let user_agent = format!("nocron/{}", crate::health::VERSION);
+    let user_agent = concat!("nocron/", env!("CARGO_PKG_VERSION")).to_owned();
     guarded_client_builder(policy.clone(), &user_agent, Arc::new(SystemLookup))
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(64)
@@ -96,21 +93,4 @@ pub fn action_client(policy: &Arc<OutboundPolicy>, shared: &reqwest::Client) -> 
             tracing::warn!(error = %err, "cannot build the action HTTP client; using the shared one");
             shared.clone()
         })
-}
-
-/// Starts the loops the role flags in `settings` ask for, on `tasks`; each stops when
-/// `shutdown` is cancelled. Lease rescue and retention are system jobs
-/// (`maintenance::system_jobs`), started with the others.
-pub fn start(
-    engine: Engine,
-    settings: &Settings,
-    tasks: &TaskTracker,
-    shutdown: &CancellationToken,
-) {
-    if settings.scheduler_enabled {
-        tasks.spawn(dispatcher::run(engine.clone(), shutdown.clone()));
-    }
-    if settings.workers_enabled {
-        tasks.spawn(worker::run(engine, shutdown.clone()));
-    }
 }

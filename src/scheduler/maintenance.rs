@@ -4,14 +4,16 @@
 //! Both run as system jobs (`system_jobs`: tokio-cron-scheduler, one instance at a time
 //! under a Postgres advisory lock); rescue would also be safe concurrently (`SKIP LOCKED`).
 
-use axum::extract::FromRef;
 use uuid::Uuid;
 
 use super::{
     engine::Engine,
     outcomes::{self, FinishedAttempt},
 };
-use crate::{executions::model::ExecutionStatus, state::AppState, system_jobs::SystemJob};
+use crate::{
+    executions::model::ExecutionStatus,
+    system_jobs::{JobContext, SystemJob},
+};
 
 /// Expired leases handled per rescue pass.
 const RESCUE_BATCH: i64 = 500;
@@ -100,22 +102,22 @@ pub async fn prune_old_executions(engine: &Engine) -> Result<u64, sqlx::Error> {
 
 /// The engine's system jobs: lease rescue every half lease (at least every second, at most
 /// every 30 s) and hourly retention pruning.
-pub fn system_jobs(state: &AppState) -> Vec<SystemJob> {
+pub fn system_jobs(state: &JobContext) -> Vec<SystemJob> {
     let every = (state.settings.execution_lease.as_secs() / 2).clamp(1, 30);
     vec![
         SystemJob::new(
             "execution-lease-rescue",
             format!("*/{every} * * * * *"),
-            |state: AppState| async move {
-                rescue_expired_leases(&Engine::from_ref(&state)).await?;
+            |state: JobContext| async move {
+                rescue_expired_leases(&state.engine).await?;
                 Ok(())
             },
         ),
         SystemJob::new(
             "execution-retention",
             "0 17 * * * *",
-            |state: AppState| async move {
-                prune_old_executions(&Engine::from_ref(&state)).await?;
+            |state: JobContext| async move {
+                prune_old_executions(&state.engine).await?;
                 Ok(())
             },
         ),

@@ -11,3 +11,25 @@ pub mod outcomes;
 pub mod owners;
 pub mod planner;
 pub mod worker;
+
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use crate::config::Settings;
+use engine::Engine;
+
+/// Starts the loops the role flags in `settings` ask for, on `tasks`; each stops when
+/// `shutdown` is cancelled. Lease rescue and retention are system jobs
+/// (`maintenance::system_jobs`), started with the others.
+pub fn start(
+    engine: Engine,
+    settings: &Settings,
+    tasks: &TaskTracker,
+    shutdown: &CancellationToken,
+) {
+    if settings.scheduler_enabled {
+        tasks.spawn(dispatcher::run(engine.clone(), shutdown.clone()));
+    }
+    if settings.workers_enabled {
+        tasks.spawn(worker::run(engine, shutdown.clone()));
+    }
+}

@@ -19,7 +19,7 @@ use crate::{
         db::notify_tasks_changed,
         model::{RetryPolicy, TaskStatus},
     },
-    triggers::chains::{self, ChainStopped, Chained, Ended},
+    triggers::chained::{self as chains, ChainStopped, Chained, Ended},
 };
 
 /// How an attempt ended, before retry rules are applied.

@@ -321,6 +321,7 @@ async fn run_action(
     let context = ExecutionContext {
         execution_id: claimed.id,
         task_id: claimed.task_id,
+        owner_id: claimed.owner_id,
         attempt: claimed.attempt,
         input: claimed.input.clone(),
         config: resolved.config,

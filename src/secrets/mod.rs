@@ -11,7 +11,6 @@ pub mod vault;
 
 use std::fmt;
 
-pub use routes::router;
 pub use store::{NewSecret, SecretChanges, SecretMeta};
 pub use template::{Redactor, find_references, resolve};
 pub use vault::{MasterKey, Vault, VaultError};

@@ -5,5 +5,6 @@ pub mod api;
 pub mod db;
 pub mod list;
 pub mod model;
+pub mod status;
 pub mod templates;
 pub mod update;

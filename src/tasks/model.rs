@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+pub use super::status::TaskStatus;
+pub use crate::actions::ActionType;
 pub use crate::cron::schedule::DstPolicy;
 use crate::{
     actions,
@@ -18,38 +20,6 @@ use crate::{
 pub const PRIORITIES: std::ops::RangeInclusive<i16> = 0..=9;
 /// The priority of a task that names none.
 pub const DEFAULT_PRIORITY: i16 = 5;
-
-text_enum! {
-    /// Whether the scheduler fires a task.
-    pub enum TaskStatus {
-        /// Scheduled and triggerable.
-        Active = "ACTIVE",
-        /// Not fired until resumed; slots during the pause are recorded in the ledger.
-        Paused = "PAUSED",
-        /// Stopped by its owner.
-        Stopped = "STOPPED",
-        /// Stopped by the engine after too many consecutive dead executions.
-        Failed = "FAILED",
-    }
-}
-
-text_enum! {
-    /// What a task does when it runs.
-    pub enum ActionType {
-        /// An HTTP request.
-        HttpRequest = "HTTP_REQUEST",
-        /// Sends an email.
-        EmailSend = "EMAIL_SEND",
-        /// Runs a database query.
-        DatabaseQuery = "DATABASE_QUERY",
-        /// A JSON API call whose response is captured for chaining.
-        ApiCall = "API_CALL",
-        /// Runs a script.
-        CustomScript = "CUSTOM_SCRIPT",
-        /// Synchronises with Notion.
-        NotionSync = "NOTION_SYNC",
-    }
-}
 
 text_enum! {
     /// What happens when a slot is due while an earlier run is still active.

@@ -21,11 +21,35 @@ use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::chains::ChainOn;
 use crate::{
     config::ChainSettings, executions::model::ExecutionStatus, executions::model::SkipReason,
-    tasks::model::TaskStatus,
+    tasks::model::TaskStatus, text_enum,
 };
+
+text_enum! {
+    /// Which endings of the source task's executions start the chained task.
+    pub enum ChainOn {
+        /// The execution succeeded.
+        Succeeded = "SUCCEEDED",
+        /// The execution failed for good (dead after its last attempt, or timed out with no
+        /// attempt left).
+        Dead = "DEAD",
+        /// Any ending: succeeded, dead, timed out for good or cancelled.
+        Any = "ANY",
+    }
+}
+
+impl ChainOn {
+    /// Whether an execution that ended in `status` (with no retry to follow) starts the chain.
+    pub fn fires_on(self, status: ExecutionStatus) -> bool {
+        use ExecutionStatus as S;
+        match self {
+            ChainOn::Succeeded => status == S::Succeeded,
+            ChainOn::Dead => matches!(status, S::Dead | S::TimedOut),
+            ChainOn::Any => matches!(status, S::Succeeded | S::Dead | S::TimedOut | S::Cancelled),
+        }
+    }
+}
 
 /// An execution that ended (no retry follows), as the engine reports it.
 #[derive(Debug, Clone, Copy)]

@@ -27,14 +27,12 @@ use crate::{
     config::ChainSettings,
     config::Settings,
     error::{AppError, AppResult, Problem},
-    executions::model::ExecutionStatus,
     http::{AppJson, AppPath},
     state::AppState,
     tasks::db::{load_task, owned_task},
-    text_enum,
 };
 
-pub use super::chained::{ChainFollowUp, ChainStopped, Chained, Ended, enqueue_chained};
+pub use super::chained::{ChainFollowUp, ChainOn, ChainStopped, Chained, Ended, enqueue_chained};
 
 /// Most chains one task may have as sources.
 pub const MAX_CHAINS_PER_TASK: i64 = 20;
@@ -44,31 +42,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_chain, list_chains))
         .routes(routes!(delete_chain))
-}
-
-text_enum! {
-    /// Which endings of the source task's executions start the chained task.
-    pub enum ChainOn {
-        /// The execution succeeded.
-        Succeeded = "SUCCEEDED",
-        /// The execution failed for good (dead after its last attempt, or timed out with no
-        /// attempt left).
-        Dead = "DEAD",
-        /// Any ending: succeeded, dead, timed out for good or cancelled.
-        Any = "ANY",
-    }
-}
-
-impl ChainOn {
-    /// Whether an execution that ended in `status` (with no retry to follow) starts the chain.
-    pub fn fires_on(self, status: ExecutionStatus) -> bool {
-        use ExecutionStatus as S;
-        match self {
-            ChainOn::Succeeded => status == S::Succeeded,
-            ChainOn::Dead => matches!(status, S::Dead | S::TimedOut),
-            ChainOn::Any => matches!(status, S::Succeeded | S::Dead | S::TimedOut | S::Cancelled),
-        }
-    }
 }
 
 /// `POST /tasks/{task_id}/chains` body.
@@ -317,7 +290,7 @@ mod tests {
 
     #[test]
     fn which_endings_fire_which_chains() {
-        use ExecutionStatus as S;
+        use crate::executions::model::ExecutionStatus as S;
         assert!(ChainOn::Succeeded.fires_on(S::Succeeded));
         assert!(!ChainOn::Succeeded.fires_on(S::Dead));
         assert!(ChainOn::Dead.fires_on(S::Dead));

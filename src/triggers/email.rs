@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::{
     body::Body,
-    extract::{FromRef, State},
+    extract::State,
     http::{HeaderMap, StatusCode},
 };
 use chrono::{DateTime, Utc};
@@ -18,6 +18,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use super::InboundState;
 use super::{
     inbound::{DeliveryAccepted, read_body, touch},
     message::{self, Envelope, ParsedMail},
@@ -32,7 +33,6 @@ use crate::{
         model::TriggerKind,
     },
     http::{AppJson, AppPath, extract::parse_json},
-    scheduler::engine::Engine,
     state::AppState,
     tasks::db::owned_task,
     tasks::model::TaskStatus,
@@ -297,7 +297,7 @@ pub fn token_of_address<'a>(address: &'a str, domain: &str) -> Option<&'a str> {
 /// Queues an execution of the target's task with a message as its input. A redelivery of
 /// the same `Message-ID` to the same trigger answers the first execution.
 pub async fn accept(
-    state: &AppState,
+    state: &InboundState,
     target: &EmailTarget,
     mail: ParsedMail,
     envelope: Option<&Envelope>,
@@ -321,7 +321,7 @@ pub async fn accept(
         );
     }
     let queued = control::enqueue(
-        &Engine::from_ref(state),
+        &state.engine,
         target.task_id,
         target.owner_id,
         TriggerKind::Email,
@@ -407,7 +407,7 @@ impl From<InboundEmailJson> for ParsedMail {
         (status = 429, description = "Too many messages on this token, or the task's owner already has MAX_QUEUED_PER_OWNER executions waiting; see Retry-After", body = Problem),
     ))]
 async fn receive_email(
-    State(state): State<AppState>,
+    State(state): State<InboundState>,
     AppPath(presented): AppPath<String>,
     headers: HeaderMap,
     body: Body,
@@ -415,7 +415,7 @@ async fn receive_email(
     let target = find_target(&state.db, &presented)
         .await?
         .ok_or_else(|| AppError::not_found("hook"))?;
-    state.triggers.limiter.check(&target.id).inspect_err(|_| {
+    state.runtime.limiter.check(&target.id).inspect_err(|_| {
         super::inbound::count_delivery("email", "rate_limited");
     })?;
     let bytes = read_body(

@@ -13,7 +13,7 @@
 
 use axum::{
     body::{Body, Bytes},
-    extract::{FromRef, RawQuery, State},
+    extract::{RawQuery, State},
     http::{HeaderMap, StatusCode},
 };
 use chrono::Utc;
@@ -23,6 +23,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use super::InboundState;
 use super::{
     payload,
     signature::{SignatureConfig, SignatureVerifier},
@@ -33,7 +34,6 @@ use crate::{
     error::{AppError, ErrorCode, Problem},
     executions::{control, model::TriggerKind},
     http::{AppJson, AppPath, validation},
-    scheduler::engine::Engine,
     state::AppState,
     tasks::model::TaskStatus,
 };
@@ -114,7 +114,10 @@ fn delivery_id(verified: Option<String>, headers: &HeaderMap) -> Option<String> 
         })
 }
 
-fn verifier(state: &AppState, trigger: &TriggerRow) -> Result<Option<SignatureVerifier>, AppError> {
+fn verifier(
+    state: &InboundState,
+    trigger: &TriggerRow,
+) -> Result<Option<SignatureVerifier>, AppError> {
     let config = match trigger.signature {
         SignatureScheme::None => return Ok(None),
         SignatureScheme::StandardWebhooks => SignatureConfig::StandardWebhooks {
@@ -159,7 +162,7 @@ fn verifier(state: &AppState, trigger: &TriggerRow) -> Result<Option<SignatureVe
         (status = 429, description = "Too many deliveries on this token, or the task's owner already has MAX_QUEUED_PER_OWNER executions waiting; see Retry-After", body = Problem),
     ))]
 async fn receive_webhook(
-    State(state): State<AppState>,
+    State(state): State<InboundState>,
     AppPath(presented): AppPath<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -180,7 +183,7 @@ async fn receive_webhook(
     .fetch_optional(&state.db)
     .await?
     .ok_or_else(|| AppError::not_found("hook"))?;
-    state.triggers.limiter.check(&trigger.id).inspect_err(|_| {
+    state.runtime.limiter.check(&trigger.id).inspect_err(|_| {
         count_delivery("webhook", "rate_limited");
     })?;
     let body = read_body(
@@ -227,7 +230,7 @@ async fn receive_webhook(
         .or_else(|| delivery_id(verified_id, &headers))
         .map(|id| format!("webhook:{}:{id}", trigger.id));
     let queued = control::enqueue(
-        &Engine::from_ref(&state),
+        &state.engine,
         trigger.task_id,
         trigger.owner_id,
         TriggerKind::Webhook,
@@ -263,7 +266,7 @@ pub(crate) enum TriggerTable {
 }
 
 /// Records a trigger's use, at most once a minute (a failure only costs the timestamp).
-pub(crate) async fn touch(state: &AppState, table: TriggerTable, trigger_id: Uuid) {
+pub(crate) async fn touch(state: &InboundState, table: TriggerTable, trigger_id: Uuid) {
     let result = match table {
         TriggerTable::Email => {
             sqlx::query!(

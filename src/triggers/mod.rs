@@ -18,71 +18,25 @@ pub mod email;
 pub mod inbound;
 pub mod message;
 pub mod payload;
+pub mod runtime;
 pub mod secrets;
 pub mod signature;
 pub mod smtp;
 pub mod token;
 pub mod webhooks;
 
-use std::{net::SocketAddr, sync::OnceLock};
+pub use runtime::{InboundState, TriggerRuntime};
 
-use utoipa_axum::router::OpenApiRouter;
-use uuid::Uuid;
-
-use crate::{
-    auth::rate_limit::{self, KeyedLimiter},
-    config::{Settings, TriggerSettings},
-    state::AppState,
-};
-
-/// Routes that manage a task's triggers, relative to `/tasks` (`/{id}/webhooks`, …).
-pub fn task_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .merge(webhooks::router())
-        .merge(chains::router())
-        .merge(email::router())
-}
-
-/// Routes that receive deliveries, relative to `/hooks` (`/{token}`, `/email/{token}`).
-pub fn hooks_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .merge(inbound::router())
-        .merge(email::inbound_router())
-}
-
-/// Process-wide trigger state: the per-token rate limiter and the bound SMTP address.
-pub struct TriggerRuntime {
-    /// Deliveries per webhook or email trigger id.
-    pub limiter: KeyedLimiter<Uuid>,
-    smtp_addr: OnceLock<SocketAddr>,
-}
-
-impl TriggerRuntime {
-    /// The runtime for these settings.
-    pub fn new(settings: &TriggerSettings) -> Self {
-        TriggerRuntime {
-            limiter: KeyedLimiter::new(
-                settings.webhook_rate_limit_per_minute,
-                settings.webhook_rate_limit_burst,
-            ),
-            smtp_addr: OnceLock::new(),
-        }
-    }
-
-    /// Where the inbound SMTP listener is bound, once it is (useful with port 0).
-    pub fn smtp_addr(&self) -> Option<SocketAddr> {
-        self.smtp_addr.get().copied()
-    }
-}
+use crate::{auth::rate_limit, config::Settings};
 
 /// Starts what triggers run beside the server: the inbound SMTP listener (when
 /// `INBOUND_SMTP_ADDR` is set) and the rate limiter's housekeeping.
-pub async fn start(state: &AppState) -> anyhow::Result<()> {
+pub async fn start(state: &InboundState) -> anyhow::Result<()> {
     if let Some(addr) = state.settings.triggers.inbound_smtp_addr {
         let bound = smtp::start(state, addr).await?;
-        let _ = state.triggers.smtp_addr.set(bound);
+        let _ = state.runtime.smtp_addr.set(bound);
     }
-    let triggers = state.triggers.clone();
+    let triggers = state.runtime.clone();
     rate_limit::spawn_housekeeping(&state.tasks, state.shutdown.clone(), move || {
         triggers.limiter.forget_idle_keys()
     });

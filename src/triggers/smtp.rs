@@ -18,11 +18,12 @@ use tokio::{
     sync::Semaphore,
 };
 
+use super::InboundState;
 use super::{
     email::{self, EmailTarget},
     message::{self, Envelope},
 };
-use crate::{error::ErrorCode, state::AppState};
+use crate::error::ErrorCode;
 
 /// Longest command line, CRLF included (RFC 5321 §4.5.3.1.4).
 const MAX_COMMAND_LINE: usize = 512;
@@ -35,7 +36,7 @@ const MAX_ERRORS: u32 = 10;
 
 /// Binds the listener and serves sessions on the state's task tracker until shutdown.
 /// Returns the bound address.
-pub async fn start(state: &AppState, addr: SocketAddr) -> anyhow::Result<SocketAddr> {
+pub async fn start(state: &InboundState, addr: SocketAddr) -> anyhow::Result<SocketAddr> {
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen for SMTP on {addr} (INBOUND_SMTP_ADDR)"))?;
@@ -188,7 +189,11 @@ async fn reply<W: AsyncWrite + Unpin>(writer: &mut W, text: &str) -> std::io::Re
 }
 
 /// Runs one SMTP session.
-async fn serve(state: &AppState, config: &SessionConfig, stream: TcpStream) -> anyhow::Result<()> {
+async fn serve(
+    state: &InboundState,
+    config: &SessionConfig,
+    stream: TcpStream,
+) -> anyhow::Result<()> {
     let (read_half, mut writer) = stream.into_split();
     let mut reader = BufReader::new(read_half);
     let domain = config.domain.as_str();
@@ -325,7 +330,7 @@ async fn serve(state: &AppState, config: &SessionConfig, stream: TcpStream) -> a
 
 /// Checks a recipient and adds it to the transaction; returns the reply.
 async fn recipient(
-    state: &AppState,
+    state: &InboundState,
     domain: &str,
     address: &str,
     transaction: &mut Transaction,
@@ -344,7 +349,7 @@ async fn recipient(
     if target.task_status != crate::tasks::model::TaskStatus::Active {
         return "550 5.2.1 mailbox disabled";
     }
-    if state.triggers.limiter.check(&target.id).is_err() {
+    if state.runtime.limiter.check(&target.id).is_err() {
         super::inbound::count_delivery("email", "rate_limited");
         return "450 4.7.1 too many messages for this mailbox, try again later";
     }
@@ -413,7 +418,7 @@ async fn read_data<R: AsyncBufRead + Unpin>(
 }
 
 /// Queues an execution per recipient's trigger; returns the reply to `DATA`.
-async fn deliver(state: &AppState, transaction: &Transaction, raw: &[u8]) -> String {
+async fn deliver(state: &InboundState, transaction: &Transaction, raw: &[u8]) -> String {
     let Some(mail) = message::parse_rfc822(raw) else {
         return "554 5.6.0 the message cannot be parsed".to_owned();
     };

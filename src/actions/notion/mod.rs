@@ -215,7 +215,7 @@ impl NotionAction {
             Some(token) => Ok(SecretValue::new(token.clone())),
             None => context
                 .notion
-                .token_for_task(context.task_id)
+                .token_for_owner(context.owner_id)
                 .await
                 .map_err(Failure::Setup)?
                 .ok_or_else(|| {

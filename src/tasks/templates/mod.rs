@@ -13,7 +13,6 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 pub use render::{TemplateVariable, VariableKind};
-pub use routes::router;
 
 use super::model::ActionType;
 
