@@ -54,8 +54,22 @@ fn is_json_content_type(headers: &HeaderMap) -> bool {
 }
 
 /// Parses JSON bytes, telling syntax errors (400) from shape errors (422 naming the field).
-/// A NUL character in any string or key is a 422 naming its path.
+/// A NUL character in any string or key is a 422 naming its path. Every request body is a
+/// JSON object: valid JSON of another kind (an array, which serde would read as the fields
+/// in order, a string, a number) is a 422 naming `body`.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                Ok(_) => AppError::invalid_field("body", "must be a JSON object"),
+                Err(err) => AppError::new(
+                    ErrorCode::MalformedJson,
+                    format!("the request body is not valid JSON: {err}"),
+                ),
+            },
+        );
+    }
     if validation::may_contain_nul_escape(bytes)
         && let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes)
         && let Some(path) = validation::nul_path(&value)
@@ -272,6 +286,17 @@ mod tests {
     #[allow(dead_code)]
     struct Nested {
         count: u32,
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_is_refused_naming_the_body() {
+        for body in [&br#"["a", {"count": 1}]"#[..], b" \"text\"", b"42", b"null"] {
+            let err = parse_json::<Body>(body).expect_err("not an object");
+            assert_eq!(err.code(), ErrorCode::ValidationError);
+            assert_eq!(err.field_errors()[0].field, "body");
+        }
+        let err = parse_json::<Body>(b"[1, ").expect_err("truncated array");
+        assert_eq!(err.code(), ErrorCode::MalformedJson);
     }
 
     #[test]
