@@ -316,7 +316,7 @@ pub async fn load_execution(
         Execution,
         r#"SELECT e.id, e.task_id, e.trigger_kind AS "trigger_kind: TriggerKind", e.scheduled_for,
                   e.status AS "status: ExecutionStatus", e.attempt, e.retry_of, e.run_after,
-                  e.queued_at, e.started_at, e.finished_at, e.duration_ms, e.instance_id,
+                  e.queued_at, e.started_at, e.finished_at, e.duration_ms, e.lateness_ms, e.instance_id,
                   e.lease_expires_at, e.input, e.outcome, e.error, e.idempotency_key,
                   e.root_execution_id, e.chain_depth, e.priority
            FROM executions e JOIN tasks t ON t.id = e.task_id

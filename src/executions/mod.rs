@@ -65,6 +65,10 @@ pub struct ExecutionOut {
     pub finished_at: Option<DateTime<Utc>>,
     /// Wall time of the attempt.
     pub duration_ms: Option<i64>,
+    /// How long after it was due (its slot, plus any jitter or retry delay) a worker
+    /// started it; absent until it starts.
+    #[schema(minimum = 0)]
+    pub lateness_ms: Option<i64>,
     /// The trigger's input.
     pub input: serde_json::Value,
     /// What the action produced.
@@ -101,6 +105,7 @@ impl ExecutionOut {
             started_at: execution.started_at,
             finished_at: execution.finished_at,
             duration_ms: execution.duration_ms,
+            lateness_ms: execution.lateness_ms,
             input: execution.input,
             outcome: execution.outcome,
             error: execution.error,

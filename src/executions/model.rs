@@ -130,6 +130,8 @@ pub struct Execution {
     pub finished_at: Option<DateTime<Utc>>,
     /// Wall time of the attempt.
     pub duration_ms: Option<i64>,
+    /// How long after it was due (`run_after`) a worker started it.
+    pub lateness_ms: Option<i64>,
     /// The instance that ran (or runs) it.
     pub instance_id: Option<String>,
     /// The claim holds until this, unless renewed.

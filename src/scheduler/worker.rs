@@ -141,7 +141,8 @@ pub async fn claim(engine: &Engine, limit: usize) -> Result<Vec<ClaimedExecution
     let rows = sqlx::query!(
         r#"UPDATE executions e
            SET status = 'RUNNING', started_at = clock_timestamp(), instance_id = $1,
-               lease_expires_at = clock_timestamp() + $2 * interval '1 second'
+               lease_expires_at = clock_timestamp() + $2 * interval '1 second',
+               lateness_ms = greatest(0, floor(extract(epoch FROM clock_timestamp() - e.run_after) * 1000))::bigint
            FROM tasks t
            WHERE t.id = e.task_id AND e.id IN (
                SELECT picked.id FROM (
@@ -170,7 +171,8 @@ pub async fn claim(engine: &Engine, limit: usize) -> Result<Vec<ClaimedExecution
                      e.scheduled_for, e.input, t.action_type AS "action_type: ActionType",
                      t.action_config, t.timeout_seconds, t.retry_max_attempts,
                      t.retry_initial_delay_seconds, t.retry_max_delay_seconds, t.retry_multiplier,
-                     t.concurrency_policy AS "concurrency_policy: ConcurrencyPolicy""#,
+                     t.concurrency_policy AS "concurrency_policy: ConcurrencyPolicy",
+                     e.lateness_ms AS "lateness_ms!""#,
         &*engine.instance_id,
         lease_seconds,
         limit,
@@ -181,6 +183,13 @@ pub async fn claim(engine: &Engine, limit: usize) -> Result<Vec<ClaimedExecution
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
+    for row in &rows {
+        metrics::histogram!(
+            "nocron_execution_start_lateness_seconds",
+            "trigger" => row.trigger_kind.as_str()
+        )
+        .record(row.lateness_ms as f64 / 1000.0);
+    }
     Ok(rows
         .into_iter()
         .map(|row| ClaimedExecution {

@@ -19,6 +19,7 @@ mod embedded;
 mod engine_actions;
 mod engine_cluster;
 mod engine_fairness;
+mod engine_lateness;
 mod engine_owners;
 mod engine_policies;
 mod engine_priority;
