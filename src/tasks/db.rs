@@ -167,6 +167,50 @@ pub async fn set_status(
     status: TaskStatus,
 ) -> AppResult<Task> {
     let mut tx = db.begin().await?;
+    let (task, change) = set_status_in(&mut tx, task_id, owner_id, status).await?;
+    tx.commit().await?;
+    if let Some(change) = change {
+        change.publish(events);
+    }
+    Ok(task)
+}
+
+/// A status change made in a transaction, to announce once it commits.
+#[derive(Debug)]
+pub struct StatusChange {
+    task_id: Uuid,
+    from: TaskStatus,
+    to: TaskStatus,
+    paused_slots: Vec<DateTime<Utc>>,
+}
+
+impl StatusChange {
+    /// Publishes the slots recorded as paused and the status change.
+    pub fn publish(self, events: &EventBus) {
+        for slot in self.paused_slots {
+            events.publish(DomainEvent::ExecutionSkipped {
+                task_id: self.task_id,
+                scheduled_for: slot,
+                reason: SkipReason::Paused,
+            });
+        }
+        events.publish(DomainEvent::TaskStatusChanged {
+            task_id: self.task_id,
+            from: self.from,
+            to: self.to,
+            reason: None,
+        });
+    }
+}
+
+/// [`set_status`] inside the caller's transaction: the task as it is now, and the change to
+/// publish after the commit (`None` when the task already had that status).
+pub async fn set_status_in(
+    tx: &mut PgConnection,
+    task_id: Uuid,
+    owner_id: Uuid,
+    status: TaskStatus,
+) -> AppResult<(Task, Option<StatusChange>)> {
     let task = sqlx::query!(
         r#"SELECT status AS "status: TaskStatus", cron, timezone,
                   dst_policy AS "dst_policy: DstPolicy", start_at, end_at, next_run_at,
@@ -179,9 +223,8 @@ pub async fn set_status(
     .await?
     .ok_or_else(|| AppError::not_found("task"))?;
     if task.status == status {
-        let current = load_task(&mut tx, task_id).await?;
-        tx.commit().await?;
-        return current.ok_or_else(|| AppError::not_found("task"));
+        let current = load_task(&mut *tx, task_id).await?;
+        return Ok((current.ok_or_else(|| AppError::not_found("task"))?, None));
     }
     let mut next_run_at = task.next_run_at;
     let mut paused_slots = Vec::new();
@@ -219,25 +262,17 @@ pub async fn set_status(
     )
     .execute(&mut *tx)
     .await?;
-    notify_tasks_changed(&mut tx).await?;
-    let updated = load_task(&mut tx, task_id)
+    notify_tasks_changed(&mut *tx).await?;
+    let updated = load_task(&mut *tx, task_id)
         .await?
         .ok_or_else(|| AppError::not_found("task"))?;
-    tx.commit().await?;
-    for slot in paused_slots {
-        events.publish(DomainEvent::ExecutionSkipped {
-            task_id,
-            scheduled_for: slot,
-            reason: SkipReason::Paused,
-        });
-    }
-    events.publish(DomainEvent::TaskStatusChanged {
+    let change = StatusChange {
         task_id,
         from: task.status,
         to: status,
-        reason: None,
-    });
-    Ok(updated)
+        paused_slots,
+    };
+    Ok((updated, Some(change)))
 }
 
 /// Deletes one of the owner's tasks with its history; `false` when there was none.

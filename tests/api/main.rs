@@ -54,6 +54,7 @@ mod signatures;
 mod sockets;
 mod storage;
 mod tasks_api;
+mod tasks_bulk;
 mod tasks_hardening;
 mod template_mail_limits;
 mod templates;

@@ -5,6 +5,7 @@
 
 mod action_schema;
 pub mod body;
+pub mod bulk;
 mod crud;
 mod from_template;
 mod history;
@@ -28,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
             crud::patch_task,
             crud::delete_task
         ))
+        .routes(routes!(bulk::bulk_tasks))
         .routes(routes!(runs::execute_task))
         .routes(routes!(runs::pause_task))
         .routes(routes!(runs::resume_task))

@@ -1,0 +1,393 @@
+//! `POST /tasks/bulk`: one action on up to 1,000 of the caller's tasks, in one transaction or
+//! item by item, with each id's result.
+
+use std::collections::HashSet;
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::{
+    auth::{Caller, Scope},
+    error::{AppError, AppResult, Problem},
+    events::{DomainEvent, EventBus},
+    executions::{control, model::TriggerKind},
+    http::{AppJson, ValidJson},
+    scheduler::engine::Engine,
+    tasks::{
+        db::{self, StatusChange},
+        model::{PRIORITIES, TaskStatus},
+    },
+    text_enum,
+};
+
+/// Most tags a task may carry.
+const MAX_TAGS: usize = 20;
+
+text_enum! {
+    /// What to do to each task.
+    pub enum BulkAction {
+        /// Pause it.
+        Pause = "pause",
+        /// Resume it.
+        Resume = "resume",
+        /// Stop it.
+        Stop = "stop",
+        /// Delete it with its history.
+        Delete = "delete",
+        /// Queue a run now (each run is queued on its own: a queued run is not rolled back).
+        Execute = "execute",
+        /// Add `tags` (kept once each, at most 20 per task).
+        AddTags = "add_tags",
+        /// Remove `tags`.
+        RemoveTags = "remove_tags",
+        /// Set `priority`.
+        SetPriority = "set_priority",
+    }
+}
+
+text_enum! {
+    /// Whether one failing item cancels the others.
+    pub enum BulkMode {
+        /// One transaction: if any item fails, nothing changes (default).
+        AllOrNothing = "all_or_nothing",
+        /// Each item on its own: what can be done is done.
+        Partial = "partial",
+    }
+}
+
+text_enum! {
+    /// One item's result.
+    pub enum BulkItemStatus {
+        /// Done.
+        Ok = "OK",
+        /// No such task of yours.
+        NotFound = "NOT_FOUND",
+        /// Refused; `error` says why.
+        Failed = "FAILED",
+        /// Would have been done, but another item failed in `all_or_nothing` mode.
+        RolledBack = "ROLLED_BACK",
+    }
+}
+
+/// `POST /tasks/bulk` body.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkIn {
+    /// The action.
+    pub action: BulkAction,
+    /// The tasks, 1 to 1,000 distinct ids.
+    #[validate(length(min = 1, max = 1000))]
+    #[schema(min_items = 1, max_items = 1000)]
+    pub ids: Vec<Uuid>,
+    /// `all_or_nothing` (default) or `partial`.
+    #[serde(default)]
+    pub mode: Option<BulkMode>,
+    /// For `add_tags` and `remove_tags`: 1 to 20 tags of 1 to 50 characters.
+    #[serde(default)]
+    #[validate(length(min = 1, max = 20))]
+    #[schema(min_items = 1, max_items = 20)]
+    pub tags: Option<Vec<String>>,
+    /// For `set_priority`: 0 (lowest) to 9.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 9)]
+    pub priority: Option<i16>,
+}
+
+/// One task's result.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkItemOut {
+    /// The task.
+    pub id: Uuid,
+    /// What happened to it.
+    pub status: BulkItemStatus,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// For `execute`: the queued execution.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_id: Option<Uuid>,
+}
+
+/// The answer: each id's result, in the order sent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkOut {
+    /// Whether any change was kept (false when `all_or_nothing` rolled everything back).
+    pub applied: bool,
+    /// Items done.
+    pub succeeded: usize,
+    /// Items not found or refused.
+    pub failed: usize,
+    /// Each id's result.
+    pub results: Vec<BulkItemOut>,
+}
+
+/// An item's outcome before it is reported.
+enum Outcome {
+    Done(Option<Uuid>),
+    NotFound,
+    Refused(String),
+}
+
+/// What to publish once a transaction commits.
+#[derive(Default)]
+struct Pending {
+    changes: Vec<StatusChange>,
+    events: Vec<DomainEvent>,
+}
+
+impl Pending {
+    fn publish(self, bus: &EventBus) {
+        for change in self.changes {
+            change.publish(bus);
+        }
+        for event in self.events {
+            bus.publish(event);
+        }
+    }
+}
+
+/// Apply one action to many tasks.
+///
+/// In `all_or_nothing` mode (the default) the items run in one transaction and any failure
+/// rolls all of them back (`applied: false`, the others `ROLLED_BACK`); in `partial` mode each
+/// item commits on its own. Another owner's task is `NOT_FOUND`. `execute` queues each run on
+/// its own (a queued run is not rolled back) and needs `tasks:execute`; the other actions need
+/// `tasks:write`.
+#[utoipa::path(post, path = "/bulk", tag = "tasks", security(("bearer" = [])),
+    request_body = BulkIn,
+    responses(
+        (status = 200, description = "Each id's result", body = BulkOut),
+        (status = 401, description = "Not signed in", body = Problem),
+        (status = 403, description = "The API key lacks `tasks:write` (or `tasks:execute` for `execute`)", body = Problem),
+        (status = 422, description = "Invalid body: no ids, more than 1,000, a repeated id, or the action's missing `tags` or `priority`", body = Problem),
+    ))]
+pub async fn bulk_tasks(
+    State(db): State<PgPool>,
+    State(bus): State<EventBus>,
+    State(engine): State<Engine>,
+    caller: Caller,
+    ValidJson(body): ValidJson<BulkIn>,
+) -> AppResult<AppJson<BulkOut>> {
+    caller.require(if body.action == BulkAction::Execute {
+        Scope::TasksExecute
+    } else {
+        Scope::TasksWrite
+    })?;
+    check(&body)?;
+    let owner = caller.owner_id();
+    let mut outcomes = Vec::with_capacity(body.ids.len());
+    let mut applied = true;
+    if body.action == BulkAction::Execute {
+        let trigger = if caller.via_api {
+            TriggerKind::Api
+        } else {
+            TriggerKind::Manual
+        };
+        for id in &body.ids {
+            let queued =
+                control::enqueue(&engine, *id, owner, trigger, serde_json::json!({}), None).await;
+            outcomes.push(match queued {
+                Ok(queued) => Outcome::Done(Some(queued.execution_id)),
+                Err(err) if err.code().status() == axum::http::StatusCode::NOT_FOUND => {
+                    Outcome::NotFound
+                }
+                Err(err) if err.code().status().is_client_error() => {
+                    Outcome::Refused(err.to_string())
+                }
+                Err(err) => return Err(err),
+            });
+        }
+    } else if body.mode == Some(BulkMode::Partial) {
+        for id in &body.ids {
+            let mut tx = db.begin().await?;
+            let mut pending = Pending::default();
+            let outcome = apply(&mut tx, &body, *id, owner, &mut pending).await?;
+            if matches!(outcome, Outcome::Done(_)) {
+                tx.commit().await?;
+                pending.publish(&bus);
+            }
+            outcomes.push(outcome);
+        }
+    } else {
+        let mut tx = db.begin().await?;
+        let mut pending = Pending::default();
+        for id in &body.ids {
+            outcomes.push(apply(&mut tx, &body, *id, owner, &mut pending).await?);
+        }
+        applied = outcomes.iter().all(|o| matches!(o, Outcome::Done(_)));
+        if applied {
+            tx.commit().await?;
+            pending.publish(&bus);
+        }
+    }
+    Ok(AppJson(report(&body.ids, outcomes, applied)))
+}
+
+/// The checks that need the whole body: distinct ids, and the action's own field.
+fn check(body: &BulkIn) -> AppResult<()> {
+    let mut seen = HashSet::with_capacity(body.ids.len());
+    if let Some(i) = body.ids.iter().position(|id| !seen.insert(*id)) {
+        return Err(AppError::invalid_field(format!("ids[{i}]"), "is repeated"));
+    }
+    match body.action {
+        BulkAction::AddTags | BulkAction::RemoveTags => {
+            let tags = body
+                .tags
+                .as_ref()
+                .ok_or_else(|| AppError::invalid_field("tags", "is required for this action"))?;
+            if let Some(i) = tags
+                .iter()
+                .position(|t| t.is_empty() || t.chars().count() > 50)
+            {
+                return Err(AppError::invalid_field(
+                    format!("tags[{i}]"),
+                    "must be 1 to 50 characters",
+                ));
+            }
+        }
+        BulkAction::SetPriority => match body.priority {
+            Some(p) if PRIORITIES.contains(&p) => {}
+            Some(_) => return Err(AppError::invalid_field("priority", "must be from 0 to 9")),
+            None => {
+                return Err(AppError::invalid_field(
+                    "priority",
+                    "is required for this action",
+                ));
+            }
+        },
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Applies the action to one task in `tx`.
+async fn apply(
+    tx: &mut PgConnection,
+    body: &BulkIn,
+    id: Uuid,
+    owner: Uuid,
+    pending: &mut Pending,
+) -> AppResult<Outcome> {
+    let status = match body.action {
+        BulkAction::Pause => Some(TaskStatus::Paused),
+        BulkAction::Resume => Some(TaskStatus::Active),
+        BulkAction::Stop => Some(TaskStatus::Stopped),
+        _ => None,
+    };
+    if let Some(status) = status {
+        return match db::set_status_in(tx, id, owner, status).await {
+            Ok((_, change)) => {
+                pending.changes.extend(change);
+                Ok(Outcome::Done(None))
+            }
+            Err(err) if err.code().status() == axum::http::StatusCode::NOT_FOUND => {
+                Ok(Outcome::NotFound)
+            }
+            Err(err) if err.code().status().is_client_error() => {
+                Ok(Outcome::Refused(err.to_string()))
+            }
+            Err(err) => Err(err),
+        };
+    }
+    if body.action == BulkAction::Delete {
+        let deleted = sqlx::query!(
+            "DELETE FROM tasks WHERE id = $1 AND owner_id = $2",
+            id,
+            owner
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if deleted == 0 {
+            return Ok(Outcome::NotFound);
+        }
+        pending.events.push(DomainEvent::TaskDeleted {
+            task_id: id,
+            owner_id: owner,
+        });
+        return Ok(Outcome::Done(None));
+    }
+    let Some(current) = sqlx::query!(
+        "SELECT tags FROM tasks WHERE id = $1 AND owner_id = $2 FOR UPDATE",
+        id,
+        owner
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        return Ok(Outcome::NotFound);
+    };
+    let mut tags = current.tags;
+    let mut priority = None;
+    let given = body.tags.as_deref().unwrap_or_default();
+    match body.action {
+        BulkAction::AddTags => {
+            for tag in given {
+                if !tags.contains(tag) {
+                    tags.push(tag.clone());
+                }
+            }
+            if tags.len() > MAX_TAGS {
+                return Ok(Outcome::Refused(format!(
+                    "the task would have {} tags; at most {MAX_TAGS}",
+                    tags.len()
+                )));
+            }
+        }
+        BulkAction::RemoveTags => tags.retain(|tag| !given.contains(tag)),
+        _ => priority = body.priority,
+    }
+    sqlx::query!(
+        "UPDATE tasks SET tags = $3, priority = COALESCE($4, priority), updated_at = now()
+         WHERE id = $1 AND owner_id = $2",
+        id,
+        owner,
+        &tags,
+        priority
+    )
+    .execute(&mut *tx)
+    .await?;
+    pending.events.push(DomainEvent::TaskUpdated {
+        task_id: id,
+        owner_id: owner,
+    });
+    Ok(Outcome::Done(None))
+}
+
+/// The answer, in the order of `ids`.
+fn report(ids: &[Uuid], outcomes: Vec<Outcome>, applied: bool) -> BulkOut {
+    let mut out = BulkOut {
+        applied,
+        succeeded: 0,
+        failed: 0,
+        results: Vec::with_capacity(ids.len()),
+    };
+    for (id, outcome) in ids.iter().zip(outcomes) {
+        let (status, error, execution_id) = match outcome {
+            Outcome::Done(execution) if applied => (BulkItemStatus::Ok, None, execution),
+            Outcome::Done(_) => (BulkItemStatus::RolledBack, None, None),
+            Outcome::NotFound => (
+                BulkItemStatus::NotFound,
+                Some("no such task of yours".to_owned()),
+                None,
+            ),
+            Outcome::Refused(reason) => (BulkItemStatus::Failed, Some(reason), None),
+        };
+        match status {
+            BulkItemStatus::Ok => out.succeeded += 1,
+            BulkItemStatus::RolledBack => {}
+            _ => out.failed += 1,
+        }
+        out.results.push(BulkItemOut {
+            id: *id,
+            status,
+            error,
+            execution_id,
+        });
+    }
+    out
+}

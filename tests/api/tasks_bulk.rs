@@ -1,0 +1,202 @@
+//! `POST /tasks/bulk`: one action on many tasks, all or nothing or item by item, with each
+//! id's result; another owner's task is reported as not found and never touched.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestUser, problem, problem_fields, spawn_app};
+
+/// Creates a task through the API; answers its id.
+async fn task(app: &TestApp, user: &TestUser, name: &str) -> String {
+    let response = app
+        .post_as(
+            &user.access_token,
+            "/tasks",
+            &json!({"name": name, "tags": ["a"],
+                    "action": {"type": "HTTP_REQUEST", "config": {"url": "https://example.com/"}}}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = response.json().await.expect("task");
+    body["id"].as_str().expect("id").to_owned()
+}
+
+/// The task as the server has it now.
+async fn stored(app: &TestApp, user: &TestUser, id: &str) -> Value {
+    let response = app
+        .get_as(&user.access_token, &format!("/tasks/{id}"))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.expect("task")
+}
+
+async fn bulk(app: &TestApp, user: &TestUser, body: Value) -> (StatusCode, Value) {
+    let response = app.post_as(&user.access_token, "/tasks/bulk", &body).await;
+    let status = response.status();
+    (status, response.json().await.expect("body"))
+}
+
+fn statuses(answer: &Value) -> Vec<&str> {
+    answer["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["status"].as_str().expect("status"))
+        .collect()
+}
+
+#[tokio::test]
+async fn all_or_nothing_rolls_every_item_back_when_one_is_another_owners() {
+    let app = spawn_app().await;
+    let user = app.login_as("USER").await;
+    let other = app.login_as("USER").await;
+    let (a, b) = (task(&app, &user, "a").await, task(&app, &user, "b").await);
+    let foreign = task(&app, &other, "theirs").await;
+
+    let (status, answer) = bulk(
+        &app,
+        &user,
+        json!({"action": "pause", "ids": [a, foreign, b]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["applied"], false);
+    assert_eq!(
+        statuses(&answer),
+        ["ROLLED_BACK", "NOT_FOUND", "ROLLED_BACK"]
+    );
+    assert_eq!(answer["failed"], 1);
+    for id in [&a, &b] {
+        assert_eq!(stored(&app, &user, id).await["status"], "ACTIVE");
+    }
+    assert_eq!(stored(&app, &other, &foreign).await["status"], "ACTIVE");
+
+    // The same request item by item pauses what it may.
+    let (_, answer) = bulk(
+        &app,
+        &user,
+        json!({"action": "pause", "ids": [a, foreign, b], "mode": "partial"}),
+    )
+    .await;
+    assert_eq!(answer["applied"], true);
+    assert_eq!(statuses(&answer), ["OK", "NOT_FOUND", "OK"]);
+    assert_eq!(answer["succeeded"], 2);
+    for id in [&a, &b] {
+        assert_eq!(stored(&app, &user, id).await["status"], "PAUSED");
+    }
+    assert_eq!(stored(&app, &other, &foreign).await["status"], "ACTIVE");
+
+    let (_, answer) = bulk(&app, &user, json!({"action": "resume", "ids": [a, b]})).await;
+    assert_eq!(statuses(&answer), ["OK", "OK"]);
+    assert_eq!(stored(&app, &user, &a).await["status"], "ACTIVE");
+}
+
+#[tokio::test]
+async fn tags_priority_execute_and_delete_apply_to_each_task() {
+    let app = spawn_app().await;
+    let user = app.login_as("USER").await;
+    let (a, b) = (task(&app, &user, "a").await, task(&app, &user, "b").await);
+
+    let (_, answer) = bulk(
+        &app,
+        &user,
+        json!({"action": "add_tags", "ids": [a, b], "tags": ["nightly", "a"]}),
+    )
+    .await;
+    assert_eq!(statuses(&answer), ["OK", "OK"]);
+    assert_eq!(
+        stored(&app, &user, &a).await["tags"],
+        json!(["a", "nightly"])
+    );
+    let (_, answer) = bulk(
+        &app,
+        &user,
+        json!({"action": "remove_tags", "ids": [b], "tags": ["a"]}),
+    )
+    .await;
+    assert_eq!(statuses(&answer), ["OK"]);
+    assert_eq!(stored(&app, &user, &b).await["tags"], json!(["nightly"]));
+
+    let (_, answer) = bulk(
+        &app,
+        &user,
+        json!({"action": "set_priority", "ids": [a, b], "priority": 8}),
+    )
+    .await;
+    assert_eq!(statuses(&answer), ["OK", "OK"]);
+    assert_eq!(stored(&app, &user, &b).await["priority"], 8);
+
+    let (_, answer) = bulk(&app, &user, json!({"action": "execute", "ids": [a]})).await;
+    assert_eq!(statuses(&answer), ["OK"]);
+    let execution = answer["results"][0]["execution_id"]
+        .as_str()
+        .expect("queued");
+    let response = app
+        .get_as(&user.access_token, &format!("/executions/{execution}"))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let run: Value = response.json().await.expect("execution");
+    assert_eq!(run["task_id"], a.as_str());
+
+    let (_, answer) = bulk(&app, &user, json!({"action": "delete", "ids": [a, b]})).await;
+    assert_eq!(statuses(&answer), ["OK", "OK"]);
+    for id in [&a, &b] {
+        let response = app
+            .get_as(&user.access_token, &format!("/tasks/{id}"))
+            .await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    }
+}
+
+#[tokio::test]
+async fn bad_bulk_requests_name_the_field_and_keys_need_their_scope() {
+    let app = spawn_app().await;
+    let user = app.login_as("USER").await;
+    let a = task(&app, &user, "a").await;
+    let too_many: Vec<String> = (0..1001)
+        .map(|_| uuid::Uuid::new_v4().to_string())
+        .collect();
+    for (body, field) in [
+        (json!({"action": "pause", "ids": []}), "ids"),
+        (json!({"action": "pause", "ids": too_many}), "ids"),
+        (json!({"action": "pause", "ids": [a, a]}), "ids[1]"),
+        (json!({"action": "set_priority", "ids": [a]}), "priority"),
+        (
+            json!({"action": "set_priority", "ids": [a], "priority": 10}),
+            "priority",
+        ),
+        (json!({"action": "add_tags", "ids": [a]}), "tags"),
+        (
+            json!({"action": "add_tags", "ids": [a], "tags": [""]}),
+            "tags[0]",
+        ),
+        (json!({"action": "explode", "ids": [a]}), "action"),
+    ] {
+        let response = app.post_as(&user.access_token, "/tasks/bulk", &body).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}"
+        );
+        let problem = problem(response).await;
+        assert!(
+            problem_fields(&problem).iter().any(|f| f == field),
+            "{field}: {problem}"
+        );
+    }
+
+    let key = app
+        .create_api_key(&user.access_token, &["tasks:read"])
+        .await;
+    let key = key["key"].as_str().expect("key");
+    let response = app
+        .send_json_with_key(
+            Method::POST,
+            key,
+            "/api/v1/tasks/bulk",
+            &json!({"action": "pause", "ids": [a]}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(stored(&app, &user, &a).await["status"], "ACTIVE");
+}
