@@ -20,7 +20,7 @@ use crate::{
     events::EventBus,
     executions, health, http,
     net::{self, OutboundPolicy},
-    notion,
+    notifications, notion,
     openapi::{self, ApiDoc},
     realtime::{self, RealtimeHooks},
     scheduler::{self, engine::Engine},
@@ -46,6 +46,16 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .nest(
             "/api/v1/executions",
             openapi::for_api_v1(executions::router()),
+        )
+        .nest("/notifications", notifications::router())
+        .nest(
+            "/api/v1/notifications",
+            openapi::for_api_v1(notifications::router()),
+        )
+        .nest("/tasks", notifications::task_router())
+        .nest(
+            "/api/v1/tasks",
+            openapi::for_api_v1(notifications::task_router()),
         )
         .merge(secrets::router())
         .nest("/tasks", triggers::task_router())
@@ -316,6 +326,7 @@ async fn start_background_work(state: &AppState) -> anyhow::Result<()> {
     triggers::start(state)
         .await
         .context("starting inbound triggers")?;
+    notifications::start(state);
     let auth = state.auth.clone();
     auth::rate_limit::spawn_housekeeping(&state.tasks, state.shutdown.clone(), move || {
         auth.forget_idle_keys()

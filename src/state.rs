@@ -105,6 +105,18 @@ impl FromRef<AppState> for Engine {
     }
 }
 
+impl FromRef<AppState> for crate::notifications::Notifier {
+    fn from_ref(state: &AppState) -> Self {
+        crate::notifications::Notifier {
+            db: state.db.clone(),
+            events: state.events.clone(),
+            instance_id: state.instance_id.clone(),
+            mailer: state.action_services.mailer.clone(),
+            email_max_per_hour: state.action_services.templates_mail.email_max_per_hour,
+        }
+    }
+}
+
 impl FromRef<AppState> for Arc<AuthContext> {
     fn from_ref(state: &AppState) -> Self {
         state.auth.clone()

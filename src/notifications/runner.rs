@@ -1,0 +1,94 @@
+//! The background loops: the outbox consumer and the email delivery worker. Each wakes on
+//! its `NOTIFY` channel and, as a fallback for notifications lost while reconnecting and for
+//! retries coming due, every [`POLL_INTERVAL`]; both stop at shutdown.
+
+use std::time::Duration;
+
+use axum::extract::FromRef;
+use tokio_util::sync::CancellationToken;
+
+use super::{Notifier, delivery, outbox};
+use crate::{
+    db::channels::{NOTIFICATION_DELIVERIES, OUTBOX},
+    scheduler::listener,
+    state::AppState,
+};
+
+/// How often the loops look for work without being woken.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Starts the consumer and the delivery worker unless `NOTIFICATIONS_ENABLED` is false.
+pub fn start(state: &AppState) {
+    if !state.settings.notifications_enabled {
+        return;
+    }
+    let notifier = Notifier::from_ref(state);
+    state.tasks.spawn(run(
+        notifier.clone(),
+        OUTBOX,
+        state.shutdown.clone(),
+        Pass::Outbox,
+    ));
+    state.tasks.spawn(run(
+        notifier,
+        NOTIFICATION_DELIVERIES,
+        state.shutdown.clone(),
+        Pass::Deliveries,
+    ));
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Pass {
+    Outbox,
+    Deliveries,
+}
+
+impl Pass {
+    async fn once(self, notifier: &Notifier) -> Result<usize, sqlx::Error> {
+        match self {
+            Pass::Outbox => outbox::drain(notifier).await,
+            Pass::Deliveries => {
+                let mut total = 0;
+                loop {
+                    let handled = delivery::deliver_due(notifier).await?;
+                    total += handled;
+                    if handled == 0 {
+                        return Ok(total);
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn run(notifier: Notifier, channel: &'static str, shutdown: CancellationToken, pass: Pass) {
+    let mut listener = listener::connect(&notifier.db, &[channel]).await;
+    let mut failures = 0u32;
+    loop {
+        match pass.once(&notifier).await {
+            Ok(_) => failures = 0,
+            Err(err) => {
+                failures += 1;
+                tracing::warn!(error = %err, ?pass, "notification pass failed; will retry");
+            }
+        }
+        let pause = if failures > 0 {
+            listener::backoff(failures)
+        } else {
+            POLL_INTERVAL
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            received = listener::recv(&mut listener) => {
+                if !matches!(received, Ok(Some(_))) {
+                    listener = listener::connect(&notifier.db, &[channel]).await;
+                }
+            }
+            _ = tokio::time::sleep(pause) => {
+                if listener.is_none() {
+                    listener = listener::connect(&notifier.db, &[channel]).await;
+                }
+            }
+        }
+    }
+}
