@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::extract::FromRef;
 use nocron::{
     executions::{self, model::TriggerKind},
-    notifications::{Notifier, outbox},
+    notifications::{Notifier, delivery, outbox},
     scheduler::worker,
 };
 use serde_json::{Value, json};
@@ -670,4 +670,98 @@ async fn racing_consumers_take_each_outbox_record_exactly_once() {
     .expect("per task");
     assert_eq!(per_task.len(), tasks.len());
     assert!(per_task.iter().all(|(_, n)| *n == 1), "{per_task:?}");
+}
+
+/// The EMAIL delivery of the only notification of `user`: (status, attempts, last_error).
+async fn email_delivery(app: &TestApp, user: &TestUser) -> (String, i32, Option<String>) {
+    sqlx::query_as(
+        "SELECT d.status, d.attempts, d.last_error FROM notification_deliveries d
+         JOIN notifications n ON n.id = d.notification_id
+         WHERE n.user_id = $1 AND d.channel = 'EMAIL'",
+    )
+    .bind(user.id)
+    .fetch_one(&app.state.db)
+    .await
+    .expect("email delivery")
+}
+
+#[tokio::test]
+async fn email_deliveries_retry_transient_failures_until_undelivered() {
+    // A port nothing listens on: every attempt fails to connect, which may pass.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!(
+        "smtp://127.0.0.1:{}",
+        closed.local_addr().expect("addr").port()
+    );
+    drop(closed);
+    let mut settings = MANUAL.to_vec();
+    settings.extend([
+        ("SMTP_URL", url.as_str()),
+        ("SMTP_FROM", "n@nocron.example"),
+    ]);
+    let app = spawn_engine_app(&settings).await;
+    let server = CaptureServer::start().await;
+    let user = app.login_as("USER").await;
+    let notifier = Notifier::from_ref(&app.state);
+    let task_id = planned_task(&app, &user, &server, "f").await;
+    run_by_hand(&app, task_id, user.id).await;
+    outbox::drain(&notifier).await.expect("drain");
+    assert_eq!(email_delivery(&app, &user).await.0, "QUEUED");
+
+    assert_eq!(delivery::deliver_due(&notifier).await.expect("deliver"), 1);
+    let (status, attempts, error) = email_delivery(&app, &user).await;
+    assert_eq!((status.as_str(), attempts), ("QUEUED", 1), "{error:?}");
+    assert!(error.is_some());
+    assert_eq!(
+        delivery::deliver_due(&notifier).await.expect("deliver"),
+        0,
+        "the retry waits for its backoff"
+    );
+
+    // The last attempt fails too: the delivery is UNDELIVERED with the reason.
+    sqlx::query("UPDATE notification_deliveries SET attempts = 4, next_attempt_at = now()")
+        .execute(&app.state.db)
+        .await
+        .expect("skip ahead");
+    assert_eq!(delivery::deliver_due(&notifier).await.expect("deliver"), 1);
+    let (status, attempts, error) = email_delivery(&app, &user).await;
+    assert_eq!((status.as_str(), attempts), ("UNDELIVERED", 5));
+    assert!(
+        error
+            .as_deref()
+            .is_some_and(|e| e.contains("after 5 attempts")),
+        "{error:?}"
+    );
+    // Forward only: it cannot be queued again.
+    let back = sqlx::query("UPDATE notification_deliveries SET status = 'QUEUED'")
+        .execute(&app.state.db)
+        .await;
+    assert!(back.is_err(), "a delivery status never moves back");
+}
+
+#[tokio::test]
+async fn a_permanent_smtp_refusal_makes_the_email_undelivered_at_once() {
+    let smtp = SmtpSink::start(&["--user", "mailer", "--password", "right-password"]).await;
+    let url = format!("smtp://mailer:wrong-password@127.0.0.1:{}", smtp.port);
+    let mut settings = MANUAL.to_vec();
+    settings.extend([
+        ("SMTP_URL", url.as_str()),
+        ("SMTP_FROM", "n@nocron.example"),
+    ]);
+    let app = spawn_engine_app(&settings).await;
+    let server = CaptureServer::start().await;
+    let user = app.login_as("USER").await;
+    let notifier = Notifier::from_ref(&app.state);
+    let task_id = planned_task(&app, &user, &server, "f").await;
+    run_by_hand(&app, task_id, user.id).await;
+    outbox::drain(&notifier).await.expect("drain");
+    assert_eq!(delivery::deliver_due(&notifier).await.expect("deliver"), 1);
+    let (status, attempts, error) = email_delivery(&app, &user).await;
+    assert_eq!((status.as_str(), attempts), ("UNDELIVERED", 1), "{error:?}");
+    assert!(
+        error.as_deref().is_some_and(|e| e.contains("535")),
+        "{error:?}"
+    );
 }
