@@ -322,6 +322,7 @@ async fn start_background_work(state: &AppState) -> anyhow::Result<()> {
         .context("listening for API key changes")?;
     let mut jobs = system_jobs::auth_jobs(state);
     jobs.extend(scheduler::maintenance::system_jobs(state));
+    jobs.extend(notifications::system_jobs());
     system_jobs::start(state, jobs).await?;
     triggers::start(state)
         .await

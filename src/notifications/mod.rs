@@ -22,7 +22,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 use utoipa_axum::router::OpenApiRouter;
 
-pub use runner::start;
+pub use runner::{start, system_jobs};
 
 use crate::{email::Mailer, events::EventBus, state::AppState};
 

@@ -282,3 +282,18 @@ pub fn initial_status(
         Channel::Email => (DeliveryStatus::NotSent, Some(SMTP_NOT_CONFIGURED)),
     }
 }
+
+/// How long a processed outbox row is kept (for tracing what was consumed, and by whom).
+pub const PROCESSED_RETENTION_DAYS: i32 = 7;
+
+/// Deletes processed outbox rows older than [`PROCESSED_RETENTION_DAYS`], so the table stays
+/// small; pending rows are never touched. Returns the rows deleted.
+pub async fn prune_processed(db: &sqlx::PgPool) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query!(
+        "DELETE FROM outbox WHERE processed_at < now() - make_interval(days => $1)",
+        PROCESSED_RETENTION_DAYS
+    )
+    .execute(db)
+    .await?
+    .rows_affected())
+}

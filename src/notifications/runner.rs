@@ -12,10 +12,26 @@ use crate::{
     db::channels::{NOTIFICATION_DELIVERIES, OUTBOX},
     scheduler::listener,
     state::AppState,
+    system_jobs::SystemJob,
 };
 
 /// How often the loops look for work without being woken.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The system job that prunes processed outbox rows, hourly.
+pub fn system_jobs() -> Vec<SystemJob> {
+    vec![SystemJob::new(
+        "outbox-retention",
+        "0 23 * * * *",
+        |state: AppState| async move {
+            let deleted = outbox::prune_processed(&state.db).await?;
+            if deleted > 0 {
+                tracing::info!(deleted, "pruned processed outbox rows");
+            }
+            Ok(())
+        },
+    )]
+}
 
 /// Starts the consumer and the delivery worker unless `NOTIFICATIONS_ENABLED` is false.
 pub fn start(state: &AppState) {

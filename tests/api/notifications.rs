@@ -765,3 +765,28 @@ async fn a_permanent_smtp_refusal_makes_the_email_undelivered_at_once() {
         "{error:?}"
     );
 }
+
+#[tokio::test]
+async fn retention_prunes_old_processed_outbox_rows_and_never_pending_ones() {
+    let app = spawn_engine_app(MANUAL).await;
+    sqlx::query(
+        "INSERT INTO outbox (kind, payload, created_at, processed_at) VALUES
+             ('test', '{}', now() - interval '30 days', now() - interval '30 days'),
+             ('test', '{}', now() - interval '30 days', NULL),
+             ('test', '{}', now(), now())",
+    )
+    .execute(&app.state.db)
+    .await
+    .expect("rows");
+    assert_eq!(
+        outbox::prune_processed(&app.state.db).await.expect("prune"),
+        1
+    );
+    let left: Vec<(Option<chrono::DateTime<chrono::Utc>>,)> =
+        sqlx::query_as("SELECT processed_at FROM outbox ORDER BY id")
+            .fetch_all(&app.state.db)
+            .await
+            .expect("left");
+    assert_eq!(left.len(), 2);
+    assert!(left[0].0.is_none(), "the pending row stays");
+}
