@@ -20,7 +20,7 @@ use crate::{
     events::EventBus,
     executions, health, http,
     net::{self, OutboundPolicy},
-    notion,
+    notifications, notion,
     openapi::{self, ApiDoc},
     realtime::{self, RealtimeHooks},
     scheduler::{self, engine::Engine},
@@ -50,10 +50,20 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             "/api/v1/executions",
             openapi::for_api_v1(executions::router()),
         )
+        .nest("/notifications", notifications::routes::router())
+        .nest(
+            "/api/v1/notifications",
+            openapi::for_api_v1(notifications::routes::router()),
+        )
+        .nest(
+            "/api/v1/tasks",
+            openapi::for_api_v1(notifications::rules_api::router()),
+        )
         .merge(secrets::routes::router())
         .nest(
             "/tasks",
             OpenApiRouter::new()
+                .merge(notifications::rules_api::router())
                 .merge(triggers::webhooks::router())
                 .merge(triggers::chains::router())
                 .merge(triggers::email::router()),
@@ -342,10 +352,17 @@ async fn start_background_work(state: &AppState) -> anyhow::Result<()> {
     };
     let mut jobs = system_jobs::auth_jobs(&jobs_context);
     jobs.extend(scheduler::maintenance::system_jobs(&jobs_context));
+    jobs.extend(notifications::system_jobs());
     system_jobs::start(&jobs_context, jobs).await?;
     triggers::start(&triggers::InboundState::from_ref(state))
         .await
         .context("starting inbound triggers")?;
+    notifications::start(
+        notifications::Notifier::from_ref(state),
+        &state.settings,
+        &state.tasks,
+        &state.shutdown,
+    );
     let auth = state.auth.clone();
     auth::rate_limit::spawn_housekeeping(&state.tasks, state.shutdown.clone(), move || {
         auth.forget_idle_keys()

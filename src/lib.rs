@@ -21,6 +21,7 @@ pub mod health;
 pub mod http;
 pub mod logging;
 pub mod net;
+pub mod notifications;
 pub mod notion;
 pub mod openapi;
 pub mod realtime;

@@ -17,6 +17,7 @@ use crate::{
     events::EventBus,
     health::context::HealthState,
     net::OutboundPolicy,
+    notifications::notifier::Notifier,
     notion::access::{NotionAccess, NotionState},
     realtime::hub::{Gateway, RealtimeState},
     scheduler::engine::{Engine, EngineConfig},
@@ -104,6 +105,18 @@ impl FromRef<AppState> for Engine {
             actions: state.action_services.clone(),
             notion: state.notion.clone(),
             config: EngineConfig::from_settings(&state.settings),
+        }
+    }
+}
+
+impl FromRef<AppState> for Notifier {
+    fn from_ref(state: &AppState) -> Self {
+        Notifier {
+            db: state.db.clone(),
+            events: state.events.clone(),
+            instance_id: state.instance_id.clone(),
+            mailer: state.action_services.mailer.clone(),
+            email_max_per_hour: state.action_services.templates_mail.email_max_per_hour,
         }
     }
 }

@@ -7,6 +7,8 @@
 //! | `tasks:execute` | run tasks on demand |
 //! | `executions:read` | read executions and their logs |
 //! | `analytics:read` | read analytics and reports |
+//! | `notifications:read` | list and read notifications and the unread count |
+//! | `notifications:write` | mark notifications read and delete them |
 //! | `secrets:use` | create or change tasks whose configuration references `{{ secrets.NAME }}` (with `tasks:write`) |
 //!
 //! A user signed in with a JWT holds every scope; an API key holds the ones it was created with.
@@ -43,17 +45,25 @@ pub enum Scope {
     /// tasks cannot send its owner's secrets to a URL of its choosing without it.
     #[serde(rename = "secrets:use")]
     SecretsUse,
+    /// List and read notifications and the unread count.
+    #[serde(rename = "notifications:read")]
+    NotificationsRead,
+    /// Mark notifications read and delete them.
+    #[serde(rename = "notifications:write")]
+    NotificationsWrite,
 }
 
 impl Scope {
     /// Every scope in the catalogue.
-    pub const ALL: [Scope; 6] = [
+    pub const ALL: [Scope; 8] = [
         Scope::TasksRead,
         Scope::TasksWrite,
         Scope::TasksExecute,
         Scope::ExecutionsRead,
         Scope::AnalyticsRead,
         Scope::SecretsUse,
+        Scope::NotificationsRead,
+        Scope::NotificationsWrite,
     ];
 
     /// The wire and database name, e.g. `tasks:read`.
@@ -65,6 +75,8 @@ impl Scope {
             Scope::ExecutionsRead => "executions:read",
             Scope::AnalyticsRead => "analytics:read",
             Scope::SecretsUse => "secrets:use",
+            Scope::NotificationsRead => "notifications:read",
+            Scope::NotificationsWrite => "notifications:write",
         }
     }
 

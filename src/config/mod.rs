@@ -121,6 +121,9 @@ pub struct Settings {
     pub scheduler_enabled: bool,
     /// `WORKERS_ENABLED`: run workers that claim and execute queued executions (default true).
     pub workers_enabled: bool,
+    /// `NOTIFICATIONS_ENABLED`: run the alert-rule consumer and the notification delivery
+    /// worker (default true).
+    pub notifications_enabled: bool,
     /// `WORKER_CONCURRENCY`: executions one instance runs at the same time (default 32).
     pub worker_concurrency: usize,
     /// `WORKER_BATCH_SIZE`: executions claimed per query (default 32).
@@ -392,6 +395,8 @@ impl Settings {
         )?);
         let scheduler_enabled = boolean(var("SCHEDULER_ENABLED"), "SCHEDULER_ENABLED", true)?;
         let workers_enabled = boolean(var("WORKERS_ENABLED"), "WORKERS_ENABLED", true)?;
+        let notifications_enabled =
+            boolean(var("NOTIFICATIONS_ENABLED"), "NOTIFICATIONS_ENABLED", true)?;
         let worker_concurrency = bounded(
             var("WORKER_CONCURRENCY"),
             "WORKER_CONCURRENCY",
@@ -548,6 +553,7 @@ impl Settings {
             realtime_metrics_interval,
             scheduler_enabled,
             workers_enabled,
+            notifications_enabled,
             worker_concurrency,
             worker_batch_size,
             execution_lease,

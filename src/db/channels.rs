@@ -4,5 +4,9 @@
 pub const TASKS_CHANGED: &str = "nocron_tasks_changed";
 /// `NOTIFY` channel: executions were queued; idle workers claim.
 pub const EXECUTIONS_QUEUED: &str = "nocron_executions_queued";
+/// `NOTIFY` channel: outbox records were added; notification consumers claim them.
+pub const OUTBOX: &str = "nocron_outbox";
+/// `NOTIFY` channel: notification deliveries were queued; delivery workers claim them.
+pub const NOTIFICATION_DELIVERIES: &str = "nocron_notification_deliveries";
 /// `NOTIFY` channel: the payload is an execution id whose cancellation was requested.
 pub const EXECUTION_CANCEL: &str = "nocron_execution_cancel";

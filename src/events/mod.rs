@@ -2,7 +2,7 @@
 //!
 //! The engine and the task functions publish what happened (an execution was queued, started,
 //! logged a line, finished or a slot was skipped; a task was created, changed or deleted);
-//! the realtime gateway, notifications and alerts subscribe. Publishing never blocks and never
+//! the realtime gateway subscribes. Notifications publish what they stored for a user's sockets. Publishing never blocks and never
 //! fails: the bus is a `tokio::sync::broadcast` channel, so a subscriber that falls behind
 //! loses the oldest events (it sees `Lagged`) and never slows the engine down.
 
@@ -118,6 +118,38 @@ pub enum DomainEvent {
         to: TaskStatus,
         /// Why, when the engine decided it.
         reason: Option<String>,
+    },
+    /// A notification was stored for a user.
+    #[serde(rename = "notification.created")]
+    NotificationCreated {
+        /// The notification.
+        notification_id: Uuid,
+        /// Its recipient.
+        user_id: Uuid,
+        /// Its type, e.g. `TASK_FAILED`.
+        kind: String,
+        /// The type's category, e.g. `TASKS`.
+        category: String,
+        /// Whether it is critical.
+        critical: bool,
+        /// One line.
+        title: String,
+        /// The text.
+        body: String,
+        /// Where in the app it leads.
+        link: Option<String>,
+        /// Details.
+        data: serde_json::Value,
+        /// When it was stored.
+        created_at: DateTime<Utc>,
+    },
+    /// A user's count of unread notifications changed (or may have).
+    #[serde(rename = "notification.unread_count")]
+    UnreadCountChanged {
+        /// The user.
+        user_id: Uuid,
+        /// Unread, not deleted notifications.
+        count: i64,
     },
 }
 

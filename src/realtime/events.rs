@@ -42,9 +42,17 @@ pub mod names {
     pub const DASHBOARD_METRICS: &str = "dashboard.metrics";
     /// Sent just before the server disconnects a socket whose credentials expired.
     pub const SESSION_EXPIRED: &str = "session.expired";
+    /// A notification for the user was stored (the in-app channel).
+    pub const NOTIFICATION: &str = "notification";
+    /// The user's count of unread notifications.
+    pub const UNREAD_COUNT: &str = "unread_count";
+
+    /// Names outside the dotted namespaces: the notification centre's two events, named as
+    /// clients of notification services expect them.
+    pub const UNDOTTED: [&str; 2] = [NOTIFICATION, UNREAD_COUNT];
 
     /// Every event name in the catalogue.
-    pub const ALL: [&str; 13] = [
+    pub const ALL: [&str; 15] = [
         EXECUTION_QUEUED,
         EXECUTION_STARTED,
         EXECUTION_LOG,
@@ -58,6 +66,8 @@ pub mod names {
         ALERT_CREATED,
         DASHBOARD_METRICS,
         SESSION_EXPIRED,
+        NOTIFICATION,
+        UNREAD_COUNT,
     ];
 }
 
@@ -255,6 +265,46 @@ pub struct NotificationCreated {
     pub created_at: DateTime<Utc>,
 }
 
+/// `notification`: a notification stored for the user (`user:{recipient}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct NotificationPush {
+    /// Payload version (1).
+    #[schema(example = 1)]
+    pub v: u32,
+    /// The notification.
+    pub id: Uuid,
+    /// Its type, e.g. `TASK_FAILED`.
+    #[serde(rename = "type")]
+    #[schema(value_type = crate::notifications::model::NotificationType, example = "TASK_FAILED")]
+    pub kind: String,
+    /// The type's category, e.g. `TASKS`.
+    #[schema(value_type = crate::notifications::model::NotificationCategory, example = "TASKS")]
+    pub category: String,
+    /// Whether it is critical.
+    pub critical: bool,
+    /// One line.
+    pub title: String,
+    /// The text.
+    pub body: String,
+    /// Where in the app it leads.
+    pub link: Option<String>,
+    /// Details (task, execution, status, …).
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    /// When it was stored.
+    pub created_at: DateTime<Utc>,
+}
+
+/// `unread_count`: the user's unread notifications, after each change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct UnreadCountPush {
+    /// Payload version (1).
+    #[schema(example = 1)]
+    pub v: u32,
+    /// Unread, not deleted notifications.
+    pub count: i64,
+}
+
 /// `alert.created`: a security or operations alert (admin room). Reserved: nothing sends it
 /// until the alerts module exists.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -379,6 +429,8 @@ impl utoipa::Modify for EventSchemas {
             schema::<TaskDeleted>(),
             schema::<TaskStatusChanged>(),
             schema::<NotificationCreated>(),
+            schema::<NotificationPush>(),
+            schema::<UnreadCountPush>(),
             schema::<AlertCreated>(),
             schema::<DashboardMetrics>(),
             schema::<SessionExpired>(),
@@ -428,7 +480,10 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for name in names::ALL {
             assert!(seen.insert(name), "{name} twice");
-            assert!(name.contains('.'), "{name} is namespaced");
+            assert!(
+                name.contains('.') || names::UNDOTTED.contains(&name),
+                "{name} is namespaced"
+            );
         }
     }
 }

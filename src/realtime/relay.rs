@@ -2,7 +2,8 @@
 //! the catalogue payload it becomes.
 //!
 //! Execution and task events go to the task's owner (`user:{owner}`), the task's room and
-//! `admin`; log lines only to the task's room (they are many, and only a task view shows
+//! `admin`; notifications and unread counts only to their recipient's room; log lines only
+//! to the task's room (they are many, and only a task view shows
 //! them). A task's owner never changes, so it is cached after one lookup. Details the bus does
 //! not carry (a finished execution's duration and error, a task's name) are read through the
 //! scheduler's and the tasks module's own functions.
@@ -228,6 +229,41 @@ impl Relay {
                     at: now,
                 })?,
                 self.audience(task_id).await,
+            ),
+            DomainEvent::NotificationCreated {
+                notification_id,
+                user_id,
+                kind,
+                category,
+                critical,
+                title,
+                body,
+                link,
+                data,
+                created_at,
+            } => (
+                names::NOTIFICATION,
+                json(events::NotificationPush {
+                    v: PAYLOAD_VERSION,
+                    id: notification_id,
+                    kind,
+                    category,
+                    critical,
+                    title,
+                    body,
+                    link,
+                    data,
+                    created_at,
+                })?,
+                vec![Room::user(user_id)],
+            ),
+            DomainEvent::UnreadCountChanged { user_id, count } => (
+                names::UNREAD_COUNT,
+                json(events::UnreadCountPush {
+                    v: PAYLOAD_VERSION,
+                    count,
+                })?,
+                vec![Room::user(user_id)],
             ),
         };
         Some(Emit {

@@ -15,6 +15,7 @@ use crate::{
     config::ChainSettings,
     events::DomainEvent,
     executions::model::{ExecutionStatus, TriggerKind},
+    notifications,
     tasks::{
         db::notify_tasks_changed,
         model::{RetryPolicy, TaskStatus},
@@ -220,7 +221,8 @@ pub struct FollowUp {
     pub chain_stopped: Vec<ChainStopped>,
 }
 
-/// Queues retries and chained executions (no retry for an attempt whose cancellation was
+/// Queues retries and chained executions, adds an outbox record for each execution that
+/// ended (alert rules are evaluated from it), (no retry for an attempt whose cancellation was
 /// requested or whose owner is no longer active: it ends `CANCELLED`), and updates the tasks' consecutive-failure counts
 /// (auto-pausing tasks that reach their limit), inside the caller's transaction.
 pub async fn follow_up(
@@ -307,6 +309,9 @@ pub async fn follow_up(
     } else {
         count_dead(tx, &dead).await?
     };
+    // After the failure counts, which the records carry: one INSERT, consumed elsewhere.
+    let ended_ids: Vec<Uuid> = finished.iter().filter(|f| !f.retry).map(|f| f.id).collect();
+    notifications::outbox::record_ended(tx, &ended_ids).await?;
     Ok(FollowUp {
         retries: pairs,
         paused_tasks,

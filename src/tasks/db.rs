@@ -103,6 +103,7 @@ pub async fn insert_task(conn: &mut PgConnection, new: &NewTask) -> AppResult<Ta
     )
     .execute(&mut *conn)
     .await?;
+    crate::notifications::rules::insert_default_rules(&mut *conn, id).await?;
     notify_tasks_changed(&mut *conn).await?;
     load_task(&mut *conn, id)
         .await?

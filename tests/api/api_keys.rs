@@ -42,10 +42,12 @@ async fn a_key_is_shown_once_and_authenticates_on_api_v1() {
         .await
         .expect("json");
     assert_eq!(as_user["api_key_id"], Value::Null);
-    // A signed-in user holds the whole catalogue, `secrets:use` included.
+    // A signed-in user holds the whole catalogue, `secrets:use` and the notification
+    // scopes included.
     let scopes = as_user["scopes"].as_array().expect("scopes");
-    assert_eq!(scopes.len(), 6);
+    assert_eq!(scopes.len(), 8);
     assert!(scopes.contains(&json!("secrets:use")), "{scopes:?}");
+    assert!(scopes.contains(&json!("notifications:read")), "{scopes:?}");
 
     let list: Vec<Value> = app
         .get_as(&user.access_token, "/api-keys")

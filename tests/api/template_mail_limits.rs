@@ -96,9 +96,11 @@ async fn template_memory_bomb_driven_by_input_fails_its_execution_and_the_server
     let mut smtp = SmtpSink::start(&[]).await;
     let url = format!("smtp://127.0.0.1:{}", smtp.port);
     // The real background engine: the worker renders the bomb inside the server process.
+    // Alert emails are off, so the sink sees only what the actions send.
     let app = spawn_engine_app(&[
         ("SMTP_URL", url.as_str()),
         ("SMTP_FROM", "n@nocron.example"),
+        ("NOTIFICATIONS_ENABLED", "false"),
     ])
     .await;
     let user = app.login_as("USER").await;

@@ -1,0 +1,154 @@
+//! What a notification says: its title, body, link and data for each type an alert rule
+//! sends, and the email (subject, plain text and HTML) rendered from built-in minijinja
+//! templates within the template limits.
+
+use serde_json::{Value, json};
+
+use super::{
+    model::{MAX_BODY_CHARS, MAX_TITLE_CHARS, NotificationType, truncate},
+    rules::ExecutionEnded,
+};
+use crate::email::{EmailError, EmailSpec, RenderedEmail};
+
+/// A notification's content before it is stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Content {
+    /// One line.
+    pub title: String,
+    /// The text.
+    pub body: String,
+    /// Where in the app it leads.
+    pub link: String,
+    /// Structured details (task, execution, status, …).
+    pub data: Value,
+}
+
+/// The content of a `kind` notification about `ended`, for the task named `task_name`.
+pub fn for_execution(kind: NotificationType, task_name: &str, ended: &ExecutionEnded) -> Content {
+    let name = truncate(task_name, 120);
+    let (title, body) = match kind {
+        NotificationType::TaskFailed => (
+            format!("Task \u{201c}{name}\u{201d} failed"),
+            format!(
+                "{} failed execution{} in a row. Last status: {}{}",
+                ended.consecutive_failures,
+                if ended.consecutive_failures == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                ended.status,
+                ended
+                    .error
+                    .as_deref()
+                    .map(|e| format!(". Error: {e}"))
+                    .unwrap_or_default()
+            ),
+        ),
+        NotificationType::TaskRecovered => (
+            format!("Task \u{201c}{name}\u{201d} recovered"),
+            "The task succeeded again after failing.".to_owned(),
+        ),
+        NotificationType::TaskSucceeded => (
+            format!("Task \u{201c}{name}\u{201d} succeeded"),
+            "The execution succeeded.".to_owned(),
+        ),
+        NotificationType::TaskSlow => (
+            format!("Task \u{201c}{name}\u{201d} ran long"),
+            format!(
+                "The execution took {} ms.",
+                ended.duration_ms.unwrap_or_default()
+            ),
+        ),
+        other => (format!("{other}: {name}"), String::new()),
+    };
+    Content {
+        title: truncate(&title, MAX_TITLE_CHARS),
+        body: truncate(&body, MAX_BODY_CHARS),
+        link: format!("/tasks/{}/executions/{}", ended.task_id, ended.execution_id),
+        data: json!({
+            "task_id": ended.task_id,
+            "task_name": task_name,
+            "execution_id": ended.execution_id,
+            "status": ended.status,
+            "attempt": ended.attempt,
+            "duration_ms": ended.duration_ms,
+            "consecutive_failures": ended.consecutive_failures,
+        }),
+    }
+}
+
+const SUBJECT: &str = "[Nocron] {{ title }}";
+const TEXT: &str = "{{ title }}\n\n{{ body }}\n{% if link %}\nOpen: {{ link }}\n{% endif %}";
+const HTML: &str = "<!doctype html><html><body style=\"font-family:sans-serif\">\
+<h2>{{ title }}</h2><p>{{ body }}</p>\
+{% if link %}<p><a href=\"{{ link }}\">Open in Nocron</a></p>{% endif %}\
+</body></html>";
+
+/// The email of a notification to `recipient`, rendered with the built-in templates within
+/// the installed template limits (the HTML part auto-escaped).
+pub fn email(
+    recipient: &str,
+    title: &str,
+    body: &str,
+    link: Option<&str>,
+) -> Result<RenderedEmail, EmailError> {
+    let spec = EmailSpec {
+        to: vec!["{{ recipient }}".to_owned()],
+        cc: Vec::new(),
+        bcc: Vec::new(),
+        reply_to: None,
+        subject: SUBJECT.to_owned(),
+        text: Some(TEXT.to_owned()),
+        html: Some(HTML.to_owned()),
+    };
+    spec.render(&json!({
+        "recipient": recipient,
+        "title": title,
+        "body": body,
+        "link": link,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::executions::model::ExecutionStatus;
+    use uuid::Uuid;
+
+    #[test]
+    fn a_failure_names_the_task_and_the_error() {
+        let ended = ExecutionEnded {
+            execution_id: Uuid::nil(),
+            task_id: Uuid::nil(),
+            owner_id: Uuid::nil(),
+            status: ExecutionStatus::Dead,
+            attempt: 1,
+            duration_ms: Some(3),
+            error: Some("HTTP 500".into()),
+            consecutive_failures: 2,
+        };
+        let content = for_execution(NotificationType::TaskFailed, "Nightly", &ended);
+        assert_eq!(content.title, "Task \u{201c}Nightly\u{201d} failed");
+        assert!(
+            content.body.contains("2 failed executions"),
+            "{}",
+            content.body
+        );
+        assert!(content.body.contains("HTTP 500"));
+        assert_eq!(content.data["status"], "DEAD");
+    }
+
+    #[test]
+    fn the_email_has_both_parts_and_escapes_html() {
+        let mail = email("ann@example.com", "T <b>", "B & c", Some("/tasks/1")).expect("render");
+        assert_eq!(mail.to[0].to_string(), "ann@example.com");
+        assert_eq!(mail.subject, "[Nocron] T <b>");
+        assert!(mail.text.as_deref().is_some_and(|t| t.contains("B & c")));
+        assert!(
+            mail.html
+                .as_deref()
+                .is_some_and(|h| h.contains("T &lt;b&gt;") && h.contains("B &amp; c"))
+        );
+    }
+}

@@ -1,0 +1,193 @@
+//! The email delivery queue: due `QUEUED` deliveries are claimed with `SKIP LOCKED` (the
+//! claim counts an attempt and holds the row for [`CLAIM_LEASE`], so a crashed sender's row
+//! comes back), sent through the server's SMTP within the owner's hourly mail quota, and
+//! end `SENT`, are retried with exponential backoff and jitter, or end `UNDELIVERED` with the
+//! reason. Without SMTP they end `NOT_SENT`, which is not a failure.
+
+use std::time::Duration;
+
+use rand::Rng;
+use uuid::Uuid;
+
+use super::{
+    Notifier, compose,
+    model::{DeliveryStatus, SMTP_NOT_CONFIGURED},
+};
+use crate::email::{EmailError, quota};
+
+/// Attempts an email delivery gets, the first included.
+pub const EMAIL_MAX_ATTEMPTS: i32 = 5;
+/// How long a claimed delivery is held before another sender may take it again.
+pub const CLAIM_LEASE: Duration = Duration::from_secs(300);
+/// Deliveries one pass claims.
+pub const BATCH_SIZE: i64 = 20;
+
+/// Delay before the attempt after `attempt`: 30 s doubling to at most an hour, spread by
+/// ±20 %.
+pub fn retry_delay(attempt: i32, rng: &mut impl Rng) -> Duration {
+    let exponent = u32::try_from(attempt.saturating_sub(1).clamp(0, 16)).unwrap_or(0);
+    let base = (30.0 * 2f64.powi(exponent as i32)).min(3600.0);
+    Duration::from_secs_f64(base * rng.random_range(0.8..=1.2))
+}
+
+/// How one attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+enum Attempt {
+    Sent(Option<String>),
+    Retry(String),
+    Final(DeliveryStatus, String),
+}
+
+/// Claims due email deliveries and sends them; returns how many were handled.
+pub async fn deliver_due(notifier: &Notifier) -> Result<usize, sqlx::Error> {
+    let claimed = sqlx::query!(
+        r#"WITH claimed AS (
+               UPDATE notification_deliveries d
+               SET attempts = d.attempts + 1, updated_at = now(),
+                   next_attempt_at = now() + $2 * interval '1 second'
+               WHERE d.id IN (SELECT id FROM notification_deliveries
+                              WHERE status = 'QUEUED' AND channel = 'EMAIL'
+                                AND next_attempt_at <= now()
+                              ORDER BY next_attempt_at
+                              LIMIT $1
+                              FOR UPDATE SKIP LOCKED)
+               RETURNING d.id, d.attempts, d.notification_id)
+           SELECT c.id, c.attempts, n.user_id, n.title, n.body, n.link, n.critical, u.email
+           FROM claimed c
+           JOIN notifications n ON n.id = c.notification_id
+           JOIN users u ON u.id = n.user_id"#,
+        BATCH_SIZE,
+        CLAIM_LEASE.as_secs_f64()
+    )
+    .fetch_all(&notifier.db)
+    .await?;
+    for delivery in &claimed {
+        let attempt = send(
+            notifier,
+            delivery.user_id,
+            delivery.critical,
+            &delivery.email,
+            &delivery.title,
+            &delivery.body,
+            delivery.link.as_deref(),
+        )
+        .await;
+        record(notifier, delivery.id, delivery.attempts, attempt).await?;
+    }
+    Ok(claimed.len())
+}
+
+async fn send(
+    notifier: &Notifier,
+    user_id: Uuid,
+    critical: bool,
+    recipient: &str,
+    title: &str,
+    body: &str,
+    link: Option<&str>,
+) -> Attempt {
+    let Some(mailer) = &notifier.mailer else {
+        return Attempt::Final(DeliveryStatus::NotSent, SMTP_NOT_CONFIGURED.to_owned());
+    };
+    let (recipient, title, body, link) = (
+        recipient.to_owned(),
+        title.to_owned(),
+        body.to_owned(),
+        link.map(str::to_owned),
+    );
+    let rendered = tokio::task::spawn_blocking(move || {
+        compose::email(&recipient, &title, &body, link.as_deref())
+    })
+    .await;
+    let rendered = match rendered {
+        Ok(Ok(rendered)) => rendered,
+        Ok(Err(err)) => return Attempt::Final(DeliveryStatus::Undelivered, err.to_string()),
+        Err(err) => return Attempt::Retry(format!("rendering the email failed: {err}")),
+    };
+    let message = match rendered.to_message(mailer.from()) {
+        Ok(message) => message,
+        Err(err) => return Attempt::Final(DeliveryStatus::Undelivered, err.to_string()),
+    };
+    // Critical mail is not held back by the quota.
+    if !critical {
+        let limit = notifier.email_max_per_hour;
+        match quota::take(&notifier.db, user_id, limit).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Attempt::Final(DeliveryStatus::Undelivered, quota::exceeded_message(limit));
+            }
+            Err(err) => return Attempt::Retry(format!("cannot check the mail quota: {err}")),
+        }
+    }
+    match mailer.send(message).await {
+        Ok(sent) => Attempt::Sent(sent.message_id),
+        Err(err) if err.is_retryable() => Attempt::Retry(err.to_string()),
+        Err(
+            err @ (EmailError::Rejected { .. } | EmailError::Config(_) | EmailError::Field { .. }),
+        ) => Attempt::Final(DeliveryStatus::Undelivered, err.to_string()),
+        Err(err) => Attempt::Retry(err.to_string()),
+    }
+}
+
+async fn record(
+    notifier: &Notifier,
+    id: Uuid,
+    attempts: i32,
+    attempt: Attempt,
+) -> Result<(), sqlx::Error> {
+    let (status, error, provider_id, delay) = match attempt {
+        Attempt::Sent(message_id) => (DeliveryStatus::Sent, None, message_id, None),
+        Attempt::Retry(error) if attempts < EMAIL_MAX_ATTEMPTS => (
+            DeliveryStatus::Queued,
+            Some(error),
+            None,
+            Some(retry_delay(attempts, &mut rand::rng())),
+        ),
+        Attempt::Retry(error) => (
+            DeliveryStatus::Undelivered,
+            Some(format!("{error} (after {attempts} attempts)")),
+            None,
+            None,
+        ),
+        Attempt::Final(status, error) => (status, Some(error), None, None),
+    };
+    if status != DeliveryStatus::Sent {
+        tracing::warn!(delivery_id = %id, %status, error = error.as_deref().unwrap_or(""), "email notification not sent");
+    }
+    sqlx::query!(
+        r#"UPDATE notification_deliveries
+           SET status = $2, last_error = $3, provider_id = COALESCE($4, provider_id),
+               sent_at = CASE WHEN $2 = 'SENT' THEN now() ELSE sent_at END,
+               next_attempt_at = now() + COALESCE($5::float8, 0) * interval '1 second',
+               updated_at = now()
+           WHERE id = $1 AND status = 'QUEUED'"#,
+        id,
+        status.as_str(),
+        error,
+        provider_id,
+        delay.map(|d| d.as_secs_f64())
+    )
+    .execute(&notifier.db)
+    .await?;
+    metrics::counter!("nocron_notification_deliveries_total", "channel" => "EMAIL", "status" => status.as_str())
+        .increment(1);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_within_jitter_and_cap() {
+        let mut rng = rand::rng();
+        for _ in 0..100 {
+            let first = retry_delay(1, &mut rng).as_secs_f64();
+            assert!((24.0..=36.0).contains(&first), "{first}");
+            let fourth = retry_delay(4, &mut rng).as_secs_f64();
+            assert!((192.0..=288.0).contains(&fourth), "{fourth}");
+            let late = retry_delay(30, &mut rng).as_secs_f64();
+            assert!(late <= 3600.0 * 1.2, "{late}");
+        }
+    }
+}

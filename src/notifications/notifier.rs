@@ -1,0 +1,23 @@
+//! [`Notifier`], the part of the application state the outbox consumer and the delivery
+//! worker use.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+use crate::{email::Mailer, events::EventBus};
+
+/// What the consumer and the delivery worker need.
+#[derive(Clone, Debug)]
+pub struct Notifier {
+    /// The pool.
+    pub db: PgPool,
+    /// The bus pushes go through.
+    pub events: EventBus,
+    /// This instance, recorded on the rows it consumes.
+    pub instance_id: Arc<str>,
+    /// The server's SMTP, when configured.
+    pub mailer: Option<Mailer>,
+    /// `EMAIL_MAX_PER_HOUR`, the owner's hourly mail quota.
+    pub email_max_per_hour: u32,
+}

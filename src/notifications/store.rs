@@ -1,0 +1,105 @@
+//! Storing notifications with their deliveries, and the unread count pushed to sockets.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use super::{
+    compose::Content,
+    model::{Channel, NotificationType, initial_status},
+};
+use crate::events::{DomainEvent, EventBus};
+
+/// A notification to store.
+#[derive(Debug)]
+pub struct NewNotification<'a> {
+    /// The recipient.
+    pub user_id: Uuid,
+    /// Its type.
+    pub kind: NotificationType,
+    /// What it says.
+    pub content: &'a Content,
+    /// The task it is about.
+    pub task_id: Option<Uuid>,
+    /// The rule that sent it.
+    pub rule_id: Option<Uuid>,
+    /// The channels it goes to (one delivery row each).
+    pub channels: &'a [Channel],
+    /// Whether the server can send email (otherwise EMAIL deliveries are `NOT_SENT`).
+    pub email_ready: bool,
+}
+
+/// Stores a notification and one delivery per channel; returns its id and creation time.
+pub async fn insert(
+    tx: &mut Transaction<'_, Postgres>,
+    new: &NewNotification<'_>,
+) -> Result<(Uuid, DateTime<Utc>), sqlx::Error> {
+    let id = Uuid::now_v7();
+    let created_at = sqlx::query_scalar!(
+        r#"INSERT INTO notifications
+               (id, user_id, type, category, critical, title, body, data, link, task_id, rule_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+           RETURNING created_at"#,
+        id,
+        new.user_id,
+        new.kind.as_str(),
+        new.kind.category().as_str(),
+        new.kind.critical(),
+        new.content.title,
+        new.content.body,
+        new.content.data,
+        new.content.link,
+        new.task_id,
+        new.rule_id
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    let mut ids = Vec::new();
+    let mut channels = Vec::new();
+    let mut statuses = Vec::new();
+    let mut errors = Vec::new();
+    for channel in new.channels {
+        let (status, error) = initial_status(*channel, new.email_ready);
+        ids.push(Uuid::now_v7());
+        channels.push(channel.as_str().to_owned());
+        statuses.push(status.as_str().to_owned());
+        errors.push(error.unwrap_or_default().to_owned());
+    }
+    sqlx::query!(
+        r#"INSERT INTO notification_deliveries
+               (id, notification_id, channel, status, last_error, delivered_at)
+           SELECT d.id, $1, d.channel, d.status, NULLIF(d.error, ''),
+                  CASE WHEN d.status = 'DELIVERED' THEN now() END
+           FROM UNNEST($2::uuid[], $3::text[], $4::text[], $5::text[])
+                AS d(id, channel, status, error)
+           ON CONFLICT (notification_id, channel) DO NOTHING"#,
+        id,
+        &ids,
+        &channels,
+        &statuses,
+        &errors
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok((id, created_at))
+}
+
+/// The user's unread notifications.
+pub async fn unread_count(db: &PgPool, user_id: Uuid) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM notifications
+           WHERE user_id = $1 AND read_at IS NULL AND deleted_at IS NULL"#,
+        user_id
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Publishes the user's unread count for their sockets; a failure to count is logged (the
+/// next change publishes it again).
+pub async fn publish_unread_count(db: &PgPool, events: &EventBus, user_id: Uuid) {
+    match unread_count(db, user_id).await {
+        Ok(count) => events.publish(DomainEvent::UnreadCountChanged { user_id, count }),
+        Err(err) => tracing::warn!(error = %err, %user_id, "cannot count unread notifications"),
+    }
+}
