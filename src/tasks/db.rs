@@ -283,19 +283,42 @@ pub async fn delete_task(
     task_id: Uuid,
     owner_id: Uuid,
 ) -> AppResult<bool> {
-    let deleted = sqlx::query!(
-        "DELETE FROM tasks WHERE id = $1 AND owner_id = $2",
-        task_id,
-        owner_id
-    )
-    .execute(db)
-    .await?
-    .rows_affected()
-        > 0;
+    let mut tx = db.begin().await?;
+    let deleted = delete_task_in(&mut tx, task_id, owner_id).await?;
+    tx.commit().await?;
     if deleted {
         events.publish(DomainEvent::TaskDeleted { task_id, owner_id });
     }
     Ok(deleted)
+}
+
+/// Deletes one of the owner's tasks inside the caller's transaction; `false` when there was
+/// none. The task's executions are locked first, in the order a worker finishing them locks
+/// them (execution, then its task), so a deletion racing a completion waits for it instead
+/// of deadlocking with it.
+pub async fn delete_task_in(
+    tx: &mut PgConnection,
+    task_id: Uuid,
+    owner_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query!(
+        "SELECT e.id FROM executions e JOIN tasks t ON t.id = e.task_id
+         WHERE e.task_id = $1 AND t.owner_id = $2
+         ORDER BY e.id FOR UPDATE OF e",
+        task_id,
+        owner_id
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(sqlx::query!(
+        "DELETE FROM tasks WHERE id = $1 AND owner_id = $2",
+        task_id,
+        owner_id
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        > 0)
 }
 
 /// Wakes every dispatcher (delivered when the surrounding transaction commits).

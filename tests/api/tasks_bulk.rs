@@ -33,13 +33,19 @@ async fn stored(app: &TestApp, user: &TestUser, id: &str) -> Value {
 async fn bulk(app: &TestApp, user: &TestUser, body: Value) -> (StatusCode, Value) {
     let response = app.post_as(&user.access_token, "/tasks/bulk", &body).await;
     let status = response.status();
-    (status, response.json().await.expect("body"))
+    let answer: Value = response.json().await.expect("body");
+    assert_ne!(
+        status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{body}: {answer}"
+    );
+    (status, answer)
 }
 
 fn statuses(answer: &Value) -> Vec<&str> {
     answer["results"]
         .as_array()
-        .expect("results")
+        .unwrap_or_else(|| panic!("no results: {answer}"))
         .iter()
         .map(|r| r["status"].as_str().expect("status"))
         .collect()

@@ -233,33 +233,31 @@ fn check(body: &BulkIn) -> AppResult<()> {
     if let Some(i) = body.ids.iter().position(|id| !seen.insert(*id)) {
         return Err(AppError::invalid_field(format!("ids[{i}]"), "is repeated"));
     }
-    match body.action {
-        BulkAction::AddTags | BulkAction::RemoveTags => {
-            let tags = body
-                .tags
-                .as_ref()
-                .ok_or_else(|| AppError::invalid_field("tags", "is required for this action"))?;
-            if let Some(i) = tags
-                .iter()
-                .position(|t| t.is_empty() || t.chars().count() > 50)
-            {
-                return Err(AppError::invalid_field(
-                    format!("tags[{i}]"),
-                    "must be 1 to 50 characters",
-                ));
-            }
-        }
-        BulkAction::SetPriority => match body.priority {
-            Some(p) if PRIORITIES.contains(&p) => {}
-            Some(_) => return Err(AppError::invalid_field("priority", "must be from 0 to 9")),
-            None => {
-                return Err(AppError::invalid_field(
-                    "priority",
-                    "is required for this action",
-                ));
-            }
-        },
-        _ => {}
+    // Checked whatever the action, so a request is never accepted with a field out of range.
+    if let Some(i) = body
+        .tags
+        .iter()
+        .flatten()
+        .position(|t| t.is_empty() || t.chars().count() > 50)
+    {
+        return Err(AppError::invalid_field(
+            format!("tags[{i}]"),
+            "must be 1 to 50 characters",
+        ));
+    }
+    if body.priority.is_some_and(|p| !PRIORITIES.contains(&p)) {
+        return Err(AppError::invalid_field("priority", "must be from 0 to 9"));
+    }
+    let missing = match body.action {
+        BulkAction::AddTags | BulkAction::RemoveTags if body.tags.is_none() => Some("tags"),
+        BulkAction::SetPriority if body.priority.is_none() => Some("priority"),
+        _ => None,
+    };
+    if let Some(field) = missing {
+        return Err(AppError::invalid_field(
+            field,
+            "is required for this action",
+        ));
     }
     Ok(())
 }
@@ -294,15 +292,7 @@ async fn apply(
         };
     }
     if body.action == BulkAction::Delete {
-        let deleted = sqlx::query!(
-            "DELETE FROM tasks WHERE id = $1 AND owner_id = $2",
-            id,
-            owner
-        )
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if deleted == 0 {
+        if !db::delete_task_in(tx, id, owner).await? {
             return Ok(Outcome::NotFound);
         }
         pending.events.push(DomainEvent::TaskDeleted {
