@@ -300,7 +300,7 @@ impl Application {
     }
 }
 
-/// Starts what runs beside the server: the API-key invalidation listener, the system cron
+/// Starts what runs beside the server: the API-key and access-cache invalidation listeners, the system cron
 /// jobs, rate-limiter housekeeping, and the dummy password hash (computed off the request
 /// path). All of it stops when `state.shutdown` is cancelled.
 async fn start_background_work(state: &AppState) -> anyhow::Result<()> {
@@ -310,6 +310,9 @@ async fn start_background_work(state: &AppState) -> anyhow::Result<()> {
     api_keys::verify::start_listener(state)
         .await
         .context("listening for API key changes")?;
+    auth::access_cache::start_listener(state)
+        .await
+        .context("listening for session and user changes")?;
     let mut jobs = system_jobs::auth_jobs(state);
     jobs.extend(scheduler::maintenance::system_jobs(state));
     system_jobs::start(state, jobs).await?;

@@ -111,8 +111,8 @@ fn www_authenticate(err: AppError) -> AppError {
     )
 }
 
-/// Authenticates an access token: signature and claims, then (one indexed query) that its
-/// session is live and the user's token version still matches.
+/// Authenticates an access token: signature and claims, then that its session is live and
+/// the user's token version still matches (from the access cache, or one indexed query).
 pub async fn authenticate_access_token(
     state: &AuthState,
     token: &str,
@@ -128,30 +128,7 @@ async fn authenticate_access(
     token: &str,
 ) -> Result<(CurrentUser, Option<DateTime<Utc>>), AppError> {
     let claims = state.auth.jwt.verify(token)?;
-    let row = sqlx::query!(
-        "SELECT s.user_id, u.role, u.status, u.token_version
-         FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.id = $1 AND s.revoked_at IS NULL AND s.absolute_expires_at > now()",
-        claims.sid
-    )
-    .fetch_optional(&state.db)
-    .await?
-    .ok_or_else(|| AppError::unauthorized("the session has ended; sign in again"))?;
-    if row.user_id != claims.sub || row.status != "active" {
-        return Err(AppError::unauthorized(
-            "the session has ended; sign in again",
-        ));
-    }
-    if row.token_version != claims.ver {
-        return Err(AppError::unauthorized(
-            "the token has been revoked; sign in again",
-        ));
-    }
-    let user = CurrentUser {
-        id: row.user_id,
-        role: Role::from_db(&row.role)?,
-        session_id: claims.sid,
-    };
+    let user = state.auth.access.check(&state.db, &claims).await?;
     Ok((user, DateTime::from_timestamp(claims.exp, 0)))
 }
 

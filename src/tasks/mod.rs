@@ -7,3 +7,4 @@ pub mod list;
 pub mod model;
 pub mod templates;
 pub mod update;
+pub mod view;
