@@ -333,7 +333,7 @@ impl Application {
     }
 }
 
-/// Starts what runs beside the server: the API-key invalidation listener, the system cron
+/// Starts what runs beside the server: the API-key and access-cache invalidation listeners, the system cron
 /// jobs, rate-limiter housekeeping, and the dummy password hash (computed off the request
 /// path). All of it stops when `state.shutdown` is cancelled.
 async fn start_background_work(state: &AppState) -> anyhow::Result<()> {
@@ -343,6 +343,12 @@ async fn start_background_work(state: &AppState) -> anyhow::Result<()> {
     api_keys::verify::start_listener(&auth::AuthState::from_ref(state), state.shutdown.clone())
         .await
         .context("listening for API key changes")?;
+    auth::access_listener::start_listener(
+        &auth::AuthState::from_ref(state),
+        state.shutdown.clone(),
+    )
+    .await
+    .context("listening for session and user changes")?;
     let jobs_context = system_jobs::JobContext {
         db: state.db.clone(),
         settings: state.settings.clone(),

@@ -2,6 +2,8 @@
 //! Admins may call them; only a SUPER_ADMIN grants or removes ADMIN or SUPER_ADMIN, and the
 //! last SUPER_ADMIN cannot be demoted.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use serde::Deserialize;
 use sqlx::PgPool;
@@ -10,7 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
-    auth::{Admin, ClientMeta, RequireRole, Role},
+    auth::{Admin, AuthContext, ClientMeta, RequireRole, Role},
     error::{AppError, Problem},
     http::{AppJson, AppPath},
     state::AppState,
@@ -33,6 +35,7 @@ pub struct RoleIn {
 
 async fn change_role(
     db: &PgPool,
+    auth: &AuthContext,
     admin: RequireRole<Admin>,
     client: &ClientMeta,
     user_id: Uuid,
@@ -53,6 +56,8 @@ async fn change_role(
         manage::set_role(&mut tx, actor, &target, role, client).await?;
     }
     tx.commit().await?;
+    // Other instances drop it when the change's notice arrives; this one does not wait.
+    auth.access.forget_user(user_id).await;
     users::get(db, user_id)
         .await?
         .ok_or_else(|| AppError::not_found("user"))
@@ -72,12 +77,13 @@ async fn change_role(
     ))]
 async fn grant_role(
     State(db): State<PgPool>,
+    State(auth): State<Arc<AuthContext>>,
     admin: RequireRole<Admin>,
     client: ClientMeta,
     AppPath(user_id): AppPath<Uuid>,
     AppJson(body): AppJson<RoleIn>,
 ) -> Result<AppJson<UserOut>, AppError> {
-    let user = change_role(&db, admin, &client, user_id, |_| Ok(body.role)).await?;
+    let user = change_role(&db, &auth, admin, &client, user_id, |_| Ok(body.role)).await?;
     Ok(AppJson(user))
 }
 
@@ -98,6 +104,7 @@ async fn grant_role(
     ))]
 async fn remove_role(
     State(db): State<PgPool>,
+    State(auth): State<Arc<AuthContext>>,
     admin: RequireRole<Admin>,
     client: ClientMeta,
     AppPath((user_id, role)): AppPath<(Uuid, Role)>,
@@ -108,7 +115,7 @@ async fn remove_role(
             "every account has the USER role; remove ADMIN or SUPER_ADMIN",
         ));
     }
-    let user = change_role(&db, admin, &client, user_id, |target| {
+    let user = change_role(&db, &auth, admin, &client, user_id, |target| {
         if target.role == role {
             Ok(Role::User)
         } else {

@@ -1,5 +1,6 @@
-//! Process-wide auth machinery kept in the application state: JWT keys, rate limiters, the API-key
-//! cache, and the server's signing secret for values it hands out and must recognise.
+//! Process-wide auth machinery kept in the application state: JWT keys, rate limiters, the
+//! API-key and access caches, and the server's signing secret for values it hands out and must
+//! recognise.
 
 use std::{net::IpAddr, sync::Arc};
 
@@ -9,7 +10,7 @@ use sqlx::PgPool;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use super::{rate_limit::KeyedLimiter, tokens::JwtKeys};
+use super::{access_cache::AccessCache, rate_limit::KeyedLimiter, tokens::JwtKeys};
 use crate::{
     api_keys::cache::KeyCache,
     config::Settings,
@@ -41,6 +42,9 @@ pub struct AuthContext {
     pub api_key_limiter: KeyedLimiter<Uuid>,
     /// Recently used API keys, invalidated across instances by `NOTIFY`.
     pub api_keys: KeyCache,
+    /// Recently seen sessions and users, which access tokens are checked against;
+    /// invalidated across instances by `NOTIFY`.
+    pub access: AccessCache,
     /// Account mail (registration verification); `None` without `SMTP_URL`.
     pub mailer: Option<Mailer>,
     /// Registration mails per recipient address, so nobody floods a mailbox through
@@ -91,6 +95,7 @@ impl AuthContext {
                 auth.api_key_rate_limit_burst,
             ),
             api_keys: KeyCache::new(),
+            access: AccessCache::new(),
             mailer: mailer_from_settings(settings)?,
             registration_mail_limiter: KeyedLimiter::per_hour(6, 3),
             signing_secret: Arc::from(jwt_secret.as_bytes()),

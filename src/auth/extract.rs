@@ -11,10 +11,9 @@ use axum::{
     extract::{FromRef, FromRequestParts},
     http::{HeaderName, header, request::Parts},
 };
-use uuid::Uuid;
 
 use super::AuthState;
-pub use super::principal::Principal;
+pub use super::principal::{CurrentUser, Principal};
 use super::{Role, ScopeSet};
 use crate::{
     api_keys::{key::looks_like_key, verify::authenticate as authenticate_api_key},
@@ -23,17 +22,6 @@ use crate::{
 
 /// The header integrators send API keys in (`Authorization: Bearer nck_…` works too).
 pub const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-api-key");
-
-/// A user signed in with an access token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CurrentUser {
-    /// The user id.
-    pub id: Uuid,
-    /// The role as stored now (not as when the token was issued).
-    pub role: Role,
-    /// The session the token belongs to.
-    pub session_id: Uuid,
-}
 
 /// A minimum role, for [`RequireRole`].
 pub trait RoleRequirement {
@@ -92,8 +80,8 @@ fn www_authenticate(err: AppError) -> AppError {
     )
 }
 
-/// Authenticates an access token: signature and claims, then (one indexed query) that its
-/// session is live and the user's token version still matches.
+/// Authenticates an access token: signature and claims, then that its session is live and
+/// the user's token version still matches (from the access cache, or one indexed query).
 pub async fn authenticate_access_token(
     state: &AuthState,
     token: &str,
@@ -109,30 +97,7 @@ async fn authenticate_access(
     token: &str,
 ) -> Result<(CurrentUser, Option<DateTime<Utc>>), AppError> {
     let claims = state.auth.jwt.verify(token)?;
-    let row = sqlx::query!(
-        "SELECT s.user_id, u.role, u.status, u.token_version
-         FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.id = $1 AND s.revoked_at IS NULL AND s.absolute_expires_at > now()",
-        claims.sid
-    )
-    .fetch_optional(&state.db)
-    .await?
-    .ok_or_else(|| AppError::unauthorized("the session has ended; sign in again"))?;
-    if row.user_id != claims.sub || row.status != "active" {
-        return Err(AppError::unauthorized(
-            "the session has ended; sign in again",
-        ));
-    }
-    if row.token_version != claims.ver {
-        return Err(AppError::unauthorized(
-            "the token has been revoked; sign in again",
-        ));
-    }
-    let user = CurrentUser {
-        id: row.user_id,
-        role: Role::from_db(&row.role)?,
-        session_id: claims.sid,
-    };
+    let user = state.auth.access.check(&state.db, &claims).await?;
     Ok((user, DateTime::from_timestamp(claims.exp, 0)))
 }
 

@@ -303,7 +303,8 @@ async fn refresh(
     client: ClientMeta,
     ValidJson(body): ValidJson<RefreshIn>,
 ) -> Result<AppJson<AuthOut>, AppError> {
-    let rotated = sessions::rotate(&db, &body.refresh_token, &client, &settings.auth).await?;
+    let rotated =
+        sessions::rotate(&db, &auth, &body.refresh_token, &client, &settings.auth).await?;
     let user = users::get(&db, rotated.user_id)
         .await?
         .ok_or_else(|| AppError::unauthorized("the refresh token is invalid or expired"))?;
@@ -325,15 +326,20 @@ async fn refresh(
     ))]
 async fn logout(
     State(db): State<PgPool>,
+    State(auth): State<Arc<AuthContext>>,
     user: CurrentUser,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, AppError> {
     let body: LogoutIn = optional_json(&headers, &body)?;
+    // Other instances drop the sessions when the notice of the change arrives; this one
+    // does not wait for it.
     if body.all {
         sessions::revoke_all(&db, user.id, None, "signed_out_everywhere").await?;
+        auth.access.forget_user(user.id).await;
     } else {
         sessions::revoke(&db, user.session_id, "signed_out").await?;
+        auth.access.forget_session(user.session_id).await;
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -396,6 +402,7 @@ async fn change_password(
     )
     .await?;
     tx.commit().await?;
+    state.auth.access.forget_user(user.id).await;
     api_keys::forget_locally(&state.auth, &revoked_api_keys).await;
     let profile = users::get(&state.db, user.id)
         .await?

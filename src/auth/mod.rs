@@ -4,6 +4,8 @@
 //! [`RequireRole`] with [`Admin`]/[`SuperAdmin`], [`Principal`] with [`Scope`] checks, and
 //! [`authenticate_token`] for non-HTTP callers.
 
+pub mod access_cache;
+pub mod access_listener;
 pub mod api_v1;
 pub mod caller;
 pub mod context;

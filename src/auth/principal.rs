@@ -1,4 +1,5 @@
-//! [`Principal`]: who is calling, a user or an API key, with what it may do.
+//! Who is calling: [`CurrentUser`], a user signed in with an access token, and
+//! [`Principal`], a user or an API key with what it may do.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -8,6 +9,17 @@ use super::{
     scope::{Scope, ScopeSet},
 };
 use crate::error::AppError;
+
+/// A user signed in with an access token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CurrentUser {
+    /// The user id.
+    pub id: Uuid,
+    /// The role as stored now (not as when the token was issued).
+    pub role: Role,
+    /// The session the token belongs to.
+    pub session_id: Uuid,
+}
 
 /// Who is calling an endpoint that accepts users and API keys.
 #[derive(Debug, Clone, PartialEq, Eq)]

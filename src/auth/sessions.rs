@@ -9,7 +9,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
-    CurrentUser, Role, events,
+    AuthContext, CurrentUser, Role, events,
     events::SecurityEventKind,
     request::ClientMeta,
     tokens::{new_refresh_token, token_hash},
@@ -87,6 +87,7 @@ fn invalid_refresh() -> AppError {
 /// whole session and records a security event.
 pub async fn rotate(
     db: &PgPool,
+    auth: &AuthContext,
     presented: &str,
     client: &ClientMeta,
     settings: &AuthSettings,
@@ -123,6 +124,7 @@ pub async fn rotate(
         )
         .await?;
         tx.commit().await?;
+        auth.access.forget_session(row.session_id).await;
         tracing::warn!(user_id = %row.user_id, session_id = %row.session_id,
             "a rotated refresh token was presented again: session revoked");
         return Err(invalid_refresh());
@@ -304,6 +306,7 @@ async fn list_sessions(
     ))]
 async fn revoke_session(
     axum::extract::State(db): axum::extract::State<PgPool>,
+    axum::extract::State(auth): axum::extract::State<std::sync::Arc<AuthContext>>,
     user: CurrentUser,
     AppPath(id): AppPath<Uuid>,
 ) -> Result<axum::http::StatusCode, AppError> {
@@ -318,5 +321,6 @@ async fn revoke_session(
     if result.rows_affected() == 0 {
         return Err(AppError::not_found("session"));
     }
+    auth.access.forget_session(id).await;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }

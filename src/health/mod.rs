@@ -231,9 +231,14 @@ async fn status(
     State(state): State<HealthState>,
     MaybeUser(user): MaybeUser,
 ) -> AppJson<ServerStatus> {
-    let reachable = tokio::time::timeout(Duration::from_secs(2), state.db.acquire()).await;
+    // Checkouts are not tested by the pool, so the connection is pinged here.
+    let reachable = tokio::time::timeout(Duration::from_secs(2), async {
+        let mut conn = state.db.acquire().await?;
+        sqlx::Connection::ping(&mut *conn).await
+    })
+    .await;
     let health = match reachable {
-        Ok(Ok(_)) => Health::Ok,
+        Ok(Ok(())) => Health::Ok,
         _ => Health::Degraded,
     };
     let admin = user.is_some_and(|user| user.role.includes(Role::Admin));

@@ -140,9 +140,17 @@ async fn recheck<A: Adapter>(context: &Context, socket: SocketRef<A>) {
     ) else {
         return;
     };
+    // The caches' own listeners may not have seen the notification yet.
     if let Some(prefix) = credential.key_prefix() {
-        // The key cache's own listener may not have seen the notification yet.
         context.state.auth.auth.api_keys.invalidate(prefix).await;
+    } else {
+        context
+            .state
+            .auth
+            .auth
+            .access
+            .forget_user(before.user_id)
+            .await;
     }
     let now =
         (context.hooks.authenticate)(context.state.clone(), credential.token().to_owned()).await;

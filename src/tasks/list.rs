@@ -1,15 +1,13 @@
 //! Listing an owner's tasks: filters, a stable sort and keyset (cursor) pagination, plus each
 //! task's most recent execution.
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Postgres, QueryBuilder};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
-    db::load_tasks,
     model::{ActionType, Task, TaskStatus},
+    view::{TASK_COLUMNS, TaskRow, latest_execution_join},
 };
 use crate::{
     error::{AppError, AppResult},
@@ -63,28 +61,7 @@ pub struct TaskQuery {
     pub cursor: Option<String>,
 }
 
-/// The latest execution of a task, in brief.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct ExecutionSummary {
-    /// The execution.
-    pub id: Uuid,
-    /// Its status.
-    pub status: ExecutionStatus,
-    /// What started it.
-    pub trigger_kind: TriggerKind,
-    /// Attempt number.
-    pub attempt: i32,
-    /// When it was queued.
-    pub queued_at: DateTime<Utc>,
-    /// When it started.
-    pub started_at: Option<DateTime<Utc>>,
-    /// When it finished.
-    pub finished_at: Option<DateTime<Utc>>,
-    /// How long it ran.
-    pub duration_ms: Option<i64>,
-    /// Why it failed.
-    pub error: Option<String>,
-}
+pub use super::view::ExecutionSummary;
 
 /// One page of tasks with their latest executions.
 pub struct TaskPage {
@@ -129,7 +106,15 @@ fn sort_expression(sort: TaskSort) -> (&'static str, &'static str) {
     }
 }
 
-/// One page of the owner's tasks.
+/// A row of a page: the task with its latest execution, and its sort key as text.
+#[derive(sqlx::FromRow)]
+struct PageRow {
+    #[sqlx(flatten)]
+    row: TaskRow,
+    sort_key: Option<String>,
+}
+
+/// One page of the owner's tasks with their latest executions, in one query.
 pub async fn list_tasks(db: &PgPool, owner_id: Uuid, query: &TaskQuery) -> AppResult<TaskPage> {
     let (expression, key_type) = sort_expression(query.sort);
     let cursor = query
@@ -137,9 +122,12 @@ pub async fn list_tasks(db: &PgPool, owner_id: Uuid, query: &TaskQuery) -> AppRe
         .as_deref()
         .map(|text| Cursor::decode(text, query.sort, query.order))
         .transpose()?;
-    let mut sql: QueryBuilder<Postgres> = QueryBuilder::new("SELECT id, (");
-    sql.push(expression)
-        .push(")::text AS key FROM tasks WHERE owner_id = ")
+    // The page of tasks first, then each one's latest execution, in one statement.
+    let mut sql: QueryBuilder<Postgres> = QueryBuilder::new("SELECT p.*, e.* FROM (SELECT ");
+    sql.push(TASK_COLUMNS)
+        .push(", (")
+        .push(expression)
+        .push(")::text AS sort_key FROM tasks WHERE owner_id = ")
         .push_bind(owner_id);
     if let Some(status) = query.status {
         sql.push(" AND status = ").push_bind(status.as_str());
@@ -175,36 +163,30 @@ pub async fn list_tasks(db: &PgPool, owner_id: Uuid, query: &TaskQuery) -> AppRe
     sql.push(format_args!(
         " ORDER BY {expression} {direction}, id {direction} LIMIT "
     ))
-    .push_bind(query.limit + 1);
-    let mut rows: Vec<(Uuid, Option<String>)> = sql.build_query_as().fetch_all(db).await?;
+    .push_bind(query.limit + 1)
+    .push(") p ")
+    .push(latest_execution_join("p"))
+    .push(format_args!(
+        " ORDER BY {expression} {direction}, id {direction}"
+    ));
+    let mut rows: Vec<PageRow> = sql.build_query_as().fetch_all(db).await?;
     let next_cursor = if rows.len() as i64 > query.limit {
         rows.truncate(usize::try_from(query.limit).unwrap_or(0));
         match rows.last() {
-            Some((id, key)) => Some(cursor::encode(&Cursor {
+            Some(last) => Some(cursor::encode(&Cursor {
                 sort: query.sort,
                 order: query.order,
-                key: key.clone().unwrap_or_default(),
-                id: *id,
+                key: last.sort_key.clone().unwrap_or_default(),
+                id: last.row.id(),
             })?),
             None => None,
         }
     } else {
         None
     };
-    let ids: Vec<Uuid> = rows.iter().map(|(id, _)| *id).collect();
-    let mut tasks = load_tasks(db, &ids).await?;
-    let mut latest = latest_executions(db, &ids).await?;
-    let items = ids
-        .iter()
-        .filter_map(|id| {
-            let position = tasks.iter().position(|task| task.id == *id)?;
-            let task = tasks.swap_remove(position);
-            let summary = latest
-                .iter()
-                .position(|(task_id, _)| task_id == id)
-                .map(|index| latest.swap_remove(index).1);
-            Some((task, summary))
-        })
+    let items = rows
+        .into_iter()
+        .map(|page_row| page_row.row.split())
         .collect();
     Ok(TaskPage { items, next_cursor })
 }

@@ -8,3 +8,4 @@ pub mod model;
 pub mod status;
 pub mod templates;
 pub mod update;
+pub mod view;

@@ -20,7 +20,7 @@ pub use model::{
 };
 
 use crate::{
-    auth::{Admin, ClientMeta, CurrentUser, RequireRole, Role},
+    auth::{Admin, AuthContext, ClientMeta, CurrentUser, RequireRole, Role},
     config::Settings,
     error::{AppError, Problem},
     http::{AppJson, AppPath, AppQuery, ValidJson},
@@ -170,6 +170,7 @@ async fn get_user(
 async fn update_user(
     State(db): State<PgPool>,
     State(settings): State<Arc<Settings>>,
+    State(auth): State<Arc<AuthContext>>,
     caller: CurrentUser,
     client: ClientMeta,
     AppPath(id): AppPath<Uuid>,
@@ -237,6 +238,10 @@ async fn update_user(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    if patch.status.is_some() {
+        // Other instances drop it when the change's notice arrives; this one does not wait.
+        auth.access.forget_user(id).await;
+    }
     model::get(&db, id)
         .await?
         .map(AppJson)
@@ -255,6 +260,7 @@ async fn update_user(
     ))]
 async fn delete_user(
     State(db): State<PgPool>,
+    State(auth): State<Arc<AuthContext>>,
     caller: CurrentUser,
     client: ClientMeta,
     AppPath(id): AppPath<Uuid>,
@@ -271,6 +277,7 @@ async fn delete_user(
     }
     manage::delete(&mut tx, caller, &target, &client).await?;
     tx.commit().await?;
+    auth.access.forget_user(id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

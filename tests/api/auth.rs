@@ -456,3 +456,98 @@ async fn two_simultaneous_uses_of_one_refresh_token_count_as_reuse() {
     let access = winner["access_token"].as_str().expect("token");
     assert_eq!(app.get_as(access, "/auth/me").await.status(), 401);
 }
+
+/// Asks `other` for `/auth/me` with `token` until it answers 401 (its cache drops the entry
+/// when the change's notice arrives, however busy the machine) or 20 s pass.
+async fn refused_on(other: &crate::helpers::Sibling, token: &str) -> u16 {
+    let started = std::time::Instant::now();
+    let mut status = 200;
+    while started.elapsed() < std::time::Duration::from_secs(20) {
+        status = other
+            .client
+            .get(format!("{}/auth/me", other.address))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+            .status()
+            .as_u16();
+        if status == 401 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    status
+}
+
+#[tokio::test]
+async fn a_session_revoked_or_a_user_disabled_on_one_instance_is_refused_on_another() {
+    let app = spawn_app().await;
+    let other = app.spawn_sibling(&[]).await;
+    let email = unique_email("elsewhere");
+    let (_, access_a, _) = app.register(&email, PASSWORD).await;
+    let b: Value = app
+        .login(&email, PASSWORD)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let access_b = b["access_token"].as_str().expect("token").to_owned();
+    let on_other = |token: String| {
+        other
+            .client
+            .get(format!("{}/auth/me", other.address))
+            .bearer_auth(token)
+            .send()
+    };
+    // Both instances have both sessions cached.
+    for token in [&access_a, &access_b] {
+        assert_eq!(app.get_as(token, "/auth/me").await.status(), 200);
+        assert_eq!(
+            on_other(token.clone()).await.expect("request").status(),
+            200
+        );
+        assert_eq!(
+            on_other(token.clone()).await.expect("request").status(),
+            200
+        );
+    }
+
+    // Session B signed out from session A on this instance: refused here at once, and on
+    // the other instance as soon as the notice arrives, while A stays valid on both.
+    let sessions = app.get_json_as(&access_a, "/sessions").await;
+    let b_id = sessions
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .find(|s| s["current"] == false)
+        .and_then(|s| s["id"].as_str())
+        .expect("session b")
+        .to_owned();
+    let revoke = app.delete_as(&access_a, &format!("/sessions/{b_id}")).await;
+    assert_eq!(revoke.status(), 204);
+    assert_eq!(app.get_as(&access_b, "/auth/me").await.status(), 401);
+    assert_eq!(
+        refused_on(&other, &access_b).await,
+        401,
+        "the other instance still accepted the revoked session after 20 s"
+    );
+    assert_eq!(
+        on_other(access_a.clone()).await.expect("request").status(),
+        200
+    );
+
+    // The account disabled by an admin on this instance: its last session is refused on
+    // the other instance too.
+    let admin = app.login_as("ADMIN").await;
+    let me = app.get_json_as(&access_a, "/auth/me").await;
+    let user_id: uuid::Uuid = me["id"].as_str().expect("id").parse().expect("uuid");
+    app.set_user_status(&admin.access_token, user_id, "disabled")
+        .await;
+    assert_eq!(app.get_as(&access_a, "/auth/me").await.status(), 401);
+    assert_eq!(
+        refused_on(&other, &access_a).await,
+        401,
+        "the other instance still accepted a disabled user's token after 20 s"
+    );
+}

@@ -22,7 +22,7 @@ use crate::{
         db,
         list::{self, SortOrder, TaskQuery, TaskSort},
         model::{ActionType, NewTask, Task, TaskStatus},
-        update,
+        update, view,
     },
 };
 
@@ -157,8 +157,8 @@ pub async fn get_task(
     AppPath(id): AppPath<Uuid>,
 ) -> AppResult<(HeaderMap, AppJson<TaskOut>)> {
     caller.require(Scope::TasksRead)?;
-    let task = db::owned_task(&db, id, caller.owner_id()).await?;
-    respond_with(&db, task).await
+    let (task, last) = view::owned_task_with_latest(&db, id, caller.owner_id()).await?;
+    Ok((versioned(&task), AppJson(TaskOut::new(task, last))))
 }
 
 /// Replace a task's definition. Send `If-Match` with the task's `ETag` to refuse the change
