@@ -301,14 +301,16 @@ pub async fn delete_task_in(
     task_id: Uuid,
     owner_id: Uuid,
 ) -> Result<bool, sqlx::Error> {
+    // Locks without sending the ids back: a task may have many executions.
     sqlx::query!(
-        "SELECT e.id FROM executions e JOIN tasks t ON t.id = e.task_id
-         WHERE e.task_id = $1 AND t.owner_id = $2
-         ORDER BY e.id FOR UPDATE OF e",
+        r#"SELECT count(*) AS "locked!" FROM (
+               SELECT e.id FROM executions e JOIN tasks t ON t.id = e.task_id
+               WHERE e.task_id = $1 AND t.owner_id = $2
+               ORDER BY e.id FOR UPDATE OF e) locked"#,
         task_id,
         owner_id
     )
-    .fetch_all(&mut *tx)
+    .fetch_one(&mut *tx)
     .await?;
     Ok(sqlx::query!(
         "DELETE FROM tasks WHERE id = $1 AND owner_id = $2",
