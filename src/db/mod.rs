@@ -30,9 +30,8 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(5))
         .idle_timeout(Duration::from_secs(300))
-        // A ping before every checkout doubled the round trips of a simple read; a broken
-        // connection fails its query instead, and the pool replaces it.
-        .test_before_acquire(false)
+        // The pool pings a connection before lending it: after the database drops every
+        // connection, the next checkout gets a fresh one at once instead of a dead one.
         .connect_with(options)
         .await
         .context(
