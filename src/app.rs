@@ -50,10 +50,10 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             "/api/v1/executions",
             openapi::for_api_v1(executions::router()),
         )
-        .nest("/notifications", notifications::routes::router())
+        .nest("/notifications", notifications_router())
         .nest(
             "/api/v1/notifications",
-            openapi::for_api_v1(notifications::routes::router()),
+            openapi::for_api_v1(notifications_router()),
         )
         .nest(
             "/api/v1/tasks",
@@ -74,6 +74,14 @@ pub fn api_router() -> OpenApiRouter<AppState> {
                 .merge(triggers::inbound::router())
                 .merge(triggers::email::inbound_router()),
         )
+}
+
+/// `/notifications`: the inbox, the account's webhook endpoints and test messages.
+fn notifications_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(notifications::routes::router())
+        .merge(notifications::webhooks::router())
+        .merge(notifications::test_send::router())
 }
 
 /// The routes, and the OpenAPI document of the whole API as the server really answers.

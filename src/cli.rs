@@ -150,6 +150,9 @@ async fn rotate_master_key(settings: Settings, batch_size: u32) -> anyhow::Resul
     let result = secrets::rotation::rotate_all(&pool, &vault, batch_size).await;
     let webhooks =
         crate::triggers::secrets::rotate_webhook_secrets(&pool, &vault, batch_size).await;
+    let endpoints =
+        crate::notifications::secret_rotation::rotate_endpoint_secrets(&pool, &vault, batch_size)
+            .await;
     let notion = crate::notion::connection::rotate_all(&pool, &vault).await;
     pool.close().await;
     drop(cluster);
@@ -161,6 +164,13 @@ async fn rotate_master_key(settings: Settings, batch_size: u32) -> anyhow::Resul
         vault.current_key_id()
     );
     report.failed.extend(webhooks.failed);
+    let endpoints = endpoints?;
+    println!(
+        "rotated {} notification webhook signing secrets to key {}",
+        endpoints.rotated,
+        vault.current_key_id()
+    );
+    report.failed.extend(endpoints.failed);
     println!(
         "rotated {} secrets to key {} in {} batches",
         report.rotated,

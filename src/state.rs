@@ -117,6 +117,9 @@ impl FromRef<AppState> for Notifier {
             instance_id: state.instance_id.clone(),
             mailer: state.action_services.mailer.clone(),
             email_max_per_hour: state.action_services.templates_mail.email_max_per_hour,
+            http: state.action_http.clone(),
+            outbound: state.outbound.clone(),
+            vault: state.vault.clone(),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The email delivery queue: due `QUEUED` deliveries are claimed with `SKIP LOCKED` (the
+//! The delivery queue, and its email sender: due `QUEUED` deliveries are claimed with `SKIP LOCKED` (the
 //! claim counts an attempt and holds the row for [`CLAIM_LEASE`], so a crashed sender's row
 //! comes back), sent through the server's SMTP within the owner's hourly mail quota, and
 //! end `SENT`, are retried with exponential backoff and jitter, or end `UNDELIVERED` with the
@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{
     Notifier, compose,
-    model::{DeliveryStatus, SMTP_NOT_CONFIGURED},
+    model::{Channel, DeliveryStatus, SMTP_NOT_CONFIGURED},
 };
 use crate::email::{EmailError, quota};
 
@@ -22,19 +22,37 @@ pub const CLAIM_LEASE: Duration = Duration::from_secs(300);
 /// Deliveries one pass claims.
 pub const BATCH_SIZE: i64 = 20;
 
+/// Attempts a webhook delivery gets, the first included (about 21 minutes of retries).
+pub const WEBHOOK_MAX_ATTEMPTS: i32 = 8;
+
 /// Delay before the attempt after `attempt`: 30 s doubling to at most an hour, spread by
 /// ±20 %.
 pub fn retry_delay(attempt: i32, rng: &mut impl Rng) -> Duration {
-    let exponent = u32::try_from(attempt.saturating_sub(1).clamp(0, 16)).unwrap_or(0);
-    let base = (30.0 * 2f64.powi(exponent as i32)).min(3600.0);
+    backoff(30.0, 3600.0, attempt, rng)
+}
+
+/// Delay before a webhook's attempt after `attempt`: 10 s doubling to at most 15 minutes,
+/// spread by ±20 %.
+pub fn webhook_retry_delay(attempt: i32, rng: &mut impl Rng) -> Duration {
+    backoff(10.0, 900.0, attempt, rng)
+}
+
+fn backoff(first: f64, cap: f64, attempt: i32, rng: &mut impl Rng) -> Duration {
+    let exponent = attempt.saturating_sub(1).clamp(0, 16);
+    let base = (first * 2f64.powi(exponent)).min(cap);
     Duration::from_secs_f64(base * rng.random_range(0.8..=1.2))
 }
 
 /// How one attempt ended.
 #[derive(Debug, Clone, PartialEq)]
-enum Attempt {
+pub(super) enum Attempt {
+    /// The provider took it (with its message id).
     Sent(Option<String>),
+    /// The recipient has it (a webhook endpoint answered 2xx).
+    Delivered,
+    /// A transient failure: try again after a backoff, until the attempts run out.
     Retry(String),
+    /// A permanent outcome.
     Final(DeliveryStatus, String),
 }
 
@@ -72,7 +90,14 @@ pub async fn deliver_due(notifier: &Notifier) -> Result<usize, sqlx::Error> {
             delivery.link.as_deref(),
         )
         .await;
-        record(notifier, delivery.id, delivery.attempts, attempt).await?;
+        record(
+            notifier,
+            Channel::Email,
+            delivery.id,
+            delivery.attempts,
+            attempt,
+        )
+        .await?;
     }
     Ok(claimed.len())
 }
@@ -129,19 +154,28 @@ async fn send(
     }
 }
 
-async fn record(
+/// Records how a claimed delivery's attempt ended: `SENT`/`DELIVERED`, queued again after
+/// its backoff, or final once the channel's attempts are used up.
+pub(super) async fn record(
     notifier: &Notifier,
+    channel: Channel,
     id: Uuid,
     attempts: i32,
     attempt: Attempt,
 ) -> Result<(), sqlx::Error> {
+    let (max_attempts, delay_after): (i32, fn(i32, &mut rand::rngs::ThreadRng) -> Duration) =
+        match channel {
+            Channel::Webhook => (WEBHOOK_MAX_ATTEMPTS, webhook_retry_delay),
+            Channel::Email | Channel::InApp => (EMAIL_MAX_ATTEMPTS, retry_delay),
+        };
     let (status, error, provider_id, delay) = match attempt {
         Attempt::Sent(message_id) => (DeliveryStatus::Sent, None, message_id, None),
-        Attempt::Retry(error) if attempts < EMAIL_MAX_ATTEMPTS => (
+        Attempt::Delivered => (DeliveryStatus::Delivered, None, None, None),
+        Attempt::Retry(error) if attempts < max_attempts => (
             DeliveryStatus::Queued,
             Some(error),
             None,
-            Some(retry_delay(attempts, &mut rand::rng())),
+            Some(delay_after(attempts, &mut rand::rng())),
         ),
         Attempt::Retry(error) => (
             DeliveryStatus::Undelivered,
@@ -151,13 +185,14 @@ async fn record(
         ),
         Attempt::Final(status, error) => (status, Some(error), None, None),
     };
-    if status != DeliveryStatus::Sent {
-        tracing::warn!(delivery_id = %id, %status, error = error.as_deref().unwrap_or(""), "email notification not sent");
+    if !matches!(status, DeliveryStatus::Sent | DeliveryStatus::Delivered) {
+        tracing::warn!(delivery_id = %id, %channel, %status, error = error.as_deref().unwrap_or(""), "notification not delivered");
     }
     sqlx::query!(
         r#"UPDATE notification_deliveries
            SET status = $2, last_error = $3, provider_id = COALESCE($4, provider_id),
-               sent_at = CASE WHEN $2 = 'SENT' THEN now() ELSE sent_at END,
+               sent_at = CASE WHEN $2 IN ('SENT', 'DELIVERED') THEN now() ELSE sent_at END,
+               delivered_at = CASE WHEN $2 = 'DELIVERED' THEN now() ELSE delivered_at END,
                next_attempt_at = now() + COALESCE($5::float8, 0) * interval '1 second',
                updated_at = now()
            WHERE id = $1 AND status = 'QUEUED'"#,
@@ -169,7 +204,7 @@ async fn record(
     )
     .execute(&notifier.db)
     .await?;
-    metrics::counter!("nocron_notification_deliveries_total", "channel" => "EMAIL", "status" => status.as_str())
+    metrics::counter!("nocron_notification_deliveries_total", "channel" => channel.as_str(), "status" => status.as_str())
         .increment(1);
     Ok(())
 }
@@ -188,6 +223,19 @@ mod tests {
             assert!((192.0..=288.0).contains(&fourth), "{fourth}");
             let late = retry_delay(30, &mut rng).as_secs_f64();
             assert!(late <= 3600.0 * 1.2, "{late}");
+            let webhook_first = webhook_retry_delay(1, &mut rng).as_secs_f64();
+            assert!((8.0..=12.0).contains(&webhook_first), "{webhook_first}");
+        }
+    }
+
+    #[test]
+    fn webhook_retries_span_about_twenty_minutes() {
+        let mut rng = rand::rng();
+        for _ in 0..100 {
+            let total: f64 = (1..WEBHOOK_MAX_ATTEMPTS)
+                .map(|attempt| webhook_retry_delay(attempt, &mut rng).as_secs_f64())
+                .sum();
+            assert!((1270.0 * 0.8..=1270.0 * 1.2).contains(&total), "{total}");
         }
     }
 }

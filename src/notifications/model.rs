@@ -88,6 +88,8 @@ text_enum! {
         InApp = "IN_APP",
         /// An email through the configured SMTP server.
         Email = "EMAIL",
+        /// A signed POST to each of the recipient's webhook endpoints.
+        Webhook = "WEBHOOK",
     }
 }
 
@@ -122,7 +124,12 @@ pub fn truncate(text: &str, max: usize) -> String {
 /// Why an email delivery is `NOT_SENT` when the server has no SMTP.
 pub const SMTP_NOT_CONFIGURED: &str = "SMTP is not configured (SMTP_URL, SMTP_FROM)";
 
-/// The delivery row a channel starts with.
+/// Why a webhook delivery is `NOT_SENT` when the recipient has no endpoint.
+pub const NO_WEBHOOK_ENDPOINT: &str =
+    "no webhook endpoint is set up (POST /notifications/webhooks)";
+
+/// The delivery row a channel starts with (webhooks: for each endpoint; without one, the
+/// row is `NOT_SENT` with [`NO_WEBHOOK_ENDPOINT`]).
 pub fn initial_status(
     channel: Channel,
     email_ready: bool,
@@ -131,6 +138,7 @@ pub fn initial_status(
         Channel::InApp => (DeliveryStatus::Delivered, None),
         Channel::Email if email_ready => (DeliveryStatus::Queued, None),
         Channel::Email => (DeliveryStatus::NotSent, Some(SMTP_NOT_CONFIGURED)),
+        Channel::Webhook => (DeliveryStatus::Queued, None),
     }
 }
 

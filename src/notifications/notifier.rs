@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
-use crate::{email::Mailer, events::EventBus};
+use crate::{email::Mailer, events::EventBus, net::OutboundPolicy, secrets::vault::Vault};
 
 /// What the consumer and the delivery worker need.
 #[derive(Clone, Debug)]
@@ -20,4 +20,10 @@ pub struct Notifier {
     pub mailer: Option<Mailer>,
     /// `EMAIL_MAX_PER_HOUR`, the owner's hourly mail quota.
     pub email_max_per_hour: u32,
+    /// The SSRF-guarded client webhook deliveries go through (it follows no redirect).
+    pub http: reqwest::Client,
+    /// Which addresses webhook endpoints may have.
+    pub outbound: Arc<OutboundPolicy>,
+    /// Opens webhook endpoints' signing secrets.
+    pub vault: Arc<Vault>,
 }

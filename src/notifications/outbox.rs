@@ -107,7 +107,7 @@ pub async fn process_batch(notifier: &Notifier, limit: i64) -> Result<Processed,
     if rows.is_empty() {
         return Ok(processed);
     }
-    let mut emails_queued = false;
+    let mut deliveries_queued = false;
     for row in &rows {
         if row.kind != EXECUTION_ENDED {
             tracing::warn!(id = row.id, kind = %row.kind, "outbox record of an unknown kind skipped");
@@ -121,7 +121,7 @@ pub async fn process_batch(notifier: &Notifier, limit: i64) -> Result<Processed,
             }
         };
         let created = judge(&mut tx, notifier, &ended).await?;
-        emails_queued |= !created.is_empty() && notifier.mailer.is_some();
+        deliveries_queued |= !created.is_empty();
         processed.notifications.extend(created);
     }
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
@@ -132,7 +132,7 @@ pub async fn process_batch(notifier: &Notifier, limit: i64) -> Result<Processed,
     )
     .execute(&mut *tx)
     .await?;
-    if emails_queued {
+    if deliveries_queued {
         sqlx::query!("SELECT pg_notify($1, '')", NOTIFICATION_DELIVERIES)
             .execute(&mut *tx)
             .await?;
@@ -244,7 +244,8 @@ async fn load_rules(
 
 /// Pushes each stored notification to its recipient's sockets, then each recipient's unread
 /// count, through the event bus (never waiting on the sockets).
-async fn push(notifier: &Notifier, created: &[Created]) {
+/// Pushes stored notifications to their recipients' sockets, with their unread counts.
+pub(super) async fn push(notifier: &Notifier, created: &[Created]) {
     let mut users = Vec::new();
     for notification in created {
         notifier.events.publish(DomainEvent::NotificationCreated {

@@ -1,4 +1,4 @@
-//! The background loops: the outbox consumer and the email delivery worker. Each wakes on
+//! The background loops: the outbox consumer and the delivery worker (email and webhooks). Each wakes on
 //! its `NOTIFY` channel and, as a fallback for notifications lost while reconnecting and for
 //! retries coming due, every [`POLL_INTERVAL`]; both stop at shutdown.
 
@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use super::{Notifier, delivery, outbox};
+use super::{Notifier, delivery, outbox, webhook_delivery};
 use crate::{
     config::Settings,
     db::channels::{NOTIFICATION_DELIVERIES, OUTBOX},
@@ -69,7 +69,8 @@ impl Pass {
             Pass::Deliveries => {
                 let mut total = 0;
                 loop {
-                    let handled = delivery::deliver_due(notifier).await?;
+                    let handled = delivery::deliver_due(notifier).await?
+                        + webhook_delivery::deliver_due(notifier).await?;
                     total += handled;
                     if handled == 0 {
                         return Ok(total);

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{
     compose::Content,
-    model::{Channel, NotificationType, initial_status},
+    model::{Channel, NO_WEBHOOK_ENDPOINT, NotificationType, initial_status},
 };
 use crate::events::{DomainEvent, EventBus};
 
@@ -59,6 +59,9 @@ pub async fn insert(
     let mut statuses = Vec::new();
     let mut errors = Vec::new();
     for channel in new.channels {
+        if *channel == Channel::Webhook {
+            continue;
+        }
         let (status, error) = initial_status(*channel, new.email_ready);
         ids.push(Uuid::now_v7());
         channels.push(channel.as_str().to_owned());
@@ -72,7 +75,7 @@ pub async fn insert(
                   CASE WHEN d.status = 'DELIVERED' THEN now() END
            FROM UNNEST($2::uuid[], $3::text[], $4::text[], $5::text[])
                 AS d(id, channel, status, error)
-           ON CONFLICT (notification_id, channel) DO NOTHING"#,
+           ON CONFLICT DO NOTHING"#,
         id,
         &ids,
         &channels,
@@ -81,7 +84,37 @@ pub async fn insert(
     )
     .execute(&mut **tx)
     .await?;
+    if new.channels.contains(&Channel::Webhook) {
+        insert_webhook_deliveries(tx, id, new.user_id).await?;
+    }
     Ok((id, created_at))
+}
+
+/// One queued delivery per webhook endpoint of the recipient, or one `NOT_SENT` row when
+/// there is none.
+async fn insert_webhook_deliveries(
+    tx: &mut Transaction<'_, Postgres>,
+    notification_id: Uuid,
+    user_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"WITH queued AS (
+               INSERT INTO notification_deliveries
+                   (id, notification_id, channel, status, endpoint_id)
+               SELECT gen_random_uuid(), $1, 'WEBHOOK', 'QUEUED', w.id
+               FROM notification_webhooks w WHERE w.user_id = $2
+               ON CONFLICT DO NOTHING
+               RETURNING 1)
+           INSERT INTO notification_deliveries (id, notification_id, channel, status, last_error)
+           SELECT gen_random_uuid(), $1, 'WEBHOOK', 'NOT_SENT', $3
+           WHERE NOT EXISTS (SELECT 1 FROM queued)"#,
+        notification_id,
+        user_id,
+        NO_WEBHOOK_ENDPOINT
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// The user's unread notifications.

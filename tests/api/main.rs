@@ -31,6 +31,7 @@ mod exposure;
 mod health;
 mod helpers;
 mod middleware;
+mod notification_webhooks;
 mod notifications;
 mod notion;
 mod notion_fake;

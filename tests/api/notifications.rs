@@ -22,7 +22,7 @@ use crate::{
 };
 
 /// The engine and the notification loops stopped: the test moves each step itself.
-const MANUAL: &[(&str, &str)] = &[
+pub(crate) const MANUAL: &[(&str, &str)] = &[
     ("SCHEDULER_ENABLED", "false"),
     ("WORKERS_ENABLED", "false"),
     ("NOTIFICATIONS_ENABLED", "false"),
@@ -32,7 +32,12 @@ const PATIENCE: Duration = Duration::from_secs(20);
 
 /// Creates an HTTP task whose n-th run answers as the n-th letter of `plan` says (`f` a
 /// 503, `s` a 200), with one attempt per run, so a failure is `DEAD` at once.
-async fn planned_task(app: &TestApp, user: &TestUser, server: &CaptureServer, plan: &str) -> Uuid {
+pub(crate) async fn planned_task(
+    app: &TestApp,
+    user: &TestUser,
+    server: &CaptureServer,
+    plan: &str,
+) -> Uuid {
     let key = Uuid::new_v4().simple().to_string();
     let created = app
         .post_as(
@@ -76,7 +81,7 @@ async fn run_through_engine(app: &TestApp, user: &TestUser, task_id: Uuid) -> St
 }
 
 /// Runs the task once by stepping the engine by hand.
-async fn run_by_hand(app: &TestApp, task_id: Uuid, owner_id: Uuid) {
+pub(crate) async fn run_by_hand(app: &TestApp, task_id: Uuid, owner_id: Uuid) {
     let engine = app.engine();
     executions::control::enqueue(
         &engine,
