@@ -2,7 +2,9 @@
 //! sends, and the email (subject, plain text and HTML) rendered from built-in minijinja
 //! templates within the template limits.
 
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use super::{
     model::{MAX_BODY_CHARS, MAX_TITLE_CHARS, NotificationType, truncate},
@@ -60,6 +62,13 @@ pub fn for_execution(kind: NotificationType, task_name: &str, ended: &ExecutionE
                 ended.duration_ms.unwrap_or_default()
             ),
         ),
+        NotificationType::TaskLate => (
+            format!("Task \u{201c}{name}\u{201d} started late"),
+            format!(
+                "The execution started {} ms after it was due.",
+                ended.lateness_ms.unwrap_or_default()
+            ),
+        ),
         other => (format!("{other}: {name}"), String::new()),
     };
     Content {
@@ -74,6 +83,39 @@ pub fn for_execution(kind: NotificationType, task_name: &str, ended: &ExecutionE
             "attempt": ended.attempt,
             "duration_ms": ended.duration_ms,
             "consecutive_failures": ended.consecutive_failures,
+            "lateness_ms": ended.lateness_ms,
+        }),
+    }
+}
+
+/// The content of a `TASK_MISSED` notification: the task named `task_name` has had no
+/// successful run for `minutes` minutes.
+pub fn missed(
+    task_id: Uuid,
+    task_name: &str,
+    minutes: i64,
+    last_success: Option<DateTime<Utc>>,
+) -> Content {
+    let name = truncate(task_name, 120);
+    let since = match last_success {
+        Some(at) => format!("The last successful run was at {}.", at.to_rfc3339()),
+        None => "It has never run successfully.".to_owned(),
+    };
+    Content {
+        title: truncate(
+            &format!("Task \u{201c}{name}\u{201d} missed its window"),
+            MAX_TITLE_CHARS,
+        ),
+        body: truncate(
+            &format!("No successful run for {minutes} minutes. {since}"),
+            MAX_BODY_CHARS,
+        ),
+        link: format!("/tasks/{task_id}"),
+        data: json!({
+            "task_id": task_id,
+            "task_name": task_name,
+            "minutes": minutes,
+            "last_success_at": last_success,
         }),
     }
 }
@@ -114,7 +156,6 @@ pub fn email(
 mod tests {
     use super::*;
     use crate::executions::model::ExecutionStatus;
-    use uuid::Uuid;
 
     #[test]
     fn a_failure_names_the_task_and_the_error() {
@@ -127,6 +168,7 @@ mod tests {
             duration_ms: Some(3),
             error: Some("HTTP 500".into()),
             consecutive_failures: 2,
+            lateness_ms: None,
         };
         let content = for_execution(NotificationType::TaskFailed, "Nightly", &ended);
         assert_eq!(content.title, "Task \u{201c}Nightly\u{201d} failed");

@@ -10,6 +10,7 @@
 
 pub mod compose;
 pub mod delivery;
+pub mod missed;
 pub mod model;
 pub mod notifier;
 pub mod outbox;

@@ -20,6 +20,7 @@ use super::{
 use crate::{
     db::channels::{NOTIFICATION_DELIVERIES, OUTBOX},
     events::DomainEvent,
+    executions::model::ExecutionStatus,
 };
 
 /// Rows one transaction claims.
@@ -43,7 +44,8 @@ pub async fn record_ended(
                                          'owner_id', t.owner_id, 'status', e.status,
                                          'attempt', e.attempt, 'duration_ms', e.duration_ms,
                                          'error', e.error,
-                                         'consecutive_failures', t.consecutive_failures)
+                                         'consecutive_failures', t.consecutive_failures,
+                                         'lateness_ms', e.lateness_ms)
                FROM executions e JOIN tasks t ON t.id = e.task_id
                WHERE e.id = ANY($1) AND e.status IN ('SUCCEEDED', 'DEAD', 'TIMED_OUT')
                ORDER BY e.id
@@ -170,8 +172,9 @@ async fn judge(
         return Ok(Vec::new());
     };
     let rules = load_rules(tx, ended.task_id).await?;
+    let history = load_history(tx, ended, rules::history_needed(&rules)).await?;
     let now = Utc::now();
-    let decisions = rules::evaluate(&rules, ended, now);
+    let decisions = rules::evaluate(&rules, ended, &history, now);
     let mut created = Vec::new();
     for (rule, decision) in rules.iter().zip(decisions) {
         if decision.alerting != rule.alerting || decision.notify.is_some() {
@@ -213,6 +216,30 @@ async fn judge(
         });
     }
     Ok(created)
+}
+
+/// The statuses of the task's latest `limit` ended executions up to `ended` (included),
+/// newest first; nothing when `limit` is 0.
+async fn load_history(
+    tx: &mut Transaction<'_, Postgres>,
+    ended: &ExecutionEnded,
+    limit: i64,
+) -> Result<Vec<ExecutionStatus>, sqlx::Error> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    sqlx::query_scalar!(
+        r#"SELECT e.status AS "status: ExecutionStatus" FROM executions e
+           WHERE e.task_id = $1 AND e.status IN ('SUCCEEDED', 'DEAD', 'TIMED_OUT')
+             AND e.finished_at <= (SELECT finished_at FROM executions WHERE id = $2)
+           ORDER BY e.finished_at DESC, e.id DESC
+           LIMIT $3"#,
+        ended.task_id,
+        ended.execution_id,
+        limit
+    )
+    .fetch_all(&mut **tx)
+    .await
 }
 
 async fn load_rules(

@@ -21,8 +21,12 @@ use crate::{error::AppError, executions::model::ExecutionStatus, text_enum};
 pub const MAX_RULES_PER_TASK: i64 = 20;
 /// Largest `count` of a `CONSECUTIVE_FAILURES` rule.
 pub const MAX_CONSECUTIVE_FAILURES: i64 = 1000;
-/// Largest `ms` of a `DURATION_OVER` rule (one day).
+/// Largest `ms` of a `DURATION_OVER` or `LATE_START` rule (one day).
 pub const MAX_DURATION_MS: i64 = 86_400_000;
+/// Largest `of_last` window of a `FAILURE_RATE` rule.
+pub const MAX_FAILURE_RATE_WINDOW: i64 = 100;
+/// Largest `minutes` of a `MISSED` rule (30 days).
+pub const MAX_MISSED_MINUTES: i64 = 43_200;
 
 text_enum! {
     /// What an alert rule watches.
@@ -35,6 +39,13 @@ text_enum! {
         Success = "SUCCESS",
         /// An execution that took more than `{ms}` milliseconds.
         DurationOver = "DURATION_OVER",
+        /// At least `{failures}` final failures among the last `{of_last}` ended executions.
+        FailureRate = "FAILURE_RATE",
+        /// An execution that started more than `{ms}` milliseconds after it was due.
+        LateStart = "LATE_START",
+        /// No successful run for `{minutes}` minutes while the task is active (a dead man's
+        /// switch); checked by the delivery worker, cleared by the next success.
+        Missed = "MISSED",
     }
 }
 
@@ -48,7 +59,9 @@ pub fn parse_params(kind: RuleKind, params: Option<&Value>) -> Result<Value, App
     };
     let allowed: &[&str] = match kind {
         RuleKind::ConsecutiveFailures => &["count"],
-        RuleKind::DurationOver => &["ms"],
+        RuleKind::DurationOver | RuleKind::LateStart => &["ms"],
+        RuleKind::FailureRate => &["failures", "of_last"],
+        RuleKind::Missed => &["minutes"],
         RuleKind::Recovery | RuleKind::Success => &[],
     };
     if let Some(unknown) = object.keys().find(|k| !allowed.contains(&k.as_str())) {
@@ -73,7 +86,21 @@ pub fn parse_params(kind: RuleKind, params: Option<&Value>) -> Result<Value, App
         RuleKind::ConsecutiveFailures => {
             json!({"count": bounded("count", MAX_CONSECUTIVE_FAILURES)?})
         }
-        RuleKind::DurationOver => json!({"ms": bounded("ms", MAX_DURATION_MS)?}),
+        RuleKind::DurationOver | RuleKind::LateStart => {
+            json!({"ms": bounded("ms", MAX_DURATION_MS)?})
+        }
+        RuleKind::FailureRate => {
+            let of_last = bounded("of_last", MAX_FAILURE_RATE_WINDOW)?;
+            let failures = bounded("failures", MAX_FAILURE_RATE_WINDOW)?;
+            if failures > of_last {
+                return Err(AppError::invalid_field(
+                    "params.failures",
+                    "must not be more than `of_last`",
+                ));
+            }
+            json!({"failures": failures, "of_last": of_last})
+        }
+        RuleKind::Missed => json!({"minutes": bounded("minutes", MAX_MISSED_MINUTES)?}),
         RuleKind::Recovery | RuleKind::Success => json!({}),
     })
 }
@@ -109,15 +136,31 @@ pub struct ExecutionEnded {
     pub error: Option<String>,
     /// The task's final failures in a row, this one included (0 after a success).
     pub consecutive_failures: i32,
+    /// How late it started, in milliseconds (absent in records written before it was kept).
+    #[serde(default)]
+    pub lateness_ms: Option<i64>,
 }
 
 impl ExecutionEnded {
     fn failed(&self) -> bool {
-        matches!(
-            self.status,
-            ExecutionStatus::Dead | ExecutionStatus::TimedOut
-        )
+        is_failure(self.status)
     }
+}
+
+/// Whether an ended execution's status is a final failure.
+pub fn is_failure(status: ExecutionStatus) -> bool {
+    matches!(status, ExecutionStatus::Dead | ExecutionStatus::TimedOut)
+}
+
+/// The widest `FAILURE_RATE` window among `rules` (0 without such a rule): how many of the
+/// task's latest ended executions evaluation needs.
+pub fn history_needed(rules: &[RuleState]) -> i64 {
+    rules
+        .iter()
+        .filter(|rule| rule.kind == RuleKind::FailureRate)
+        .map(|rule| rule.param("of_last"))
+        .max()
+        .unwrap_or(0)
 }
 
 /// A rule as evaluation sees it.
@@ -178,12 +221,19 @@ impl RuleState {
     }
 }
 
-/// Each rule's decision about `ended`, in the order of `rules`.
-pub fn evaluate(rules: &[RuleState], ended: &ExecutionEnded, now: DateTime<Utc>) -> Vec<Decision> {
+/// Each rule's decision about `ended`, in the order of `rules`. `history` holds the task's
+/// latest ended executions' statuses, newest first, `ended` included (at least
+/// [`history_needed`] of them when the task has that many).
+pub fn evaluate(
+    rules: &[RuleState],
+    ended: &ExecutionEnded,
+    history: &[ExecutionStatus],
+    now: DateTime<Utc>,
+) -> Vec<Decision> {
     let succeeded = ended.status == ExecutionStatus::Succeeded;
     let failure_was_alerting = rules
         .iter()
-        .any(|r| r.kind == RuleKind::ConsecutiveFailures && r.alerting);
+        .any(|r| matches!(r.kind, RuleKind::ConsecutiveFailures | RuleKind::Missed) && r.alerting);
     rules
         .iter()
         .map(|rule| {
@@ -215,6 +265,29 @@ pub fn evaluate(rules: &[RuleState], ended: &ExecutionEnded, now: DateTime<Utc>)
                     Some(ms) => rule.edge(ms > rule.param("ms"), NotificationType::TaskSlow, now),
                     None => unchanged,
                 },
+                RuleKind::LateStart => match ended.lateness_ms {
+                    Some(ms) => rule.edge(ms > rule.param("ms"), NotificationType::TaskLate, now),
+                    None => unchanged,
+                },
+                RuleKind::FailureRate => {
+                    let window = usize::try_from(rule.param("of_last")).unwrap_or(1);
+                    let failures = history
+                        .iter()
+                        .take(window)
+                        .filter(|status| is_failure(**status))
+                        .count();
+                    rule.edge(
+                        i64::try_from(failures).unwrap_or(i64::MAX) >= rule.param("failures"),
+                        NotificationType::TaskFailed,
+                        now,
+                    )
+                }
+                // Fired by the periodic check; a success ends it.
+                RuleKind::Missed if succeeded => Decision {
+                    notify: None,
+                    alerting: false,
+                },
+                RuleKind::Missed => unchanged,
             };
             let muted = rule.muted_until.is_some_and(|until| until > now);
             Decision {
@@ -276,6 +349,7 @@ mod tests {
             duration_ms: Some(10),
             error: None,
             consecutive_failures,
+            lateness_ms: Some(10),
         }
     }
 
@@ -283,6 +357,7 @@ mod tests {
     fn run(rules: &mut [RuleState], statuses: &[ExecutionStatus]) -> Vec<NotificationType> {
         let mut sent = Vec::new();
         let mut failures = 0;
+        let mut history = Vec::new();
         let now = Utc::now();
         for (i, status) in statuses.iter().enumerate() {
             failures = if *status == ExecutionStatus::Succeeded {
@@ -290,8 +365,9 @@ mod tests {
             } else {
                 failures + 1
             };
+            history.insert(0, *status);
             let at = now + Duration::minutes(i as i64);
-            let decisions = evaluate(rules, &ended(*status, failures), at);
+            let decisions = evaluate(rules, &ended(*status, failures), &history, at);
             for (rule, decision) in rules.iter_mut().zip(decisions) {
                 rule.alerting = decision.alerting;
                 if let Some(kind) = decision.notify {
@@ -361,6 +437,50 @@ mod tests {
     }
 
     #[test]
+    fn a_failure_rate_counts_within_its_window_and_clears_below_it() {
+        let rate = || {
+            vec![rule(
+                RuleKind::FailureRate,
+                json!({"failures": 2, "of_last": 3}),
+            )]
+        };
+        assert!(run(&mut rate(), &[Dead, Succeeded, Succeeded, Dead]).is_empty());
+        assert_eq!(run(&mut rate(), &[Dead, Succeeded, Dead]), [TaskFailed]);
+        // Stays alerting while two of the last three failed, clears, fires again.
+        assert_eq!(
+            run(
+                &mut rate(),
+                &[
+                    Dead, Dead, Succeeded, Dead, Succeeded, Succeeded, Dead, Dead
+                ]
+            ),
+            [TaskFailed, TaskFailed]
+        );
+        assert_eq!(history_needed(&rate()), 3);
+        assert_eq!(history_needed(&defaults()), 0);
+    }
+
+    #[test]
+    fn a_late_start_fires_once_while_late() {
+        let mut rules = vec![rule(RuleKind::LateStart, json!({"ms": 5}))];
+        assert_eq!(
+            run(&mut rules, &[Succeeded, Succeeded]),
+            [NotificationType::TaskLate]
+        );
+        let mut rules = vec![rule(RuleKind::LateStart, json!({"ms": 50}))];
+        assert!(run(&mut rules, &[Succeeded]).is_empty());
+    }
+
+    #[test]
+    fn a_success_clears_a_missed_rule_and_sends_the_recovery() {
+        let mut rules = defaults();
+        rules.push(rule(RuleKind::Missed, json!({"minutes": 5})));
+        rules[2].alerting = true;
+        assert_eq!(run(&mut rules, &[Succeeded]), [TaskRecovered]);
+        assert!(!rules[2].alerting);
+    }
+
+    #[test]
     fn params_are_checked_per_kind() {
         let field = |kind, params: Value| {
             parse_params(kind, Some(&params))
@@ -383,6 +503,22 @@ mod tests {
         );
         assert_eq!(field(RuleKind::Recovery, json!({"x": 1})), "params.x");
         assert_eq!(field(RuleKind::Success, json!([1])), "params");
+        assert_eq!(
+            field(RuleKind::FailureRate, json!({"failures": 4, "of_last": 3})),
+            "params.failures"
+        );
+        assert_eq!(
+            field(
+                RuleKind::FailureRate,
+                json!({"failures": 1, "of_last": 101})
+            ),
+            "params.of_last"
+        );
+        assert_eq!(
+            field(RuleKind::Missed, json!({"minutes": 43_201})),
+            "params.minutes"
+        );
+        assert_eq!(field(RuleKind::LateStart, json!({})), "params.ms");
         assert_eq!(
             parse_params(RuleKind::ConsecutiveFailures, Some(&json!({"count": 3}))).expect("ok"),
             json!({"count": 3})

@@ -1,12 +1,13 @@
-//! The background loops: the outbox consumer and the delivery worker (email and webhooks). Each wakes on
-//! its `NOTIFY` channel and, as a fallback for notifications lost while reconnecting and for
-//! retries coming due, every [`POLL_INTERVAL`]; both stop at shutdown.
+//! The background loops: the outbox consumer and the delivery worker (email and webhooks),
+//! each woken by its `NOTIFY` channel and, as a fallback for notifications lost while
+//! reconnecting and for retries coming due, every [`POLL_INTERVAL`]; and the periodic check
+//! of `MISSED` rules. All stop at shutdown.
 
 use std::time::Duration;
 
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use super::{Notifier, delivery, outbox, webhook_delivery};
+use super::{Notifier, delivery, missed, outbox, webhook_delivery};
 use crate::{
     config::Settings,
     db::channels::{NOTIFICATION_DELIVERIES, OUTBOX},
@@ -49,11 +50,28 @@ pub fn start(
         Pass::Outbox,
     ));
     tasks.spawn(run(
-        notifier,
+        notifier.clone(),
         NOTIFICATION_DELIVERIES,
         shutdown.clone(),
         Pass::Deliveries,
     ));
+    tasks.spawn(check_missed(notifier, shutdown.clone()));
+}
+
+/// Runs the `MISSED` rules' check every [`missed::CHECK_INTERVAL`] until shutdown.
+async fn check_missed(notifier: Notifier, shutdown: CancellationToken) {
+    let mut ticks = tokio::time::interval(missed::CHECK_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = ticks.tick() => {
+                if let Err(err) = missed::check(&notifier).await {
+                    tracing::warn!(error = %err, "the missed-run check failed; will retry");
+                }
+            }
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]

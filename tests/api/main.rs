@@ -8,6 +8,7 @@ mod action_database_tls;
 mod action_email;
 mod action_script;
 mod action_support;
+mod alert_rules;
 mod api_keys;
 mod auth;
 mod auth_hardening;
