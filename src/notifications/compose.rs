@@ -88,6 +88,31 @@ pub fn for_execution(kind: NotificationType, task_name: &str, ended: &ExecutionE
     }
 }
 
+/// The content of a `TASK_AUTO_PAUSED` notification: the engine set the task named
+/// `task_name` to `FAILED` after `failures` dead executions in a row.
+pub fn auto_paused(task_id: Uuid, task_name: &str, failures: i32) -> Content {
+    let name = truncate(task_name, 120);
+    Content {
+        title: truncate(
+            &format!("Task \u{201c}{name}\u{201d} was paused after repeated failures"),
+            MAX_TITLE_CHARS,
+        ),
+        body: truncate(
+            &format!(
+                "{failures} executions in a row failed, which reached the task's \
+                 auto_pause_after_failures. It will not run again until you resume it."
+            ),
+            MAX_BODY_CHARS,
+        ),
+        link: format!("/tasks/{task_id}"),
+        data: json!({
+            "task_id": task_id,
+            "task_name": task_name,
+            "consecutive_failures": failures,
+        }),
+    }
+}
+
 /// The content of a `TASK_MISSED` notification: the task named `task_name` has had no
 /// successful run for `minutes` minutes.
 pub fn missed(

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{
     Notifier, compose,
-    model::NotificationType,
+    model::{Channel, NotificationType},
     rules::{self, EXECUTION_ENDED, ExecutionEnded, RuleKind, RuleState},
     store,
 };
@@ -53,6 +53,34 @@ pub async fn record_ended(
            SELECT pg_notify($3, '') FROM (SELECT 1 FROM added LIMIT 1) AS any_row"#,
         execution_ids,
         EXECUTION_ENDED,
+        OUTBOX
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Adds one outbox record for each task the engine just set to `FAILED` (auto-pause), inside
+/// the transaction that paused it; its owner is told with `TASK_AUTO_PAUSED`.
+pub async fn record_auto_paused(
+    conn: &mut PgConnection,
+    task_ids: &[Uuid],
+) -> Result<(), sqlx::Error> {
+    if task_ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!(
+        r#"WITH added AS (
+               INSERT INTO outbox (kind, ordering_key, payload)
+               SELECT $2, t.id,
+                      jsonb_build_object('task_id', t.id, 'owner_id', t.owner_id,
+                                         'consecutive_failures', t.consecutive_failures)
+               FROM tasks t WHERE t.id = ANY($1)
+               ORDER BY t.id
+               RETURNING 1)
+           SELECT pg_notify($3, '') FROM (SELECT 1 FROM added LIMIT 1) AS any_row"#,
+        task_ids,
+        TASK_AUTO_PAUSED,
         OUTBOX
     )
     .fetch_all(&mut *conn)
@@ -111,6 +139,19 @@ pub async fn process_batch(notifier: &Notifier, limit: i64) -> Result<Processed,
     }
     let mut deliveries_queued = false;
     for row in &rows {
+        if row.kind == TASK_AUTO_PAUSED {
+            match serde_json::from_value::<TaskAutoPaused>(row.payload.clone()) {
+                Ok(paused) => {
+                    let created = tell_auto_paused(&mut tx, notifier, &paused).await?;
+                    deliveries_queued |= created.is_some();
+                    processed.notifications.extend(created);
+                }
+                Err(err) => {
+                    tracing::warn!(id = row.id, error = %err, "unreadable outbox record skipped");
+                }
+            }
+            continue;
+        }
         if row.kind != EXECUTION_ENDED {
             tracing::warn!(id = row.id, kind = %row.kind, "outbox record of an unknown kind skipped");
             continue;
@@ -216,6 +257,54 @@ async fn judge(
         });
     }
     Ok(created)
+}
+
+/// Outbox kind of [`TaskAutoPaused`] records.
+pub const TASK_AUTO_PAUSED: &str = "task.auto_paused";
+
+/// The outbox record of a task the engine set to `FAILED` after repeated failures.
+#[derive(Debug, Clone, serde::Deserialize)]
+struct TaskAutoPaused {
+    task_id: Uuid,
+    owner_id: Uuid,
+    consecutive_failures: i32,
+}
+
+/// Tells the owner that the engine paused their task, in-app and by email.
+async fn tell_auto_paused(
+    tx: &mut Transaction<'_, Postgres>,
+    notifier: &Notifier,
+    paused: &TaskAutoPaused,
+) -> Result<Option<Created>, sqlx::Error> {
+    let Some(task_name) =
+        sqlx::query_scalar!("SELECT name FROM tasks WHERE id = $1", paused.task_id)
+            .fetch_optional(&mut **tx)
+            .await?
+    else {
+        return Ok(None);
+    };
+    let content = compose::auto_paused(paused.task_id, &task_name, paused.consecutive_failures);
+    let kind = NotificationType::TaskAutoPaused;
+    let (id, created_at) = store::insert(
+        tx,
+        &store::NewNotification {
+            user_id: paused.owner_id,
+            kind,
+            content: &content,
+            task_id: Some(paused.task_id),
+            rule_id: None,
+            channels: &[Channel::InApp, Channel::Email],
+            email_ready: notifier.mailer.is_some(),
+        },
+    )
+    .await?;
+    Ok(Some(Created {
+        id,
+        user_id: paused.owner_id,
+        kind,
+        content,
+        created_at,
+    }))
 }
 
 /// The statuses of the task's latest `limit` ended executions up to `ended` (included),

@@ -312,6 +312,7 @@ pub async fn follow_up(
     // After the failure counts, which the records carry: one INSERT, consumed elsewhere.
     let ended_ids: Vec<Uuid> = finished.iter().filter(|f| !f.retry).map(|f| f.id).collect();
     notifications::outbox::record_ended(tx, &ended_ids).await?;
+    notifications::outbox::record_auto_paused(tx, &paused_tasks).await?;
     Ok(FollowUp {
         retries: pairs,
         paused_tasks,

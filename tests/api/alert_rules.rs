@@ -246,3 +246,52 @@ async fn a_paused_task_is_not_missed_and_rule_params_are_checked() {
         assert_eq!(problem_fields(&problem(refused).await), [field]);
     }
 }
+
+#[tokio::test]
+async fn the_owner_is_told_once_when_the_engine_pauses_a_failing_task() {
+    let app = spawn_engine_app(MANUAL).await;
+    let server = CaptureServer::start().await;
+    let user = app.login_as("USER").await;
+    let created = app
+        .post_as(
+            &user.access_token,
+            "/tasks",
+            &json!({"name": "Flaky sync",
+                    "action": {"type": "HTTP_REQUEST",
+                               "config": {"url": server.url("/status/503")}},
+                    "retry": {"max_attempts": 1},
+                    "auto_pause_after_failures": 2}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let task_id: Uuid = created.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid");
+    let notifier = Notifier::from_ref(&app.state);
+    run_by_hand(&app, task_id, user.id).await;
+    run_by_hand(&app, task_id, user.id).await;
+    outbox::drain(&notifier).await.expect("drain");
+
+    let task = app
+        .get_json_as(&user.access_token, &format!("/tasks/{task_id}"))
+        .await;
+    assert_eq!(task["status"], "FAILED");
+    let types = sent_types(&app, &user).await;
+    assert_eq!(
+        types.iter().filter(|t| *t == "TASK_AUTO_PAUSED").count(),
+        1,
+        "{types:?}"
+    );
+    assert_eq!(
+        types.iter().filter(|t| *t == "TASK_FAILED").count(),
+        1,
+        "the default rule alerts once: {types:?}"
+    );
+    let page = app
+        .get_json_as(&user.access_token, "/notifications?type=TASK_AUTO_PAUSED")
+        .await;
+    assert_eq!(page["items"][0]["data"]["consecutive_failures"], 2);
+    assert_eq!(page["items"][0]["task_id"], task_id.to_string());
+}
