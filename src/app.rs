@@ -80,6 +80,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 fn notifications_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(notifications::routes::router())
+        .merge(notifications::preferences_api::router())
         .merge(notifications::webhooks::router())
         .merge(notifications::test_send::router())
 }

@@ -14,6 +14,8 @@ pub mod missed;
 pub mod model;
 pub mod notifier;
 pub mod outbox;
+pub mod preferences;
+pub mod preferences_api;
 pub mod routes;
 pub mod rules;
 pub mod rules_api;

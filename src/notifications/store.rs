@@ -6,7 +6,8 @@ use uuid::Uuid;
 
 use super::{
     compose::Content,
-    model::{Channel, NO_WEBHOOK_ENDPOINT, NotificationType, initial_status},
+    model::{Channel, DeliveryStatus, NO_WEBHOOK_ENDPOINT, NotificationType, initial_status},
+    preferences,
 };
 use crate::events::{DomainEvent, EventBus};
 
@@ -54,54 +55,73 @@ pub async fn insert(
     )
     .fetch_one(&mut **tx)
     .await?;
+    let prefs = preferences::load(&mut *tx, new.user_id).await?;
     let mut ids = Vec::new();
     let mut channels = Vec::new();
     let mut statuses = Vec::new();
     let mut errors = Vec::new();
+    let mut not_before = Vec::new();
+    let mut webhook = None;
     for channel in new.channels {
-        if *channel == Channel::Webhook {
+        let (enabled, source) = prefs.resolve(new.kind, *channel);
+        let (status, error) = if !enabled {
+            (
+                DeliveryStatus::NotSent,
+                Some(format!(
+                    "turned off in your notification preferences ({})",
+                    source.as_str().to_lowercase()
+                )),
+            )
+        } else if *channel == Channel::Webhook {
+            webhook = Some(prefs.hold_until(new.kind, *channel, created_at));
             continue;
-        }
-        let (status, error) = initial_status(*channel, new.email_ready);
+        } else {
+            let (status, error) = initial_status(*channel, new.email_ready);
+            (status, error.map(str::to_owned))
+        };
         ids.push(Uuid::now_v7());
         channels.push(channel.as_str().to_owned());
         statuses.push(status.as_str().to_owned());
-        errors.push(error.unwrap_or_default().to_owned());
+        errors.push(error.unwrap_or_default());
+        not_before.push(prefs.hold_until(new.kind, *channel, created_at));
     }
     sqlx::query!(
         r#"INSERT INTO notification_deliveries
-               (id, notification_id, channel, status, last_error, delivered_at)
+               (id, notification_id, channel, status, last_error, delivered_at, next_attempt_at)
            SELECT d.id, $1, d.channel, d.status, NULLIF(d.error, ''),
-                  CASE WHEN d.status = 'DELIVERED' THEN now() END
-           FROM UNNEST($2::uuid[], $3::text[], $4::text[], $5::text[])
-                AS d(id, channel, status, error)
+                  CASE WHEN d.status = 'DELIVERED' THEN now() END,
+                  COALESCE(d.not_before, now())
+           FROM UNNEST($2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+                AS d(id, channel, status, error, not_before)
            ON CONFLICT DO NOTHING"#,
         id,
         &ids,
         &channels,
         &statuses,
-        &errors
+        &errors,
+        &not_before as &[Option<DateTime<Utc>>]
     )
     .execute(&mut **tx)
     .await?;
-    if new.channels.contains(&Channel::Webhook) {
-        insert_webhook_deliveries(tx, id, new.user_id).await?;
+    if let Some(not_before) = webhook {
+        insert_webhook_deliveries(tx, id, new.user_id, not_before).await?;
     }
     Ok((id, created_at))
 }
 
-/// One queued delivery per webhook endpoint of the recipient, or one `NOT_SENT` row when
-/// there is none.
+/// One queued delivery per webhook endpoint of the recipient (sent from `not_before` on,
+/// during quiet hours), or one `NOT_SENT` row when there is none.
 async fn insert_webhook_deliveries(
     tx: &mut Transaction<'_, Postgres>,
     notification_id: Uuid,
     user_id: Uuid,
+    not_before: Option<DateTime<Utc>>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
         r#"WITH queued AS (
                INSERT INTO notification_deliveries
-                   (id, notification_id, channel, status, endpoint_id)
-               SELECT gen_random_uuid(), $1, 'WEBHOOK', 'QUEUED', w.id
+                   (id, notification_id, channel, status, endpoint_id, next_attempt_at)
+               SELECT gen_random_uuid(), $1, 'WEBHOOK', 'QUEUED', w.id, COALESCE($4, now())
                FROM notification_webhooks w WHERE w.user_id = $2
                ON CONFLICT DO NOTHING
                RETURNING 1)
@@ -110,7 +130,8 @@ async fn insert_webhook_deliveries(
            WHERE NOT EXISTS (SELECT 1 FROM queued)"#,
         notification_id,
         user_id,
-        NO_WEBHOOK_ENDPOINT
+        NO_WEBHOOK_ENDPOINT,
+        not_before
     )
     .execute(&mut **tx)
     .await?;

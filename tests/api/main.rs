@@ -32,6 +32,7 @@ mod exposure;
 mod health;
 mod helpers;
 mod middleware;
+mod notification_preferences;
 mod notification_webhooks;
 mod notifications;
 mod notion;
