@@ -2,8 +2,9 @@
 //! caller's own executions and notifications, beside the previous period of equal length.
 //!
 //! An execution belongs to the period in which it was queued (`queued_at`); each attempt
-//! counts (a retry is an execution of its own). Both periods come from one range scan of
-//! the owner's executions.
+//! counts (a retry is an execution of its own). The two periods, the per-task figures and
+//! the notification counts are separate queries run concurrently, each a range scan of the
+//! owner's index; the percentile sorts get enough working memory to stay in memory.
 
 use axum::extract::State;
 use chrono::{DateTime, Utc};
@@ -131,75 +132,27 @@ async fn summary(
     Ok(AppJson(summarize(&db, caller.owner_id(), &period).await?))
 }
 
-/// The summary of `period` for `owner_id`.
+/// The summary of `period` for `owner_id`: both periods, the task lists and the
+/// notification counts are read concurrently, on connections of their own.
 pub async fn summarize(
     db: &PgPool,
     owner_id: Uuid,
     period: &Period,
 ) -> Result<AnalyticsSummary, sqlx::Error> {
     let (previous_from, _) = period.previous();
-    let rows = sqlx::query!(
-        r#"SELECT (queued_at >= $2) AS "current!",
-                  count(*) AS "total!",
-                  count(*) FILTER (WHERE status = 'QUEUED') AS "queued!",
-                  count(*) FILTER (WHERE status = 'RUNNING') AS "running!",
-                  count(*) FILTER (WHERE status = 'SUCCEEDED') AS "succeeded!",
-                  count(*) FILTER (WHERE status = 'FAILED') AS "failed!",
-                  count(*) FILTER (WHERE status = 'DEAD') AS "dead!",
-                  count(*) FILTER (WHERE status = 'CANCELLED') AS "cancelled!",
-                  count(*) FILTER (WHERE status = 'TIMED_OUT') AS "timed_out!",
-                  percentile_cont(ARRAY[0.5, 0.95, 0.99]::float8[])
-                    WITHIN GROUP (ORDER BY duration_ms) AS duration,
-                  percentile_cont(ARRAY[0.5, 0.95, 0.99]::float8[])
-                    WITHIN GROUP (ORDER BY lateness_ms) AS lateness,
-                  count(DISTINCT task_id) AS "active_tasks!"
-           FROM executions
-           WHERE owner_id = $1 AND queued_at >= $3 AND queued_at < $4
-           GROUP BY 1"#,
-        owner_id,
-        period.from,
-        previous_from,
-        period.to
-    )
-    .fetch_all(db)
-    .await?;
-    let sent = sqlx::query!(
-        r#"SELECT count(*) FILTER (WHERE created_at >= $2) AS "current!",
-                  count(*) FILTER (WHERE created_at < $2) AS "previous!"
-           FROM notifications
-           WHERE user_id = $1 AND created_at >= $3 AND created_at < $4"#,
-        owner_id,
-        period.from,
-        previous_from,
-        period.to
-    )
-    .fetch_one(db)
-    .await?;
-    let mut current = empty(period.from, period.to, sent.current);
-    let mut previous = empty(previous_from, period.from, sent.previous);
-    for row in rows {
-        let figures = if row.current {
-            &mut current
-        } else {
-            &mut previous
-        };
-        figures.executions = ExecutionCounts {
-            total: row.total,
-            queued: row.queued,
-            running: row.running,
-            succeeded: row.succeeded,
-            failed: row.failed,
-            dead: row.dead,
-            cancelled: row.cancelled,
-            timed_out: row.timed_out,
-        };
-        figures.success_rate = figures.executions.success_rate();
-        figures.duration_ms = Percentiles::from_array(row.duration);
-        figures.lateness_ms = Percentiles::from_array(row.lateness);
-        figures.active_tasks = row.active_tasks;
-    }
-    let (busiest_tasks, top_failing_tasks) =
-        top_tasks(db, owner_id, period.from, previous_from, period.to).await?;
+    let (current, previous, tasks, sent) = tokio::try_join!(
+        period_figures(db, owner_id, period.from, period.to),
+        period_figures(db, owner_id, previous_from, period.from),
+        per_task(db, owner_id, period.from, previous_from, period.to),
+        notifications_sent(db, owner_id, period.from, previous_from, period.to),
+    )?;
+    let mut current = current;
+    let mut previous = previous;
+    current.notifications_sent = sent.0;
+    previous.notifications_sent = sent.1;
+    current.active_tasks = tasks.iter().filter(|t| t.executions > 0).count() as i64;
+    previous.active_tasks = tasks.iter().filter(|t| t.previous_executions > 0).count() as i64;
+    let (busiest_tasks, top_failing_tasks) = top_tasks(tasks);
     Ok(AnalyticsSummary {
         tz: period.tz_name().to_owned(),
         change: compare(&current, &previous),
@@ -210,17 +163,84 @@ pub async fn summarize(
     })
 }
 
-fn empty(from: DateTime<Utc>, to: DateTime<Utc>, notifications_sent: i64) -> PeriodFigures {
-    PeriodFigures {
+/// Working memory for the percentile sorts of one summary query, so a period of a few
+/// hundred thousand executions sorts in memory rather than on disk.
+const SUMMARY_WORK_MEM: &str = "SET LOCAL work_mem = '32MB'";
+
+/// The executions of `owner_id` queued in `[from, to)`: one aggregate pass, no grouping.
+async fn period_figures(
+    db: &PgPool,
+    owner_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<PeriodFigures, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    sqlx::query(SUMMARY_WORK_MEM).execute(&mut *tx).await?;
+    let row = sqlx::query!(
+        r#"SELECT count(*) AS "total!",
+                  count(*) FILTER (WHERE status = 'QUEUED') AS "queued!",
+                  count(*) FILTER (WHERE status = 'RUNNING') AS "running!",
+                  count(*) FILTER (WHERE status = 'SUCCEEDED') AS "succeeded!",
+                  count(*) FILTER (WHERE status = 'FAILED') AS "failed!",
+                  count(*) FILTER (WHERE status = 'DEAD') AS "dead!",
+                  count(*) FILTER (WHERE status = 'CANCELLED') AS "cancelled!",
+                  count(*) FILTER (WHERE status = 'TIMED_OUT') AS "timed_out!",
+                  percentile_cont(ARRAY[0.5, 0.95, 0.99]::float8[])
+                    WITHIN GROUP (ORDER BY duration_ms) AS duration,
+                  percentile_cont(ARRAY[0.5, 0.95, 0.99]::float8[])
+                    WITHIN GROUP (ORDER BY lateness_ms) AS lateness
+           FROM executions
+           WHERE owner_id = $1 AND queued_at >= $2 AND queued_at < $3"#,
+        owner_id,
+        from,
+        to
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let executions = ExecutionCounts {
+        total: row.total,
+        queued: row.queued,
+        running: row.running,
+        succeeded: row.succeeded,
+        failed: row.failed,
+        dead: row.dead,
+        cancelled: row.cancelled,
+        timed_out: row.timed_out,
+    };
+    Ok(PeriodFigures {
         from,
         to,
-        executions: ExecutionCounts::default(),
-        success_rate: None,
-        duration_ms: Percentiles::default(),
-        lateness_ms: Percentiles::default(),
+        success_rate: executions.success_rate(),
+        executions,
+        duration_ms: Percentiles::from_array(row.duration),
+        lateness_ms: Percentiles::from_array(row.lateness),
         active_tasks: 0,
-        notifications_sent,
-    }
+        notifications_sent: 0,
+    })
+}
+
+/// Notifications sent to `user_id` in `[from, to)` and in `[previous_from, from)`.
+async fn notifications_sent(
+    db: &PgPool,
+    user_id: Uuid,
+    from: DateTime<Utc>,
+    previous_from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<(i64, i64), sqlx::Error> {
+    let sent = sqlx::query!(
+        r#"SELECT count(*) FILTER (WHERE created_at >= $2) AS "current!",
+                  count(*) FILTER (WHERE created_at < $2) AS "previous!"
+           FROM notifications
+           WHERE user_id = $1 AND created_at >= $3 AND created_at < $4"#,
+        user_id,
+        from,
+        previous_from,
+        to
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((sent.current, sent.previous))
 }
 
 fn compare(current: &PeriodFigures, previous: &PeriodFigures) -> SummaryChange {
@@ -249,16 +269,16 @@ fn compare(current: &PeriodFigures, previous: &PeriodFigures) -> SummaryChange {
     }
 }
 
-/// The busiest and the top failing tasks of the period `[from, to)`, with their figures in
-/// the previous period `[previous_from, from)`.
-async fn top_tasks(
+/// Each task of `owner_id` with executions in the period `[from, to)` or the previous
+/// period `[previous_from, from)`, with its figures in both.
+async fn per_task(
     db: &PgPool,
     owner_id: Uuid,
     from: DateTime<Utc>,
     previous_from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Result<(Vec<TaskFigures>, Vec<TaskFigures>), sqlx::Error> {
-    let mut tasks = sqlx::query_as!(
+) -> Result<Vec<TaskFigures>, sqlx::Error> {
+    sqlx::query_as!(
         TaskFigures,
         r#"WITH per_task AS (
                SELECT task_id,
@@ -276,15 +296,19 @@ async fn top_tasks(
            SELECT p.task_id AS "task_id!", t.name AS "name!", p.executions AS "executions!",
                   p.failures AS "failures!", p.previous_executions AS "previous_executions!",
                   p.previous_failures AS "previous_failures!"
-           FROM per_task p JOIN tasks t ON t.id = p.task_id AND t.owner_id = $1
-           WHERE p.executions > 0"#,
+           FROM per_task p JOIN tasks t ON t.id = p.task_id AND t.owner_id = $1"#,
         owner_id,
         from,
         previous_from,
         to
     )
     .fetch_all(db)
-    .await?;
+    .await
+}
+
+/// The busiest tasks of the period and those that failed most, at most [`TOP_TASKS`] each.
+fn top_tasks(mut tasks: Vec<TaskFigures>) -> (Vec<TaskFigures>, Vec<TaskFigures>) {
+    tasks.retain(|task| task.executions > 0);
     tasks.sort_by(|a, b| {
         b.executions
             .cmp(&a.executions)
@@ -294,5 +318,5 @@ async fn top_tasks(
     tasks.retain(|task| task.failures > 0);
     tasks.sort_by(|a, b| b.failures.cmp(&a.failures).then(a.task_id.cmp(&b.task_id)));
     tasks.truncate(TOP_TASKS);
-    Ok((busiest, tasks))
+    (busiest, tasks)
 }
