@@ -12,10 +12,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
-    admin, api_keys,
+    admin, analytics, api_keys,
     auth::{self, AuthContext},
     config::{self, Settings},
-    cron,
+    cron, dashboard,
     db::{self, embedded::LocalCluster},
     events::EventBus,
     executions, health, http,
@@ -59,6 +59,15 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             "/api/v1/tasks",
             openapi::for_api_v1(notifications::rules_api::router()),
         )
+        .nest("/analytics", analytics_router())
+        .nest("/api/v1/analytics", openapi::for_api_v1(analytics_router()))
+        .nest(
+            "/dashboard",
+            OpenApiRouter::new()
+                .merge(dashboard::overview::router())
+                .merge(dashboard::metrics::router())
+                .merge(dashboard::recent::router()),
+        )
         .merge(secrets::routes::router())
         .nest(
             "/tasks",
@@ -83,6 +92,13 @@ fn notifications_router() -> OpenApiRouter<AppState> {
         .merge(notifications::preferences_api::router())
         .merge(notifications::webhooks::router())
         .merge(notifications::test_send::router())
+}
+
+/// `/analytics` (also nested under `/api/v1`).
+fn analytics_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(analytics::summary::router())
+        .merge(analytics::series::router())
 }
 
 /// The routes, and the OpenAPI document of the whole API as the server really answers.

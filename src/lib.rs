@@ -6,12 +6,14 @@
 
 pub mod actions;
 pub mod admin;
+pub mod analytics;
 pub mod api_keys;
 pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod cron;
+pub mod dashboard;
 pub mod db;
 pub mod email;
 pub mod error;

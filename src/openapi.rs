@@ -37,10 +37,9 @@ use crate::{
                        users, API keys and encrypted secrets.\n\n\
                        Errors are RFC 9457 problem documents (`application/problem+json`) with a \
                        stable `code`; see the `Problem` schema.\n\n\
-                       Not built yet: notifications, an audit trail with security alerts, an \
-                       admin console, billing, analytics and reports. The `analytics:read` scope \
-                       and the `notification.created` and `alert.created` event schemas are \
-                       reserved for them.",
+                       Not built yet: an audit trail with security alerts, an admin console, \
+                       billing, product analytics and reports. The `notification.created` and \
+                       `alert.created` event schemas are reserved for them.",
         license(name = "MIT", identifier = "MIT"),
     ),
     modifiers(&SecuritySchemes, &EventSchemas),
@@ -54,13 +53,15 @@ use crate::{
         (name = "sessions", description = "Your signed-in devices"),
         (name = "users", description = "Profiles and user management"),
         (name = "admin", description = "Role administration"),
-        (name = "api-keys", description = "API keys for integrations (scopes: tasks:read, tasks:write, tasks:execute, executions:read, analytics:read (reserved), secrets:use: needed with tasks:write to create or change a task that references secrets)"),
+        (name = "api-keys", description = "API keys for integrations (scopes: tasks:read, tasks:write, tasks:execute, executions:read, analytics:read, secrets:use: needed with tasks:write to create or change a task that references secrets)"),
         (name = "tasks", description = "Your tasks: definitions, runs, history and next runs (also under `/api/v1/tasks`)"),
         (name = "templates", description = "Built-in and saved task templates; `POST /tasks/from-template/{id}` makes a task from one"),
         (name = "executions", description = "One execution with its log lines; cancel and retry (also under `/api/v1/executions`)"),
         (name = "secrets", description = "Your encrypted secrets, used in task configurations as {{ secrets.NAME }}; values are write-only"),
         (name = "api-v1", description = "The integration API, for API keys (X-API-Key) and signed-in users"),
         (name = "triggers", description = "Webhook URLs, inbound email addresses and chains that start a task (see docs/TRIGGERS.md)"),
+        (name = "dashboard", description = "Your tasks and executions at a glance: overview, live metrics, recently run tasks (`scope=system` for administrators)"),
+        (name = "analytics", description = "Your executions over a period, compared with the previous one, and as time series in your time zone (also under `/api/v1/analytics`, scope `analytics:read`)"),
         (name = "notion", description = "Connect a Notion workspace (OAuth) for NOTION_SYNC tasks, and list its databases"),
     )
 )]

@@ -38,7 +38,7 @@ pub mod names {
     pub const NOTIFICATION_CREATED: &str = "notification.created";
     /// A security or operations alert was raised.
     pub const ALERT_CREATED: &str = "alert.created";
-    /// Periodic system-wide execution metrics for dashboards.
+    /// Live execution metrics for dashboards (system-wide, or one user's own).
     pub const DASHBOARD_METRICS: &str = "dashboard.metrics";
     /// Sent just before the server disconnects a socket whose credentials expired.
     pub const SESSION_EXPIRED: &str = "session.expired";
@@ -326,8 +326,9 @@ pub struct AlertCreated {
     pub created_at: DateTime<Utc>,
 }
 
-/// `dashboard.metrics`: system-wide execution numbers, sent every few seconds to the
-/// `dashboard` room.
+/// `dashboard.metrics`: live execution numbers, the figures of `GET /dashboard/metrics`.
+/// System-wide in the `dashboard` room (administrators), one user's own in
+/// `dashboard:{user_id}`; computed once per instance per tick and pushed when they change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct DashboardMetrics {
     /// Payload version (1).
@@ -335,6 +336,9 @@ pub struct DashboardMetrics {
     pub v: u32,
     /// When the numbers were taken.
     pub at: DateTime<Utc>,
+    /// `system` for every user's executions, `user` for the caller's own.
+    #[schema(value_type = crate::dashboard::scope::DashboardScope, example = "user")]
+    pub scope: String,
     /// Executions running now.
     pub running: i64,
     /// Executions waiting for a worker.
@@ -348,6 +352,29 @@ pub struct DashboardMetrics {
     /// How late queued scheduled executions are: now − the oldest `scheduled_for` still
     /// queued, in milliseconds (0 when none is late).
     pub scheduler_lag_ms: Option<f64>,
+    /// Executions that ended (any final status) in the last 5 minutes.
+    pub finished_last_5m: i64,
+    /// `finished_last_5m` per minute.
+    pub throughput_per_minute: f64,
+    /// 99th percentile start lateness (how long after it was due a worker started it) of
+    /// executions started in the last hour, in milliseconds.
+    pub p99_lateness_ms: Option<f64>,
+    /// The last hour minute by minute (60 points, oldest first; the last is the current,
+    /// partial minute).
+    pub per_minute: Vec<MinuteFigures>,
+}
+
+/// Executions that ended in one minute.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MinuteFigures {
+    /// The minute's start.
+    pub minute: DateTime<Utc>,
+    /// Executions that ended in it (any final status).
+    pub finished: i64,
+    /// Those that succeeded.
+    pub succeeded: i64,
+    /// Those that failed (`FAILED`, `DEAD`, `TIMED_OUT`).
+    pub failed: i64,
 }
 
 /// `session.expired`: sent right before the server disconnects a socket at its token's expiry.
@@ -433,6 +460,7 @@ impl utoipa::Modify for EventSchemas {
             schema::<UnreadCountPush>(),
             schema::<AlertCreated>(),
             schema::<DashboardMetrics>(),
+            schema::<MinuteFigures>(),
             schema::<SessionExpired>(),
             schema::<SubscribeRequest>(),
             schema::<SubscribeAck>(),

@@ -2,7 +2,11 @@
 //! `subscribe`/`unsubscribe` events, the expiry watcher, the delivery task and the dashboard
 //! ticker. Generic over the adapter so the same code runs alone or on Redis.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Duration,
+};
 
 use chrono::Utc;
 use serde::Deserialize;
@@ -11,6 +15,7 @@ use socketioxide::{
     adapter::Adapter,
     extract::{AckSender, Extension, SocketRef, TryData},
     handler::ConnectHandler,
+    socket::Sid,
 };
 use socketioxide_core::adapter::{DefinedAdapter, errors::BroadcastError};
 use tokio::sync::mpsc;
@@ -18,8 +23,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     Emit, RealtimeState,
-    events::{PAYLOAD_VERSION, SessionExpired, SubscribeAck, SubscribeRequest, names},
-    identity::{Credential, RealtimeHooks, SocketIdentity},
+    events::{
+        DashboardMetrics, PAYLOAD_VERSION, SessionExpired, SubscribeAck, SubscribeRequest, names,
+    },
+    identity::{Credential, MetricsRequest, RealtimeHooks, SocketIdentity},
     limits::{self, Limits, SubscribeBudget},
     rooms::{self, JoinRule, Room},
 };
@@ -211,7 +218,7 @@ async fn subscribe<A: Adapter>(
         metrics::counter!("realtime_subscribes_refused_total", "reason" => "rooms").increment(1);
         return SubscribeAck::error(context.limits.too_many_rooms());
     }
-    if room == Room::Dashboard && context.hooks.metrics.is_none() {
+    if matches!(room, Room::Dashboard | Room::UserDashboard(_)) && context.hooks.metrics.is_none() {
         return SubscribeAck::error("dashboard metrics are not available on this server");
     }
     match rooms::join_rule(&identity, room) {
@@ -338,9 +345,14 @@ async fn broadcast_once<A: Adapter>(io: &SocketIo<A>, emit: &Emit) {
     }
 }
 
-/// Sends `dashboard.metrics` to this instance's sockets in the `dashboard` room every
-/// `every`. Each instance serves its own sockets (the numbers come from the shared database),
-/// so several instances never send one client duplicates.
+/// Sends `dashboard.metrics` to this instance's sockets in the `dashboard` room (system-wide
+/// figures) and in `dashboard:{user_id}` rooms (that user's own), checking every `every`.
+///
+/// Each tick asks for every figure this instance's subscribers need in one computation, and
+/// pushes a room's figures only when they changed since that room last got them (the `at`
+/// timestamp aside); a socket that joined since gets the current figures at once. Each
+/// instance serves its own sockets (the numbers come from the shared database), so several
+/// instances never send one client duplicates.
 pub(super) async fn dashboard_ticker<A: Adapter>(
     io: SocketIo<A>,
     context: Arc<Context>,
@@ -352,23 +364,106 @@ pub(super) async fn dashboard_ticker<A: Adapter>(
     let shutdown = context.state.shutdown.clone();
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut delivered: HashMap<String, Delivered> = HashMap::new();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = interval.tick() => {}
         }
-        if io.local().to(rooms::DASHBOARD).sockets().is_empty() {
+        let rooms = dashboard_rooms(&io).await;
+        delivered.retain(|room, _| rooms.iter().any(|(name, _)| name == room));
+        if rooms.is_empty() {
             continue;
         }
-        match source(context.state.clone()).await {
-            Ok(metrics) => {
-                let _ = io
-                    .local()
-                    .to(rooms::DASHBOARD)
-                    .emit(names::DASHBOARD_METRICS, &metrics)
-                    .await;
+        let request = MetricsRequest {
+            system: rooms.iter().any(|(_, room)| *room == Room::Dashboard),
+            users: rooms
+                .iter()
+                .filter_map(|(_, room)| match room {
+                    Room::UserDashboard(user) => Some(*user),
+                    _ => None,
+                })
+                .collect(),
+        };
+        let snapshot = match source(context.state.clone(), request).await {
+            Ok(snapshot) => snapshot,
+            Err(err) => {
+                tracing::warn!(error = %err, "dashboard metrics unavailable");
+                continue;
             }
-            Err(err) => tracing::warn!(error = %err, "dashboard metrics unavailable"),
+        };
+        for (name, room) in rooms {
+            let metrics = match room {
+                Room::Dashboard => snapshot.system.as_ref(),
+                Room::UserDashboard(user) => snapshot.users.get(&user),
+                _ => None,
+            };
+            if let Some(metrics) = metrics {
+                push_if_changed(&io, &mut delivered, name, metrics).await;
+            }
+        }
+    }
+}
+
+/// What a dashboard room last got: the figures without their timestamp, and the sockets
+/// that got them.
+struct Delivered {
+    figures: serde_json::Value,
+    sockets: HashSet<Sid>,
+}
+
+/// The dashboard rooms with sockets on this instance, with their parsed names.
+async fn dashboard_rooms<A: Adapter>(io: &SocketIo<A>) -> Vec<(String, Room)> {
+    let Ok(rooms) = io.local().rooms().await else {
+        return Vec::new();
+    };
+    rooms
+        .into_iter()
+        .filter_map(|name| match Room::parse(&name) {
+            Ok(room @ (Room::Dashboard | Room::UserDashboard(_))) => {
+                Some((name.into_owned(), room))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Sends `metrics` to the room when its figures changed, otherwise only to the sockets that
+/// joined since the room last got them.
+async fn push_if_changed<A: Adapter>(
+    io: &SocketIo<A>,
+    delivered: &mut HashMap<String, Delivered>,
+    room: String,
+    metrics: &DashboardMetrics,
+) {
+    let Ok(payload) = serde_json::to_value(metrics) else {
+        return;
+    };
+    let mut figures = payload.clone();
+    if let Some(object) = figures.as_object_mut() {
+        object.remove("at");
+    }
+    let members = io.local().to(room.clone()).sockets();
+    match delivered.get_mut(&room) {
+        Some(last) if last.figures == figures => {
+            for socket in members.iter().filter(|s| !last.sockets.contains(&s.id)) {
+                let _ = socket.emit(names::DASHBOARD_METRICS, &payload);
+            }
+            last.sockets = members.iter().map(|s| s.id).collect();
+        }
+        _ => {
+            let _ = io
+                .local()
+                .to(room.clone())
+                .emit(names::DASHBOARD_METRICS, &payload)
+                .await;
+            delivered.insert(
+                room,
+                Delivered {
+                    figures,
+                    sockets: members.iter().map(|s| s.id).collect(),
+                },
+            );
         }
     }
 }

@@ -5,7 +5,7 @@
 //! identity and scheduler modules answer with their own functions and tests can answer with
 //! their own rules.
 
-use std::{fmt, future::Future, pin::Pin, sync::Arc};
+use std::{collections::HashMap, fmt, future::Future, pin::Pin, sync::Arc};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -105,9 +105,31 @@ pub type Authenticate =
 pub type TaskOwner =
     Arc<dyn Fn(RealtimeState, Uuid) -> HookFuture<Result<Option<Uuid>, String>> + Send + Sync>;
 
-/// The current dashboard numbers.
-pub type MetricsSource =
-    Arc<dyn Fn(RealtimeState) -> HookFuture<Result<DashboardMetrics, String>> + Send + Sync>;
+/// The dashboards one tick needs: system-wide (someone is in `dashboard`) and the users
+/// with someone in their `dashboard:{id}`, on this instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetricsRequest {
+    /// Whether the system-wide figures are needed.
+    pub system: bool,
+    /// Whose own figures are needed.
+    pub users: Vec<Uuid>,
+}
+
+/// The figures of one tick, as asked for by a [`MetricsRequest`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetricsSnapshot {
+    /// System-wide, when asked for.
+    pub system: Option<DashboardMetrics>,
+    /// Each asked-for user's own.
+    pub users: HashMap<Uuid, DashboardMetrics>,
+}
+
+/// Computes the dashboard numbers of one tick, all at once.
+pub type MetricsSource = Arc<
+    dyn Fn(RealtimeState, MetricsRequest) -> HookFuture<Result<MetricsSnapshot, String>>
+        + Send
+        + Sync,
+>;
 
 /// What the gateway needs from the rest of the application. A missing `task_owner` or
 /// `metrics` makes the gateway refuse `task:{id}` or `dashboard` subscriptions, saying so.
@@ -148,10 +170,12 @@ impl RealtimeHooks {
     /// Adds the source of `dashboard.metrics`.
     pub fn with_metrics<M, MF>(mut self, metrics: M) -> Self
     where
-        M: Fn(RealtimeState) -> MF + Send + Sync + 'static,
-        MF: Future<Output = Result<DashboardMetrics, String>> + Send + 'static,
+        M: Fn(RealtimeState, MetricsRequest) -> MF + Send + Sync + 'static,
+        MF: Future<Output = Result<MetricsSnapshot, String>> + Send + 'static,
     {
-        self.metrics = Some(Arc::new(move |state| Box::pin(metrics(state))));
+        self.metrics = Some(Arc::new(move |state, request| {
+            Box::pin(metrics(state, request))
+        }));
         self
     }
 
@@ -168,19 +192,14 @@ impl RealtimeHooks {
                 .map_err(|e| e.to_string())?;
             Ok(task.map(|task| task.owner_id))
         })
-        .with_metrics(|state: RealtimeState| async move {
-            let stats = crate::executions::stats::current(&state.db)
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(DashboardMetrics {
-                v: super::events::PAYLOAD_VERSION,
-                at: Utc::now(),
-                running: stats.running,
-                queued: stats.queued,
-                succeeded_last_hour: stats.succeeded_last_hour,
-                failed_last_hour: stats.failed_last_hour,
-                p95_duration_ms: stats.p95_duration_ms,
-                scheduler_lag_ms: Some(stats.scheduler_lag_ms),
+        .with_metrics(|state: RealtimeState, request: MetricsRequest| async move {
+            let figures =
+                crate::dashboard::live::compute(&state.db, request.system, &request.users)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            Ok(MetricsSnapshot {
+                system: figures.system,
+                users: figures.users,
             })
         })
     }

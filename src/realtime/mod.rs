@@ -30,7 +30,7 @@ use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr
 use tokio::sync::mpsc;
 
 pub use hub::{Emit, Gateway, RealtimeState};
-pub use identity::{RealtimeHooks, SocketIdentity, authenticate};
+pub use identity::{MetricsRequest, MetricsSnapshot, RealtimeHooks, SocketIdentity, authenticate};
 pub use redis_link::RealtimeHealth;
 pub use revocation::notify_user_changed;
 pub use rooms::Room;

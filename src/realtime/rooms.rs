@@ -1,7 +1,8 @@
 //! Room names and who may join them.
 //!
 //! `user:{id}` is joined automatically at connect and never by request; `task:{id}` is for the
-//! task's owner; `admin` and `dashboard` are for ADMIN and SUPER_ADMIN. Refusals never say
+//! task's owner; `admin` and `dashboard` (system-wide metrics) are for ADMIN and SUPER_ADMIN;
+//! `dashboard:{id}` (one user's own metrics) is for that user. Refusals never say
 //! whether a task exists: another owner's task and a missing one get the same message.
 
 use std::fmt;
@@ -24,12 +25,14 @@ pub enum Room {
     Task(Uuid),
     /// `admin`.
     Admin,
-    /// `dashboard`.
+    /// `dashboard`: system-wide `dashboard.metrics`.
     Dashboard,
+    /// `dashboard:{user_id}`: one user's own `dashboard.metrics`.
+    UserDashboard(Uuid),
 }
 
 impl Room {
-    /// Parses `user:{uuid}`, `task:{uuid}`, `admin` or `dashboard`.
+    /// Parses `user:{uuid}`, `task:{uuid}`, `admin`, `dashboard` or `dashboard:{uuid}`.
     pub fn parse(name: &str) -> Result<Room, String> {
         let id = |raw: &str| {
             Uuid::parse_str(raw).map_err(|_| format!("room {name:?}: {raw:?} is not a UUID"))
@@ -37,10 +40,11 @@ impl Room {
         match name.split_once(':') {
             Some(("user", raw)) => Ok(Room::User(id(raw)?)),
             Some(("task", raw)) => Ok(Room::Task(id(raw)?)),
+            Some(("dashboard", raw)) => Ok(Room::UserDashboard(id(raw)?)),
             None if name == ADMIN => Ok(Room::Admin),
             None if name == DASHBOARD => Ok(Room::Dashboard),
             _ => Err(format!(
-                "unknown room {name:?}: expected task:{{id}}, admin or dashboard"
+                "unknown room {name:?}: expected task:{{id}}, admin, dashboard or dashboard:{{your user id}}"
             )),
         }
     }
@@ -54,6 +58,11 @@ impl Room {
     pub fn task(task_id: Uuid) -> String {
         Room::Task(task_id).to_string()
     }
+
+    /// The room of `user_id`'s own dashboard metrics.
+    pub fn user_dashboard(user_id: Uuid) -> String {
+        Room::UserDashboard(user_id).to_string()
+    }
 }
 
 impl fmt::Display for Room {
@@ -63,6 +72,7 @@ impl fmt::Display for Room {
             Room::Task(id) => write!(f, "task:{id}"),
             Room::Admin => f.write_str(ADMIN),
             Room::Dashboard => f.write_str(DASHBOARD),
+            Room::UserDashboard(id) => write!(f, "{DASHBOARD}:{id}"),
         }
     }
 }
@@ -83,10 +93,15 @@ pub fn join_rule(identity: &SocketIdentity, room: Room) -> JoinRule {
     match room {
         Room::User(_) => JoinRule::Refused("user rooms are joined automatically on connect"),
         Room::Task(task_id) => JoinRule::OwnerOf(task_id),
+        Room::UserDashboard(user_id) if user_id == identity.user_id => JoinRule::Allowed,
+        Room::UserDashboard(_) => JoinRule::Refused(
+            "only your own dashboard room, dashboard:{your user id}, may be joined",
+        ),
         Room::Admin | Room::Dashboard if identity.role.is_admin() => JoinRule::Allowed,
-        Room::Admin | Room::Dashboard => {
-            JoinRule::Refused("this room needs the ADMIN or SUPER_ADMIN role")
-        }
+        Room::Admin => JoinRule::Refused("this room needs the ADMIN or SUPER_ADMIN role"),
+        Room::Dashboard => JoinRule::Refused(
+            "this room needs the ADMIN or SUPER_ADMIN role; your own figures are in dashboard:{your user id}",
+        ),
     }
 }
 
@@ -111,7 +126,13 @@ mod tests {
     #[test]
     fn names_round_trip() {
         let id = Uuid::new_v4();
-        for room in [Room::User(id), Room::Task(id), Room::Admin, Room::Dashboard] {
+        for room in [
+            Room::User(id),
+            Room::Task(id),
+            Room::Admin,
+            Room::Dashboard,
+            Room::UserDashboard(id),
+        ] {
             assert_eq!(Room::parse(&room.to_string()), Ok(room));
         }
     }
@@ -119,7 +140,14 @@ mod tests {
     #[test]
     fn bad_names_say_what_is_expected() {
         for bad in [
-            "", "task:", "task:42", "user:x", "admins", "room:1", "TASK:1",
+            "",
+            "task:",
+            "task:42",
+            "user:x",
+            "admins",
+            "room:1",
+            "TASK:1",
+            "dashboard:x",
         ] {
             let err = Room::parse(bad).expect_err(bad);
             assert!(err.contains(bad), "{err} names the input");
@@ -147,6 +175,14 @@ mod tests {
         );
         assert!(matches!(
             join_rule(&admin, Room::User(admin.user_id)),
+            JoinRule::Refused(_)
+        ));
+        assert_eq!(
+            join_rule(&user, Room::UserDashboard(user.user_id)),
+            JoinRule::Allowed
+        );
+        assert!(matches!(
+            join_rule(&admin, Room::UserDashboard(user.user_id)),
             JoinRule::Refused(_)
         ));
     }

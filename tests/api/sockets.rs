@@ -12,7 +12,7 @@ use chrono::Utc;
 use futures::FutureExt;
 use nocron::auth::Role;
 use nocron::realtime::{
-    RealtimeHooks, SocketIdentity,
+    MetricsRequest, MetricsSnapshot, RealtimeHooks, SocketIdentity,
     events::{DashboardMetrics, PAYLOAD_VERSION},
 };
 use rust_socketio::{
@@ -96,24 +96,36 @@ impl Directory {
             let owner = owners.lock().expect("lock").get(&task).copied();
             async move { Ok(owner) }
         })
-        .with_metrics(move |_state| {
+        .with_metrics(move |_state, request: MetricsRequest| {
             let running = {
                 let mut calls = calls.lock().expect("lock");
                 *calls += 1;
                 *calls
             };
-            async move {
-                Ok(DashboardMetrics {
-                    v: PAYLOAD_VERSION,
-                    at: Utc::now(),
-                    running,
-                    queued: 0,
-                    succeeded_last_hour: 0,
-                    failed_last_hour: 0,
-                    p95_duration_ms: None,
-                    scheduler_lag_ms: None,
-                })
-            }
+            let metrics = |scope: &str| DashboardMetrics {
+                v: PAYLOAD_VERSION,
+                at: Utc::now(),
+                scope: scope.to_owned(),
+                running,
+                queued: 0,
+                succeeded_last_hour: 0,
+                failed_last_hour: 0,
+                p95_duration_ms: None,
+                scheduler_lag_ms: None,
+                finished_last_5m: 0,
+                throughput_per_minute: 0.0,
+                p99_lateness_ms: None,
+                per_minute: Vec::new(),
+            };
+            let snapshot = MetricsSnapshot {
+                system: request.system.then(|| metrics("system")),
+                users: request
+                    .users
+                    .iter()
+                    .map(|user| (*user, metrics("user")))
+                    .collect(),
+            };
+            async move { Ok(snapshot) }
         })
     }
 }
