@@ -8,6 +8,7 @@ pub mod actions;
 pub mod admin;
 pub mod api_keys;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -37,7 +37,7 @@ use crate::{
                        users, API keys and encrypted secrets.\n\n\
                        Errors are RFC 9457 problem documents (`application/problem+json`) with a \
                        stable `code`; see the `Problem` schema.\n\n\
-                       Not built yet: notifications, an audit trail with security alerts, an \
+                       Not built yet: notifications, security alerts, an \
                        admin console, billing, analytics and reports. The `analytics:read` scope \
                        and the `notification.created` and `alert.created` event schemas are \
                        reserved for them.",
@@ -53,7 +53,7 @@ use crate::{
         (name = "auth", description = "Register, sign in, refresh tokens, sign out, change password"),
         (name = "sessions", description = "Your signed-in devices"),
         (name = "users", description = "Profiles and user management"),
-        (name = "admin", description = "Role administration"),
+        (name = "admin", description = "Role administration and the audit trail"),
         (name = "api-keys", description = "API keys for integrations (scopes: tasks:read, tasks:write, tasks:execute, executions:read, analytics:read (reserved), secrets:use: needed with tasks:write to create or change a task that references secrets)"),
         (name = "tasks", description = "Your tasks: definitions, runs, history and next runs (also under `/api/v1/tasks`)"),
         (name = "templates", description = "Built-in and saved task templates; `POST /tasks/from-template/{id}` makes a task from one"),

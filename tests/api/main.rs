@@ -9,6 +9,7 @@ mod action_email;
 mod action_script;
 mod action_support;
 mod api_keys;
+mod audit;
 mod auth;
 mod auth_hardening;
 mod capture;
