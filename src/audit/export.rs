@@ -42,6 +42,7 @@ pub enum ExportFormat {
 #[into_params(parameter_in = Query)]
 pub struct ExportParams {
     /// `csv` or `ndjson`.
+    #[param(inline)]
     pub format: ExportFormat,
 }
 
