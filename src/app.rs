@@ -13,6 +13,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
     admin, analytics, api_keys,
+    audit::{self, AuditPipeline, AuditSink},
     auth::{self, AuthContext},
     config::{self, Settings},
     cron, dashboard,
@@ -40,6 +41,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(auth::api_v1::router())
         .merge(users::router())
         .merge(admin::router())
+        .merge(audit::routes::router())
         .merge(api_keys::router())
         .merge(notion::routes::router())
         .merge(tasks::templates::routes::router())
@@ -129,13 +131,22 @@ fn routes(state: AppState) -> Router {
 
 /// [`router`] with the Socket.IO gateway mounted between the request layers and the outer
 /// ones (see `http::apply_request_layers`).
+/// The audit layer, when given, wraps the request layers (inside Socket.IO, which it never
+/// sees).
 async fn router_with_realtime(
     state: &AppState,
     hooks: RealtimeHooks,
     queue: tokio::sync::mpsc::Receiver<realtime::Emit>,
+    audit: Option<AuditSink>,
 ) -> anyhow::Result<Router> {
     let settings = state.settings.clone();
-    let inner = http::apply_request_layers(routes(state.clone()), &settings);
+    let mut inner = http::apply_request_layers(routes(state.clone()), &settings);
+    if let Some(sink) = audit {
+        inner = inner.layer(axum::middleware::from_fn_with_state(
+            sink,
+            audit::layer::middleware,
+        ));
+    }
     let with_gateway = realtime::mount(
         inner,
         &realtime::RealtimeState::from_ref(state),
@@ -174,6 +185,8 @@ pub struct Application {
     router: Router,
     state: AppState,
     cluster: Option<LocalCluster>,
+    /// The audit writer, told when the server has stopped so it flushes and ends.
+    audit: AuditPipeline,
 }
 
 impl Application {
@@ -253,7 +266,24 @@ impl Application {
             triggers: trigger_runtime,
         };
         start_background_work(&state).await?;
-        let router = router_with_realtime(&state, hooks, queue).await?;
+        let audit = AuditPipeline::start(
+            &state.db,
+            &state.settings.audit,
+            &state.shutdown,
+            &state.tasks,
+        );
+        let (hooks, audit_sink) = if state.settings.audit.enabled {
+            let sink = audit.sink.clone();
+            let for_refusals = sink.clone();
+            let hooks = hooks.with_on_refused(move |refused| {
+                let sink = for_refusals.clone();
+                async move { sink.record(audit::refused_handshake_event(refused)).await }
+            });
+            (hooks, Some(sink))
+        } else {
+            (hooks, None)
+        };
+        let router = router_with_realtime(&state, hooks, queue, audit_sink).await?;
         scheduler::start(
             Engine::from_ref(&state),
             &state.settings,
@@ -266,6 +296,7 @@ impl Application {
             router,
             state,
             cluster,
+            audit,
         })
     }
 
@@ -302,6 +333,7 @@ impl Application {
             router,
             state,
             cluster,
+            audit,
         } = self;
         let grace = state.settings.shutdown_grace;
         let shutdown = state.shutdown.clone();
@@ -339,6 +371,8 @@ impl Application {
                 }
             }
         }
+        // No request is left to record: the audit writer writes what is queued and ends.
+        audit.server_stopped();
         shutdown.cancel();
         state.tasks.close();
         if tokio::time::timeout(grace, state.tasks.wait())
@@ -384,6 +418,7 @@ async fn start_background_work(state: &AppState) -> anyhow::Result<()> {
     let mut jobs = system_jobs::auth_jobs(&jobs_context);
     jobs.extend(scheduler::maintenance::system_jobs(&jobs_context));
     jobs.extend(notifications::system_jobs());
+    jobs.extend(audit::system_jobs());
     system_jobs::start(&jobs_context, jobs).await?;
     triggers::start(&triggers::InboundState::from_ref(state))
         .await

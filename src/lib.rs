@@ -9,6 +9,7 @@ pub mod admin;
 pub mod analytics;
 pub mod api_keys;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;

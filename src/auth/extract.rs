@@ -12,8 +12,8 @@ use axum::{
     http::{HeaderName, header, request::Parts},
 };
 
-use super::AuthState;
 pub use super::principal::{CurrentUser, Principal};
+use super::{AuthState, actor_slot::ActorSlot};
 use super::{Role, ScopeSet};
 use crate::{
     api_keys::{key::looks_like_key, verify::authenticate as authenticate_api_key},
@@ -142,6 +142,9 @@ where
             .await
             .map_err(www_authenticate)?;
         tracing::Span::current().record("user_id", tracing::field::display(user.id));
+        if let Some(slot) = parts.extensions.get::<ActorSlot>() {
+            slot.set(user.id, None);
+        }
         parts.extensions.insert(user);
         Ok(user)
     }
@@ -193,6 +196,9 @@ where
             })?,
         };
         let principal = authenticate_token(state, token).await?;
+        if let Some(slot) = parts.extensions.get::<ActorSlot>() {
+            slot.set(principal.user_id, principal.api_key_id);
+        }
         let span = tracing::Span::current();
         span.record("user_id", tracing::field::display(principal.user_id));
         if let Some(key_id) = principal.api_key_id {

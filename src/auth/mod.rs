@@ -6,6 +6,7 @@
 
 pub mod access_cache;
 pub mod access_listener;
+pub mod actor_slot;
 pub mod api_v1;
 pub mod caller;
 pub mod context;

@@ -11,6 +11,7 @@ use lettre::message::Mailbox;
 use crate::secrets::MasterKey;
 use smtp::SmtpUrl;
 
+mod audit;
 mod chains;
 mod exposure;
 mod fairness;
@@ -19,6 +20,7 @@ mod realtime_limits;
 pub mod smtp;
 mod templates_mail;
 mod values;
+pub use audit::AuditSettings;
 pub use chains::ChainSettings;
 pub use exposure::ExposureSettings;
 pub use fairness::FairnessSettings;
@@ -164,6 +166,8 @@ pub struct Settings {
     pub triggers: TriggerSettings,
     /// Per-owner limits of the engine (running and queued executions).
     pub fairness: FairnessSettings,
+    /// The audit trail (on/off, queue, sealing, retention).
+    pub audit: AuditSettings,
     /// Task chaining limits (out-degree, depth, executions per root).
     pub chains: ChainSettings,
     /// The Notion integration (API base URL, OAuth client).
@@ -434,6 +438,7 @@ impl Settings {
         let auth = auth_settings(&var)?;
         let triggers = inbound::trigger_settings(&var)?;
         let fairness = fairness::fairness_settings(&var, worker_concurrency)?;
+        let audit = audit::audit_settings(&var)?;
         let chains = chains::chain_settings(&var)?;
         let realtime_limits = realtime_limits::realtime_limits(&var)?;
         let notion = notion_settings(&var)?;
@@ -572,6 +577,7 @@ impl Settings {
             templates_mail,
             exposure,
             fairness,
+            audit,
             chains,
             realtime_limits,
         })

@@ -4,9 +4,12 @@
 
 use std::{
     collections::{HashMap, HashSet},
+    net::SocketAddr,
     sync::Arc,
     time::Duration,
 };
+
+use axum::extract::ConnectInfo;
 
 use chrono::Utc;
 use serde::Deserialize;
@@ -21,12 +24,14 @@ use socketioxide_core::adapter::{DefinedAdapter, errors::BroadcastError};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::http::{client_ip::ClientIp, request_id::REQUEST_ID_HEADER};
+
 use super::{
     Emit, RealtimeState,
     events::{
         DashboardMetrics, PAYLOAD_VERSION, SessionExpired, SubscribeAck, SubscribeRequest, names,
     },
-    identity::{Credential, MetricsRequest, RealtimeHooks, SocketIdentity},
+    identity::{Credential, MetricsRequest, RealtimeHooks, RefusedHandshake, SocketIdentity},
     limits::{self, Limits, SubscribeBudget},
     rooms::{self, JoinRule, Room},
 };
@@ -73,7 +78,13 @@ pub(super) fn install<A: Adapter + DefinedAdapter>(
     let middleware = move |socket: SocketRef<A>, TryData(auth): TryData<HandshakeAuth>| {
         let context = for_auth.clone();
         async move {
-            let identity = authenticate_handshake(&context, &socket, auth.ok()).await?;
+            let identity = match authenticate_handshake(&context, &socket, auth.ok()).await {
+                Ok(identity) => identity,
+                Err(reason) => {
+                    report_refusal(&context, &socket, &reason).await;
+                    return Err(reason);
+                }
+            };
             register_handlers(&context, &socket);
             socket.extensions.insert(identity);
             Ok::<(), String>(())
@@ -84,6 +95,39 @@ pub(super) fn install<A: Adapter + DefinedAdapter>(
         async move { on_connect(context, socket, identity) }
     };
     io.ns("/", handler.with(middleware))
+}
+
+/// Tells the `on_refused` hook (the audit trail) about a refused handshake.
+async fn report_refusal<A: Adapter>(context: &Context, socket: &SocketRef<A>, reason: &str) {
+    let Some(on_refused) = &context.hooks.on_refused else {
+        return;
+    };
+    let parts = socket.req_parts();
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let ip = parts
+        .extensions
+        .get::<ClientIp>()
+        .map(|ClientIp(ip)| *ip)
+        .or_else(|| {
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(peer)| peer.ip().to_canonical())
+        });
+    on_refused(RefusedHandshake {
+        transaction_id: header(REQUEST_ID_HEADER.as_str()).unwrap_or_default(),
+        path: parts.uri.path().to_owned(),
+        ip,
+        user_agent: header("user-agent").map(|ua| ua.chars().take(512).collect()),
+        reason: reason.to_owned(),
+    })
+    .await;
 }
 
 /// Refuses the connection (the message reaches the client as `connect_error`) unless the

@@ -131,10 +131,30 @@ pub type MetricsSource = Arc<
         + Sync,
 >;
 
+/// A refused handshake, for the audit trail.
+#[derive(Debug, Clone)]
+pub struct RefusedHandshake {
+    /// The `X-Request-Id` of the HTTP request that carried it.
+    pub transaction_id: String,
+    /// The request path (`/socket.io/`).
+    pub path: String,
+    /// The client address (through `TRUSTED_PROXIES`).
+    pub ip: Option<std::net::IpAddr>,
+    /// `User-Agent`.
+    pub user_agent: Option<String>,
+    /// Why it was refused (what the client was told).
+    pub reason: String,
+}
+
+/// Told about every refused handshake.
+pub type OnRefused = Arc<dyn Fn(RefusedHandshake) -> HookFuture<()> + Send + Sync>;
+
 /// What the gateway needs from the rest of the application. A missing `task_owner` or
 /// `metrics` makes the gateway refuse `task:{id}` or `dashboard` subscriptions, saying so.
 #[derive(Clone)]
 pub struct RealtimeHooks {
+    /// Told about refused handshakes (the audit trail).
+    pub on_refused: Option<OnRefused>,
     /// Validates handshake tokens.
     pub authenticate: Authenticate,
     /// Finds task owners for `task:{id}` subscriptions.
@@ -154,7 +174,18 @@ impl RealtimeHooks {
             authenticate: Arc::new(move |state, token| Box::pin(authenticate(state, token))),
             task_owner: None,
             metrics: None,
+            on_refused: None,
         }
+    }
+
+    /// Adds the listener of refused handshakes.
+    pub fn with_on_refused<R, RF>(mut self, on_refused: R) -> Self
+    where
+        R: Fn(RefusedHandshake) -> RF + Send + Sync + 'static,
+        RF: Future<Output = ()> + Send + 'static,
+    {
+        self.on_refused = Some(Arc::new(move |refused| Box::pin(on_refused(refused))));
+        self
     }
 
     /// Adds the task-owner lookup behind `task:{id}` subscriptions.

@@ -12,6 +12,7 @@ mod alert_rules;
 mod analytics;
 mod analytics_fixtures;
 mod api_keys;
+mod audit;
 mod auth;
 mod auth_hardening;
 mod capture;
