@@ -14,6 +14,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::{
     admin, api_keys,
     auth::{self, AuthContext},
+    billing,
     config::{self, Settings},
     cron,
     db::{self, embedded::LocalCluster},
@@ -41,6 +42,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(admin::router())
         .merge(api_keys::router())
+        .merge(billing::routes::router())
         .merge(notion::routes::router())
         .merge(tasks::templates::routes::router())
         .nest("/tasks", tasks::api::router())

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod api_keys;
 pub mod app;
 pub mod auth;
+pub mod billing;
 pub mod cli;
 pub mod config;
 pub mod cron;

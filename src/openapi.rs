@@ -54,6 +54,7 @@ use crate::{
         (name = "sessions", description = "Your signed-in devices"),
         (name = "users", description = "Profiles and user management"),
         (name = "admin", description = "Role administration"),
+        (name = "billing", description = "Plans and their limits, your usage and your subscription (plans and usage also when billing is off)"),
         (name = "api-keys", description = "API keys for integrations (scopes: tasks:read, tasks:write, tasks:execute, executions:read, analytics:read (reserved), secrets:use: needed with tasks:write to create or change a task that references secrets)"),
         (name = "tasks", description = "Your tasks: definitions, runs, history and next runs (also under `/api/v1/tasks`)"),
         (name = "templates", description = "Built-in and saved task templates; `POST /tasks/from-template/{id}` makes a task from one"),

@@ -11,6 +11,7 @@ use lettre::message::Mailbox;
 use crate::secrets::MasterKey;
 use smtp::SmtpUrl;
 
+mod billing;
 mod chains;
 mod exposure;
 mod fairness;
@@ -19,6 +20,7 @@ mod realtime_limits;
 pub mod smtp;
 mod templates_mail;
 mod values;
+pub use billing::BillingSettings;
 pub use chains::ChainSettings;
 pub use exposure::ExposureSettings;
 pub use fairness::FairnessSettings;
@@ -174,6 +176,8 @@ pub struct Settings {
     pub exposure: ExposureSettings,
     /// Per-connection limits of the realtime gateway.
     pub realtime_limits: RealtimeLimits,
+    /// Billing: Stripe, the default plan and the grace after a failed payment.
+    pub billing: BillingSettings,
 }
 
 /// Settings of the Notion integration.
@@ -439,6 +443,7 @@ impl Settings {
         let notion = notion_settings(&var)?;
         let templates_mail = templates_mail::templates_mail_settings(&var)?;
         let exposure = exposure::exposure_settings(&var)?;
+        let billing = billing::billing_settings(&var)?;
         let master_key = var("NOCRON_MASTER_KEY")
             .map(|text| {
                 MasterKey::parse(&text).map_err(|message| ConfigError {
@@ -574,6 +579,7 @@ impl Settings {
             fairness,
             chains,
             realtime_limits,
+            billing,
         })
     }
 

@@ -11,6 +11,7 @@ mod action_support;
 mod api_keys;
 mod auth;
 mod auth_hardening;
+mod billing;
 mod capture;
 mod client_ip;
 mod cron;
