@@ -43,6 +43,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(admin::router())
         .merge(api_keys::router())
         .merge(billing::routes::router())
+        .merge(billing::history::router())
+        .merge(billing::webhook::router())
         .merge(notion::routes::router())
         .merge(tasks::templates::routes::router())
         .nest("/tasks", tasks::api::router())
