@@ -45,6 +45,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(billing::routes::router())
         .merge(billing::history::router())
         .merge(billing::webhook::router())
+        .merge(billing::admin::router())
         .merge(notion::routes::router())
         .merge(tasks::templates::routes::router())
         .nest("/tasks", tasks::api::router())

@@ -7,7 +7,9 @@
 //! writes their effects. Without `STRIPE_SECRET_KEY` billing
 //! is off and every account has the default plan (unlimited `ENTERPRISE` by default).
 
+pub mod admin;
 pub mod apply;
+pub mod downgrade;
 pub mod history;
 pub mod limits;
 pub mod plan_code;

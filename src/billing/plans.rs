@@ -2,7 +2,7 @@
 //! subscription's plan while the subscription is active or trialing (or `past_due` within
 //! the grace), otherwise the default plan.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -10,7 +10,8 @@ use uuid::Uuid;
 use super::{plan_code::PlanCode, policy::PlanPolicy};
 
 /// A plan's limits; `None` is unlimited.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PlanLimits {
     /// Tasks an account may have.
     pub max_tasks: Option<i32>,

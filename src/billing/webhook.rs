@@ -13,6 +13,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     apply::{self, PaymentOutcome, rank_of},
+    downgrade::pause_over_limit,
+    policy::PlanPolicy,
     routes::require_billing,
     signature,
     stripe_objects::{CheckoutSession, StripeEvent, StripeInvoice, StripeSubscription},
@@ -20,8 +22,10 @@ use super::{
 use crate::{
     config::Settings,
     error::{AppError, AppResult, ErrorCode, Problem},
+    events::EventBus,
     http::AppJson,
     state::AppState,
+    tasks::db::StatusChange,
 };
 
 /// Routes of this file.
@@ -54,6 +58,7 @@ fn bad_request(detail: &str) -> AppError {
 async fn stripe_webhook(
     State(db): State<PgPool>,
     State(settings): State<Arc<Settings>>,
+    State(events): State<EventBus>,
     headers: HeaderMap,
     body: Bytes,
 ) -> AppResult<AppJson<WebhookReceived>> {
@@ -102,20 +107,25 @@ async fn stripe_webhook(
             duplicate: true,
         }));
     }
-    apply_event(&mut tx, &settings, &event).await?;
+    let changes = apply_event(&mut tx, &settings, &event).await?;
     tx.commit().await?;
+    for change in changes {
+        change.publish(&events);
+    }
     Ok(AppJson(WebhookReceived {
         received: true,
         duplicate: false,
     }))
 }
 
-/// Applies one event in `tx`.
+/// Applies one event in `tx`; returns the task status changes (tasks paused by a smaller
+/// plan) to publish once it commits.
 async fn apply_event(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     settings: &Settings,
     event: &StripeEvent,
-) -> AppResult<()> {
+) -> AppResult<Vec<StatusChange>> {
+    let mut changes = Vec::new();
     let kind = event.kind.as_str();
     let unmatched = || {
         tracing::warn!(event_id = %event.id, kind, "stripe event for no known account; ignored");
@@ -142,7 +152,10 @@ async fn apply_event(
                 Some((_, false)) => {
                     tracing::info!(event_id = %event.id, kind, "older than the stored state; ignored");
                 }
-                Some(_) => {}
+                Some((user_id, true)) => {
+                    let policy = PlanPolicy::from_settings(settings);
+                    changes = pause_over_limit(tx, &policy, user_id).await?;
+                }
             }
         }
         "customer.subscription.trial_will_end" => {
@@ -213,5 +226,5 @@ async fn apply_event(
             tracing::info!(event_id = %event.id, kind = other, "stripe event type not handled; acknowledged");
         }
     }
-    Ok(())
+    Ok(changes)
 }

@@ -12,6 +12,7 @@ mod api_keys;
 mod auth;
 mod auth_hardening;
 mod billing;
+mod billing_admin;
 mod billing_webhooks;
 mod capture;
 mod client_ip;
