@@ -14,16 +14,22 @@ use super::{plan_code::PlanCode, policy::PlanPolicy};
 #[serde(deny_unknown_fields)]
 pub struct PlanLimits {
     /// Tasks an account may have.
+    #[schema(minimum = 0)]
     pub max_tasks: Option<i32>,
-    /// The shortest interval between two slots of a schedule, in seconds.
+    /// The shortest interval between two slots of a schedule, in seconds (1–86400).
+    #[schema(minimum = 1, maximum = 86400)]
     pub min_interval_seconds: i32,
     /// Executions started per calendar month (UTC); retries are not counted.
+    #[schema(minimum = 0)]
     pub executions_per_month: Option<i64>,
     /// Active API keys.
+    #[schema(minimum = 0)]
     pub max_api_keys: Option<i32>,
     /// Alert rules per task (the defaults a new task gets count too).
+    #[schema(minimum = 0)]
     pub max_alert_rules_per_task: Option<i32>,
-    /// Days of execution history kept.
+    /// Days of execution history kept (1–36500).
+    #[schema(minimum = 1, maximum = 36500)]
     pub history_retention_days: i32,
 }
 
