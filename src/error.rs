@@ -229,24 +229,39 @@ pub struct Problem {
     /// The failing fields, for validation errors.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
-    /// For `PLAN_LIMIT_REACHED`: which limit, how much is used and where to upgrade.
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub plan_limit: Option<PlanLimitDetails>,
+    /// `PLAN_LIMIT_REACHED` only: the limit's name (`max_tasks`, `min_interval_seconds`,
+    /// `executions_per_month`, `max_api_keys`, `max_alert_rules_per_task`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit_name: Option<String>,
+    /// `PLAN_LIMIT_REACHED` only: the plan's value of the limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+    /// `PLAN_LIMIT_REACHED` only: how much is used (for `min_interval_seconds`, the
+    /// interval asked for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub used: Option<i64>,
+    /// `PLAN_LIMIT_REACHED` only, for period limits: when the count starts again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resets_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// `PLAN_LIMIT_REACHED` only: where to choose a larger plan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgrade_url: Option<String>,
+    /// `PLAN_LIMIT_REACHED` only: the account's plan now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
 }
 
 /// What a `402 PLAN_LIMIT_REACHED` problem adds: the limit reached and how to get more.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanLimitDetails {
     /// The limit's name (`max_tasks`, `min_interval_seconds`, `executions_per_month`,
     /// `max_api_keys`, `max_alert_rules_per_task`).
-    #[schema(example = "max_tasks")]
     pub limit_name: String,
     /// The plan's value of the limit.
     pub limit: i64,
     /// How much is used now (for `min_interval_seconds`: the interval asked for).
     pub used: i64,
     /// When a period limit starts again (absent for the others).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub resets_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Where to choose a larger plan.
     pub upgrade_url: String,
@@ -378,7 +393,14 @@ impl AppError {
     /// Builds the problem document (with the current request id, if any).
     pub fn to_problem(&self) -> Problem {
         let mut problem = problem(self.code, self.detail.clone(), self.errors.clone());
-        problem.plan_limit = self.plan_limit.as_deref().cloned();
+        if let Some(details) = self.plan_limit.as_deref() {
+            problem.limit_name = Some(details.limit_name.clone());
+            problem.limit = Some(details.limit);
+            problem.used = Some(details.used);
+            problem.resets_at = details.resets_at;
+            problem.upgrade_url = Some(details.upgrade_url.clone());
+            problem.plan = Some(details.plan.clone());
+        }
         problem
     }
 }
@@ -398,7 +420,12 @@ pub fn problem(code: ErrorCode, detail: String, errors: Vec<FieldError>) -> Prob
         error_code: code.number(),
         request_id: request_id::current(),
         errors,
-        plan_limit: None,
+        limit_name: None,
+        limit: None,
+        used: None,
+        resets_at: None,
+        upgrade_url: None,
+        plan: None,
     }
 }
 
