@@ -62,6 +62,11 @@ async fn stripe_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> AppResult<AppJson<WebhookReceived>> {
+    let header = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| bad_request("the Stripe-Signature header is missing"))?;
     require_billing(&settings)?;
     let secret = settings
         .billing
@@ -73,10 +78,6 @@ async fn stripe_webhook(
                 "the Stripe webhook is not configured on this server",
             )
         })?;
-    let header = headers
-        .get("stripe-signature")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| bad_request("the Stripe-Signature header is missing"))?;
     signature::verify(
         secret.expose().as_bytes(),
         header,
