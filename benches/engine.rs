@@ -106,6 +106,7 @@ fn engine(db: &PgPool, concurrency: usize) -> Engine {
             max_queued_per_owner: usize::MAX,
             priority_ageing_seconds: 60,
             chains: nocron::config::ChainSettings::default(),
+            plans: nocron::billing::PlanPolicy::default(),
         },
     }
 }

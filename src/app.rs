@@ -15,6 +15,7 @@ use crate::{
     admin, analytics, api_keys,
     audit::{self, AuditPipeline, AuditSink},
     auth::{self, AuthContext},
+    billing,
     config::{self, Settings},
     cron, dashboard,
     db::{self, embedded::LocalCluster},
@@ -43,6 +44,10 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(admin::router())
         .merge(audit::routes::router())
         .merge(api_keys::router())
+        .merge(billing::routes::router())
+        .merge(billing::history::router())
+        .merge(billing::webhook::router())
+        .merge(billing::admin::router())
         .merge(notion::routes::router())
         .merge(tasks::templates::routes::router())
         .nest("/tasks", tasks::api::router())

@@ -71,6 +71,11 @@ pub enum ErrorCode {
     IntegrationNotConfigured,
     /// Something unexpected happened; the request id finds it in the logs.
     InternalError,
+    /// The account's plan does not allow this; see `limit`, `used`, `resets_at` and
+    /// `upgrade_url`.
+    PlanLimitReached,
+    /// Billing is off on this server (no `STRIPE_SECRET_KEY`): its Stripe routes answer 404.
+    BillingDisabled,
 }
 
 impl ErrorCode {
@@ -95,7 +100,8 @@ impl ErrorCode {
             DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ExternalServiceError => StatusCode::BAD_GATEWAY,
             ExternalServiceTimeout => StatusCode::GATEWAY_TIMEOUT,
-            IntegrationNotConfigured => StatusCode::NOT_FOUND,
+            IntegrationNotConfigured | BillingDisabled => StatusCode::NOT_FOUND,
+            PlanLimitReached => StatusCode::PAYMENT_REQUIRED,
         }
     }
 
@@ -127,6 +133,8 @@ impl ErrorCode {
             ExternalServiceTimeout => 5002,
             IntegrationNotConfigured => 5003,
             InternalError => 9000,
+            PlanLimitReached => 3402,
+            BillingDisabled => 5004,
         }
     }
 
@@ -158,6 +166,8 @@ impl ErrorCode {
             ExternalServiceTimeout => "EXTERNAL_SERVICE_TIMEOUT",
             IntegrationNotConfigured => "INTEGRATION_NOT_CONFIGURED",
             InternalError => "INTERNAL_ERROR",
+            PlanLimitReached => "PLAN_LIMIT_REACHED",
+            BillingDisabled => "BILLING_DISABLED",
         }
     }
 
@@ -219,6 +229,44 @@ pub struct Problem {
     /// The failing fields, for validation errors.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// `PLAN_LIMIT_REACHED` only: the limit's name (`max_tasks`, `min_interval_seconds`,
+    /// `executions_per_month`, `max_api_keys`, `max_alert_rules_per_task`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit_name: Option<String>,
+    /// `PLAN_LIMIT_REACHED` only: the plan's value of the limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+    /// `PLAN_LIMIT_REACHED` only: how much is used (for `min_interval_seconds`, the
+    /// interval asked for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub used: Option<i64>,
+    /// `PLAN_LIMIT_REACHED` only, for period limits: when the count starts again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resets_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// `PLAN_LIMIT_REACHED` only: where to choose a larger plan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgrade_url: Option<String>,
+    /// `PLAN_LIMIT_REACHED` only: the account's plan now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+}
+
+/// What a `402 PLAN_LIMIT_REACHED` problem adds: the limit reached and how to get more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanLimitDetails {
+    /// The limit's name (`max_tasks`, `min_interval_seconds`, `executions_per_month`,
+    /// `max_api_keys`, `max_alert_rules_per_task`).
+    pub limit_name: String,
+    /// The plan's value of the limit.
+    pub limit: i64,
+    /// How much is used now (for `min_interval_seconds`: the interval asked for).
+    pub used: i64,
+    /// When a period limit starts again (absent for the others).
+    pub resets_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Where to choose a larger plan.
+    pub upgrade_url: String,
+    /// The account's plan now.
+    pub plan: String,
 }
 
 /// An error answered as a problem document.
@@ -229,6 +277,7 @@ pub struct AppError {
     errors: Vec<FieldError>,
     headers: Vec<(header::HeaderName, HeaderValue)>,
     source: Option<anyhow::Error>,
+    plan_limit: Option<Box<PlanLimitDetails>>,
 }
 
 /// Shorthand for handler results.
@@ -243,6 +292,15 @@ impl AppError {
             errors: Vec::new(),
             headers: Vec::new(),
             source: None,
+            plan_limit: None,
+        }
+    }
+
+    /// 402 `PLAN_LIMIT_REACHED` with the limit's details.
+    pub fn plan_limit(detail: impl Into<String>, details: PlanLimitDetails) -> Self {
+        AppError {
+            plan_limit: Some(Box::new(details)),
+            ..Self::new(ErrorCode::PlanLimitReached, detail)
         }
     }
 
@@ -334,7 +392,16 @@ impl AppError {
 
     /// Builds the problem document (with the current request id, if any).
     pub fn to_problem(&self) -> Problem {
-        problem(self.code, self.detail.clone(), self.errors.clone())
+        let mut problem = problem(self.code, self.detail.clone(), self.errors.clone());
+        if let Some(details) = self.plan_limit.as_deref() {
+            problem.limit_name = Some(details.limit_name.clone());
+            problem.limit = Some(details.limit);
+            problem.used = Some(details.used);
+            problem.resets_at = details.resets_at;
+            problem.upgrade_url = Some(details.upgrade_url.clone());
+            problem.plan = Some(details.plan.clone());
+        }
+        problem
     }
 }
 
@@ -353,6 +420,12 @@ pub fn problem(code: ErrorCode, detail: String, errors: Vec<FieldError>) -> Prob
         error_code: code.number(),
         request_id: request_id::current(),
         errors,
+        limit_name: None,
+        limit: None,
+        used: None,
+        resets_at: None,
+        upgrade_url: None,
+        plan: None,
     }
 }
 

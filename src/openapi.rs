@@ -37,9 +37,9 @@ use crate::{
                        users, API keys and encrypted secrets.\n\n\
                        Errors are RFC 9457 problem documents (`application/problem+json`) with a \
                        stable `code`; see the `Problem` schema.\n\n\
-                       Not built yet: security alerts, an admin console, billing, product \
-                       analytics and reports. The `alert.created` event schema is reserved \
-                       for them.",
+                       Not built yet: security alerts, the rest of the admin console, the \
+                       Stripe checkout and subscription changes, product analytics and \
+                       reports. The `alert.created` event schema is reserved for them.",
         license(name = "MIT", identifier = "MIT"),
     ),
     modifiers(&SecuritySchemes, &EventSchemas),
@@ -52,7 +52,8 @@ use crate::{
         (name = "auth", description = "Register, sign in, refresh tokens, sign out, change password"),
         (name = "sessions", description = "Your signed-in devices"),
         (name = "users", description = "Profiles and user management"),
-        (name = "admin", description = "Role administration and the audit trail"),
+        (name = "admin", description = "Role administration, the audit trail, plans and subscriptions"),
+        (name = "billing", description = "Plans and their limits, your usage and your subscription (plans and usage also when billing is off)"),
         (name = "api-keys", description = "API keys for integrations (scopes: tasks:read, tasks:write, tasks:execute, executions:read, analytics:read, secrets:use: needed with tasks:write to create or change a task that references secrets)"),
         (name = "tasks", description = "Your tasks: definitions, runs, history and next runs (also under `/api/v1/tasks`)"),
         (name = "templates", description = "Built-in and saved task templates; `POST /tasks/from-template/{id}` makes a task from one"),

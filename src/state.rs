@@ -13,6 +13,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use crate::{
     actions::ActionServices,
     auth::context::{AuthContext, AuthState},
+    billing::PlanPolicy,
     config::Settings,
     events::EventBus,
     health::context::HealthState,
@@ -73,6 +74,12 @@ impl FromRef<AppState> for PgPool {
 impl FromRef<AppState> for Arc<Settings> {
     fn from_ref(state: &AppState) -> Self {
         state.settings.clone()
+    }
+}
+
+impl FromRef<AppState> for PlanPolicy {
+    fn from_ref(state: &AppState) -> Self {
+        PlanPolicy::from_settings(&state.settings)
     }
 }
 

@@ -118,11 +118,13 @@ impl From<KeyRow> for ApiKeyOut {
     responses(
         (status = 201, description = "Created; `key` is shown only now", body = ApiKeyCreated),
         (status = 401, description = "Not signed in", body = Problem),
+        (status = 402, description = "Your plan's `max_api_keys` is reached (`PLAN_LIMIT_REACHED`)", body = Problem),
         (status = 409, description = "Too many active keys", body = Problem),
         (status = 422, description = "Invalid field (unknown scope, past expiry)", body = Problem),
     ))]
 async fn create_key(
     State(db): State<PgPool>,
+    State(policy): State<crate::billing::PlanPolicy>,
     user: CurrentUser,
     ValidJson(body): ValidJson<ApiKeyIn>,
 ) -> Result<(StatusCode, AppJson<ApiKeyCreated>), AppError> {
@@ -150,6 +152,7 @@ async fn create_key(
             "you already have {MAX_KEYS_PER_USER} active API keys; revoke one first"
         )));
     }
+    crate::billing::limits::admit_api_key(&mut tx, &policy, user.id, active).await?;
     let new = key::generate();
     let row = sqlx::query_as!(
         KeyRow,

@@ -12,6 +12,7 @@ use crate::secrets::MasterKey;
 use smtp::SmtpUrl;
 
 mod audit;
+mod billing;
 mod chains;
 mod exposure;
 mod fairness;
@@ -21,6 +22,7 @@ pub mod smtp;
 mod templates_mail;
 mod values;
 pub use audit::AuditSettings;
+pub use billing::BillingSettings;
 pub use chains::ChainSettings;
 pub use exposure::ExposureSettings;
 pub use fairness::FairnessSettings;
@@ -178,6 +180,8 @@ pub struct Settings {
     pub exposure: ExposureSettings,
     /// Per-connection limits of the realtime gateway.
     pub realtime_limits: RealtimeLimits,
+    /// Billing: Stripe, the default plan and the grace after a failed payment.
+    pub billing: BillingSettings,
 }
 
 /// Settings of the Notion integration.
@@ -444,6 +448,7 @@ impl Settings {
         let notion = notion_settings(&var)?;
         let templates_mail = templates_mail::templates_mail_settings(&var)?;
         let exposure = exposure::exposure_settings(&var)?;
+        let billing = billing::billing_settings(&var)?;
         let master_key = var("NOCRON_MASTER_KEY")
             .map(|text| {
                 MasterKey::parse(&text).map_err(|message| ConfigError {
@@ -580,6 +585,7 @@ impl Settings {
             audit,
             chains,
             realtime_limits,
+            billing,
         })
     }
 

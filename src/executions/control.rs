@@ -15,6 +15,7 @@ use super::{
     model::{Execution, ExecutionStatus, TriggerKind},
 };
 use crate::{
+    billing::limits,
     error::{AppError, AppResult, ErrorCode},
     events::DomainEvent,
     scheduler::engine::{EXECUTION_CANCEL, EXECUTIONS_QUEUED, Engine},
@@ -139,6 +140,7 @@ pub async fn enqueue_at_priority(
         }
     }
     ensure_queue_room(&mut tx, engine, owner_id).await?;
+    limits::admit_execution(&mut tx, &engine.config.plans, owner_id, task_id).await?;
     let id = Uuid::now_v7();
     let inserted = sqlx::query_scalar!(
         "INSERT INTO executions (id, task_id, trigger_kind, input, idempotency_key, priority)

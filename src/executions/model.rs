@@ -48,6 +48,8 @@ text_enum! {
         OwnerInactive = "OWNER_INACTIVE",
         /// The owner already had `MAX_QUEUED_PER_OWNER` executions waiting.
         QueueFull = "QUEUE_FULL",
+        /// The owner's plan's `executions_per_month` was used up.
+        PlanLimit = "PLAN_LIMIT",
         /// A chained run would have been more than `CHAIN_MAX_DEPTH` links from its root.
         ChainDepth = "CHAIN_DEPTH",
         /// A chained run would have taken its root past `CHAIN_MAX_EXECUTIONS_PER_ROOT`

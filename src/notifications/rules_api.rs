@@ -201,6 +201,7 @@ async fn list_rules(
         (status = 201, description = "The rule", body = AlertRuleOut),
         (status = 400, description = "The body is not JSON, or the id is not a UUID", body = Problem),
         (status = 401, description = "Not signed in", body = Problem),
+        (status = 402, description = "Your plan's `max_alert_rules_per_task` is reached (`PLAN_LIMIT_REACHED`)", body = Problem),
         (status = 403, description = "The API key lacks `tasks:write`", body = Problem),
         (status = 404, description = "No such task of yours", body = Problem),
         (status = 409, description = "The task already has the most rules allowed (20)", body = Problem),
@@ -208,6 +209,7 @@ async fn list_rules(
     ))]
 async fn create_rule(
     State(db): State<PgPool>,
+    State(policy): State<crate::billing::PlanPolicy>,
     caller: Caller,
     AppPath(task_id): AppPath<Uuid>,
     AppJson(input): AppJson<AlertRuleIn>,
@@ -237,6 +239,7 @@ async fn create_rule(
             "a task has at most {MAX_RULES_PER_TASK} alert rules"
         )));
     }
+    crate::billing::limits::admit_alert_rule(&mut tx, &policy, caller.owner_id(), count).await?;
     let row = sqlx::query_as!(
         Row,
         r#"INSERT INTO alert_rules (id, task_id, kind, params, channels, repeat_every_minutes,

@@ -22,6 +22,7 @@ use super::{
     planner::{self, SkipReason},
 };
 use crate::{
+    billing::limits,
     cron::schedule::Schedule,
     events::DomainEvent,
     executions::counts,
@@ -104,6 +105,7 @@ pub(super) fn ledger_detail(reason: SkipReason) -> String {
     match reason {
         SkipReason::OwnerInactive => OWNER_INACTIVE_PENDING.to_owned(),
         SkipReason::QueueFull => "the owner's queue was full (MAX_QUEUED_PER_OWNER)".to_owned(),
+        SkipReason::PlanLimit => "the owner's plan's executions_per_month was used up".to_owned(),
         _ => String::new(),
     }
 }
@@ -202,7 +204,10 @@ pub async fn dispatch_due(engine: &Engine) -> Result<DispatchReport, sqlx::Error
         }
     }
 
-    let plan = plan_tick(&due, &active, &mut room);
+    // What is left of each owner's monthly executions, for owners whose plan limits them;
+    // their counters stay locked until the tick commits.
+    let mut allowance = limits::execution_allowance(&mut tx, &engine.config.plans, &owners).await?;
+    let plan = plan_tick(&due, &active, &mut room, &mut allowance);
 
     cancel_superseded(&mut tx, &plan.cancel_tasks).await?;
     let inserted = sqlx::query!(
@@ -285,11 +290,14 @@ pub async fn dispatch_due(engine: &Engine) -> Result<DispatchReport, sqlx::Error
 }
 
 /// The decisions of one tick, computed without I/O. `room` is what is left of each active
-/// owner's queue; slots past it are recorded as `QUEUE_FULL`.
+/// owner's queue; slots past it are recorded as `QUEUE_FULL`. `allowance` is what is left of
+/// the monthly executions of owners whose plan limits them; slots past it are recorded as
+/// `PLAN_LIMIT`.
 fn plan_tick(
     due: &[DueTask],
     active: &HashMap<Uuid, (i64, i64)>,
     room: &mut HashMap<Uuid, i64>,
+    allowance: &mut HashMap<Uuid, i64>,
 ) -> TickPlan {
     let mut plan = TickPlan::default();
     let mut rng = rand::rng();
@@ -332,12 +340,20 @@ fn plan_tick(
             plan.cancel_tasks.push(task.id);
         }
         let owner_room = room.entry(task.owner_id).or_insert(0);
+        let mut owner_allowance = allowance.get_mut(&task.owner_id);
         for slot in admission.insert {
+            if owner_allowance.as_deref().is_some_and(|left| *left <= 0) {
+                plan.skip(task.id, slot, SkipReason::PlanLimit);
+                continue;
+            }
             if *owner_room <= 0 {
                 plan.skip(task.id, slot, SkipReason::QueueFull);
                 continue;
             }
             *owner_room -= 1;
+            if let Some(left) = owner_allowance.as_deref_mut() {
+                *left -= 1;
+            }
             let jitter_ms = if task.jitter_seconds > 0 {
                 rng.random_range(0..=i64::from(task.jitter_seconds) * 1000)
             } else {

@@ -7,6 +7,7 @@ use sqlx::PgPool;
 
 use crate::{
     actions::ActionServices,
+    billing::PlanPolicy,
     config::{ChainSettings, Settings},
     events::EventBus,
     net::{
@@ -39,6 +40,8 @@ pub struct EngineConfig {
     pub priority_ageing_seconds: u32,
     /// Task chaining limits.
     pub chains: ChainSettings,
+    /// How an owner's plan is decided, for the monthly execution limit.
+    pub plans: PlanPolicy,
 }
 
 /// What the dispatcher, workers and maintenance jobs share. Cheap to clone.
@@ -76,6 +79,7 @@ impl EngineConfig {
             max_queued_per_owner: settings.fairness.max_queued_per_owner,
             priority_ageing_seconds: settings.fairness.priority_ageing_seconds,
             chains: settings.chains,
+            plans: PlanPolicy::from_settings(settings),
         }
     }
 }

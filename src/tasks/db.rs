@@ -9,6 +9,7 @@ use super::model::{
     ActionType, CatchUpPolicy, ConcurrencyPolicy, DstPolicy, NewTask, Task, TaskStatus,
 };
 use crate::{
+    billing::{PlanPolicy, limits},
     cron::schedule::Schedule,
     db::channels::TASKS_CHANGED,
     error::{AppError, AppResult},
@@ -37,6 +38,24 @@ pub fn first_slot(
 /// Validates and stores a new task, computing its first slot, and announces it once stored.
 pub async fn create_task(db: &PgPool, events: &EventBus, new: &NewTask) -> AppResult<Task> {
     let mut tx = db.begin().await?;
+    let task = insert_task(&mut tx, new).await?;
+    tx.commit().await?;
+    announce_created(events, &task);
+    Ok(task)
+}
+
+/// [`create_task`] for an owner's request: the owner's plan is checked (its `max_tasks`,
+/// counted under a lock on the owner, and its `min_interval_seconds`) in the transaction
+/// that stores the task, so concurrent creations never pass the limit.
+pub async fn create_task_within_plan(
+    db: &PgPool,
+    events: &EventBus,
+    policy: &PlanPolicy,
+    new: &NewTask,
+) -> AppResult<Task> {
+    let schedule = new.validate()?;
+    let mut tx = db.begin().await?;
+    limits::admit_task(&mut tx, policy, new.owner_id, schedule.as_ref()).await?;
     let task = insert_task(&mut tx, new).await?;
     tx.commit().await?;
     announce_created(events, &task);

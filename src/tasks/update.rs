@@ -6,10 +6,11 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{
-    db::{create_task, first_slot, load_task, notify_tasks_changed},
+    db::{create_task_within_plan, first_slot, load_task, notify_tasks_changed},
     model::{DstPolicy, NewTask, Task, TaskStatus},
 };
 use crate::{
+    billing::{PlanPolicy, limits},
     error::{AppError, AppResult},
     events::{DomainEvent, EventBus},
 };
@@ -21,6 +22,7 @@ use crate::{
 pub async fn update_task(
     db: &PgPool,
     events: &EventBus,
+    policy: &PlanPolicy,
     task_id: Uuid,
     owner_id: Uuid,
     new: &NewTask,
@@ -53,6 +55,9 @@ pub async fn update_task(
             && current.start_at == s.start_at
             && current.end_at == s.end_at
     });
+    if !same_schedule {
+        limits::admit_schedule(&mut tx, policy, owner_id, schedule.as_ref()).await?;
+    }
     let next_run_at = if same_schedule {
         current.next_run_at
     } else {
@@ -137,6 +142,7 @@ pub fn definition_of(task: &Task) -> NewTask {
 pub async fn duplicate_task(
     db: &PgPool,
     events: &EventBus,
+    policy: &PlanPolicy,
     task_id: Uuid,
     owner_id: Uuid,
     name: Option<&str>,
@@ -150,7 +156,7 @@ pub async fn duplicate_task(
         None => copy_name(&original.name),
     };
     copy.status = TaskStatus::Paused;
-    create_task(db, events, &copy).await
+    create_task_within_plan(db, events, policy, &copy).await
 }
 
 /// "<name> (copy)", shortened so the result stays within the 200-character limit.

@@ -154,6 +154,7 @@ fn verifier(
         (status = 202, description = "Queued (or a redelivery of a queued delivery)", body = DeliveryAccepted),
         (status = 400, description = "Malformed JSON body", body = Problem),
         (status = 401, description = "Missing or bad signature, or a timestamp outside the replay window", body = Problem),
+        (status = 402, description = "The task's owner has used up the plan's `executions_per_month` (`PLAN_LIMIT_REACHED`)", body = Problem),
         (status = 404, description = "Unknown or deleted token", body = Problem),
         (status = 409, description = "The task is paused, stopped or failed", body = Problem),
         (status = 413, description = "Body larger than WEBHOOK_MAX_BODY_BYTES", body = Problem),

@@ -49,6 +49,7 @@ fn engine_on(db: &PgPool) -> Engine {
             max_queued_per_owner: 10_000,
             priority_ageing_seconds: 60,
             chains: nocron::config::ChainSettings::default(),
+            plans: nocron::billing::PlanPolicy::default(),
         },
     }
 }

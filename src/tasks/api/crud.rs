@@ -15,6 +15,7 @@ use super::{
 };
 use crate::{
     auth::{Caller, Scope},
+    billing::PlanPolicy,
     error::{AppError, AppResult, Problem},
     events::EventBus,
     http::{AppJson, AppPath, AppQuery, extract::parse_json},
@@ -114,12 +115,14 @@ pub async fn list_tasks(
         (status = 201, description = "The task, with `Location` and `ETag`", body = TaskOut),
         (status = 400, description = "The body is not JSON", body = Problem),
         (status = 401, description = "Not signed in", body = Problem),
+        (status = 402, description = "Your plan's `max_tasks` or `min_interval_seconds` is reached (`PLAN_LIMIT_REACHED`)", body = Problem),
         (status = 403, description = "The API key lacks `tasks:write`, or `secrets:use` for a task whose configuration references secrets", body = Problem),
         (status = 422, description = "A field is invalid; each failing field is named", body = Problem),
     ))]
 pub async fn create_task(
     State(db): State<PgPool>,
     State(events): State<EventBus>,
+    State(policy): State<PlanPolicy>,
     caller: Caller,
     AppJson(input): AppJson<TaskIn>,
 ) -> AppResult<(StatusCode, HeaderMap, AppJson<TaskOut>)> {
@@ -132,7 +135,7 @@ pub async fn create_task(
     }
     secret_scope::require_for(&caller, input.action.action_type, &input.action.config)?;
     let new = NewTask::try_from((caller.owner_id(), input))?;
-    let task = db::create_task(&db, &events, &new).await?;
+    let task = db::create_task_within_plan(&db, &events, &policy, &new).await?;
     let mut headers = versioned(&task);
     set_location(&mut headers, &caller, task.id);
     Ok((
@@ -173,6 +176,7 @@ pub async fn get_task(
         (status = 200, description = "The changed task", body = TaskOut),
         (status = 400, description = "The body is not JSON", body = Problem),
         (status = 401, description = "Not signed in", body = Problem),
+        (status = 402, description = "The schedule runs more often than your plan's `min_interval_seconds` (`PLAN_LIMIT_REACHED`)", body = Problem),
         (status = 403, description = "The API key lacks `tasks:write`, or `secrets:use` for a task whose configuration references secrets", body = Problem),
         (status = 404, description = "No such task of yours", body = Problem),
         (status = 412, description = "The task changed since the `If-Match` version", body = Problem),
@@ -181,6 +185,7 @@ pub async fn get_task(
 pub async fn replace_task(
     State(db): State<PgPool>,
     State(events): State<EventBus>,
+    State(policy): State<PlanPolicy>,
     caller: Caller,
     AppPath(id): AppPath<Uuid>,
     headers: HeaderMap,
@@ -188,7 +193,12 @@ pub async fn replace_task(
 ) -> AppResult<(HeaderMap, AppJson<TaskOut>)> {
     caller.require(Scope::TasksWrite)?;
     let expected = version::if_match(&headers)?;
-    let task = apply(&db, &events, &caller, id, input, None, expected).await?;
+    let write = TaskWrite {
+        db: &db,
+        events: &events,
+        policy: &policy,
+    };
+    let task = apply(&write, &caller, id, input, None, expected).await?;
     respond_with(&db, task).await
 }
 
@@ -206,6 +216,7 @@ pub async fn replace_task(
         (status = 200, description = "The changed task", body = TaskOut),
         (status = 400, description = "The body is not JSON", body = Problem),
         (status = 401, description = "Not signed in", body = Problem),
+        (status = 402, description = "The schedule runs more often than your plan's `min_interval_seconds` (`PLAN_LIMIT_REACHED`)", body = Problem),
         (status = 403, description = "The API key lacks `tasks:write`, or `secrets:use` for a task whose configuration references secrets", body = Problem),
         (status = 404, description = "No such task of yours", body = Problem),
         (status = 412, description = "The task changed since the `If-Match` version", body = Problem),
@@ -214,6 +225,7 @@ pub async fn replace_task(
 pub async fn patch_task(
     State(db): State<PgPool>,
     State(events): State<EventBus>,
+    State(policy): State<PlanPolicy>,
     caller: Caller,
     AppPath(id): AppPath<Uuid>,
     headers: HeaderMap,
@@ -234,9 +246,13 @@ pub async fn patch_task(
     let bytes = serde_json::to_vec(&definition).map_err(AppError::internal)?;
     let input: TaskIn = parse_json(&bytes)?;
     // Without If-Match the patch still applies to the version it was merged with.
+    let write = TaskWrite {
+        db: &db,
+        events: &events,
+        policy: &policy,
+    };
     let task = apply(
-        &db,
-        &events,
+        &write,
         &caller,
         id,
         input,
@@ -299,15 +315,22 @@ fn versioned(task: &Task) -> HeaderMap {
 /// a PATCH that leaves `status` alone, or a PUT that sends back the status it read, fixes a
 /// failed task without resuming it. `current_status` is the status the change was based on,
 /// when the caller already read it.
+/// What changing a task needs from the application.
+struct TaskWrite<'a> {
+    db: &'a PgPool,
+    events: &'a EventBus,
+    policy: &'a PlanPolicy,
+}
+
 async fn apply(
-    db: &PgPool,
-    events: &EventBus,
+    write: &TaskWrite<'_>,
     caller: &Caller,
     id: Uuid,
     input: TaskIn,
     current_status: Option<TaskStatus>,
     expected: Option<chrono::DateTime<chrono::Utc>>,
 ) -> AppResult<Task> {
+    let TaskWrite { db, events, policy } = *write;
     secret_scope::require_for(caller, input.action.action_type, &input.action.config)?;
     let status = input.status;
     if matches!(status, Some(TaskStatus::Failed)) {
@@ -323,7 +346,8 @@ async fn apply(
         }
     }
     let new = NewTask::try_from((caller.owner_id(), input))?;
-    let task = update::update_task(db, events, id, caller.owner_id(), &new, expected).await?;
+    let task =
+        update::update_task(db, events, policy, id, caller.owner_id(), &new, expected).await?;
     match status {
         Some(status) if status != task.status => {
             db::set_status(db, events, id, caller.owner_id(), status).await

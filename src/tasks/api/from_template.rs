@@ -51,6 +51,7 @@ pub struct FromTemplateIn {
         (status = 201, description = "The new task", body = TaskOut),
         (status = 400, description = "The body is not JSON", body = Problem),
         (status = 401, description = "Not signed in", body = Problem),
+        (status = 402, description = "Your plan's `max_tasks` or `min_interval_seconds` is reached (`PLAN_LIMIT_REACHED`)", body = Problem),
         (status = 403, description = "The API key lacks `tasks:write`, or `secrets:use` for a task whose configuration references secrets", body = Problem),
         (status = 404, description = "No such template", body = Problem),
         (status = 422, description = "A variable is missing or invalid (`variables.NAME`), or the filled definition is invalid", body = Problem),
@@ -59,6 +60,7 @@ pub async fn create_from_template(
     State(db): State<PgPool>,
     State(events): State<EventBus>,
     State(settings): State<Arc<Settings>>,
+    State(policy): State<crate::billing::PlanPolicy>,
     caller: Caller,
     AppPath(id): AppPath<String>,
     AppJson(input): AppJson<FromTemplateIn>,
@@ -88,6 +90,9 @@ pub async fn create_from_template(
     // The task and its chain come together or not at all.
     let new = NewTask::try_from((caller.owner_id(), task_input))?;
     let mut tx = db.begin().await?;
+    let schedule = new.validate()?;
+    crate::billing::limits::admit_task(&mut tx, &policy, caller.owner_id(), schedule.as_ref())
+        .await?;
     let task = db::insert_task(&mut tx, &new).await?;
     if let Some(chain) = chain {
         chains::add_chain(&mut tx, settings.chains, caller.owner_id(), task.id, &chain)

@@ -84,6 +84,7 @@ fn idempotency_key(headers: &HeaderMap) -> AppResult<Option<String>> {
         (status = 202, description = "Queued (or, for a repeated key, the first execution)", body = Enqueued),
         (status = 400, description = "The body is not JSON", body = Problem),
         (status = 401, description = "Not signed in", body = Problem),
+        (status = 402, description = "Your plan's `executions_per_month` is used up (`PLAN_LIMIT_REACHED`, with `resets_at`)", body = Problem),
         (status = 404, description = "No such task of yours", body = Problem),
         (status = 409, description = "The task is STOPPED or FAILED", body = Problem),
         (status = 413, description = "The input is larger than 256 KiB", body = Problem),
@@ -216,6 +217,7 @@ pub async fn stop_task(
     responses(
         (status = 201, description = "The copy", body = TaskOut),
         (status = 401, description = "Not signed in", body = Problem),
+        (status = 402, description = "Your plan's `max_tasks` is reached (`PLAN_LIMIT_REACHED`)", body = Problem),
         (status = 403, description = "The API key lacks `tasks:write`, or `secrets:use` for a task whose configuration references secrets", body = Problem),
         (status = 404, description = "No such task of yours", body = Problem),
         (status = 422, description = "The name is invalid", body = Problem),
@@ -223,6 +225,7 @@ pub async fn stop_task(
 pub async fn duplicate_task(
     State(db): State<PgPool>,
     State(events): State<EventBus>,
+    State(policy): State<crate::billing::PlanPolicy>,
     caller: Caller,
     AppPath(id): AppPath<Uuid>,
     headers: HeaderMap,
@@ -232,8 +235,15 @@ pub async fn duplicate_task(
     let request: DuplicateIn = optional_json(&headers, &body)?;
     let original = db::owned_task(&db, id, caller.owner_id()).await?;
     super::secret_scope::require_for(&caller, original.action_type, &original.action_config)?;
-    let copy = update::duplicate_task(&db, &events, id, caller.owner_id(), request.name.as_deref())
-        .await?;
+    let copy = update::duplicate_task(
+        &db,
+        &events,
+        &policy,
+        id,
+        caller.owner_id(),
+        request.name.as_deref(),
+    )
+    .await?;
     let (mut answer_headers, out) = respond_with(&db, copy).await?;
     set_location(&mut answer_headers, &caller, out.0.id);
     Ok((StatusCode::CREATED, answer_headers, out))
