@@ -43,6 +43,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(admin::router())
         .merge(audit::routes::router())
+        .merge(audit::export::router())
         .merge(api_keys::router())
         .merge(billing::routes::router())
         .merge(billing::history::router())

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use sqlx::PgPool;
 use tokio::sync::mpsc;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     model::{ActionClass, ActorType, Outcome},
@@ -22,7 +23,13 @@ use crate::{
     auth::{Admin, RequireRole},
     error::{AppResult, Problem},
     http::AppQuery,
+    state::AppState,
 };
+
+/// Routes of this file.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(export_audit_logs))
+}
 
 /// Chunks buffered between the database and the client.
 const CHANNEL_CHUNKS: usize = 16;

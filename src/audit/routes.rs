@@ -1,6 +1,6 @@
 //! Reading the audit trail. Admins: `GET /admin/audit-logs` (filters, cursor pagination),
 //! `GET /admin/audit-logs/{id}`, `GET /admin/audit-logs/verify` (the hash chain) and
-//! `GET /admin/audit-logs/export` (see `export.rs`). Everyone: `GET /users/me/audit-logs`,
+//! `GET /admin/audit-logs/export` (its own router, in `export.rs`). Everyone: `GET /users/me/audit-logs`,
 //! their own account's security history.
 
 use std::net::IpAddr;
@@ -16,7 +16,6 @@ use uuid::Uuid;
 
 use super::{
     chain::{self, VerifyReport},
-    export,
     model::{ActionClass, ActorType, Outcome, Target},
 };
 use crate::{
@@ -31,7 +30,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_audit_logs))
         .routes(routes!(verify_audit_logs))
-        .routes(routes!(export::export_audit_logs))
         .routes(routes!(get_audit_log))
         .routes(routes!(my_audit_logs))
 }
