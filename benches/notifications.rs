@@ -87,6 +87,7 @@ fn notifier(db: &PgPool) -> Notifier {
         http,
         outbound: policy,
         vault: Arc::new(Vault::new(MasterKey::generate(), Vec::new())),
+        tracking: None,
     }
 }
 

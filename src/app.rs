@@ -49,6 +49,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(billing::history::router())
         .merge(billing::webhook::router())
         .merge(billing::admin::router())
+        .merge(notifications::tracking::router())
         .merge(notion::routes::router())
         .merge(tasks::templates::routes::router())
         .nest("/tasks", tasks::api::router())
@@ -100,6 +101,7 @@ fn notifications_router() -> OpenApiRouter<AppState> {
         .merge(notifications::preferences_api::router())
         .merge(notifications::webhooks::router())
         .merge(notifications::test_send::router())
+        .merge(notifications::resend::router())
 }
 
 /// `/analytics` (also nested under `/api/v1`).

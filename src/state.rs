@@ -18,7 +18,11 @@ use crate::{
     events::EventBus,
     health::context::HealthState,
     net::OutboundPolicy,
-    notifications::notifier::Notifier,
+    notifications::{
+        notifier::Notifier,
+        resend::ResendState,
+        tracking::{Tracking, TrackingState},
+    },
     notion::access::{NotionAccess, NotionState},
     realtime::hub::{Gateway, RealtimeState},
     scheduler::engine::{Engine, EngineConfig},
@@ -127,6 +131,32 @@ impl FromRef<AppState> for Notifier {
             http: state.action_http.clone(),
             outbound: state.outbound.clone(),
             vault: state.vault.clone(),
+            tracking: email_tracking(state),
+        }
+    }
+}
+
+/// The email tracking signer, when `PUBLIC_URL` says where tracked links lead.
+fn email_tracking(state: &AppState) -> Option<Arc<Tracking>> {
+    let base = state.settings.public_url.as_deref()?;
+    let mac = state.auth.mac().ok()?;
+    Some(Arc::new(Tracking::new(base, mac)))
+}
+
+impl FromRef<AppState> for ResendState {
+    fn from_ref(state: &AppState) -> Self {
+        ResendState {
+            db: state.db.clone(),
+            mailer: state.action_services.mailer.clone(),
+        }
+    }
+}
+
+impl FromRef<AppState> for TrackingState {
+    fn from_ref(state: &AppState) -> Self {
+        TrackingState {
+            db: state.db.clone(),
+            tracking: email_tracking(state),
         }
     }
 }

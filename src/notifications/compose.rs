@@ -150,15 +150,18 @@ const TEXT: &str = "{{ title }}\n\n{{ body }}\n{% if link %}\nOpen: {{ link }}\n
 const HTML: &str = "<!doctype html><html><body style=\"font-family:sans-serif\">\
 <h2>{{ title }}</h2><p>{{ body }}</p>\
 {% if link %}<p><a href=\"{{ link }}\">Open in Nocron</a></p>{% endif %}\
+{% if pixel %}<img src=\"{{ pixel }}\" width=\"1\" height=\"1\" alt=\"\">{% endif %}\
 </body></html>";
 
 /// The email of a notification to `recipient`, rendered with the built-in templates within
-/// the installed template limits (the HTML part auto-escaped).
+/// the installed template limits (the HTML part auto-escaped). `link` is where "Open" leads
+/// (the tracked address when tracking is on); `pixel`, the open-tracking image's address.
 pub fn email(
     recipient: &str,
     title: &str,
     body: &str,
     link: Option<&str>,
+    pixel: Option<&str>,
 ) -> Result<RenderedEmail, EmailError> {
     let spec = EmailSpec {
         to: vec!["{{ recipient }}".to_owned()],
@@ -174,6 +177,7 @@ pub fn email(
         "title": title,
         "body": body,
         "link": link,
+        "pixel": pixel,
     }))
 }
 
@@ -208,7 +212,8 @@ mod tests {
 
     #[test]
     fn the_email_has_both_parts_and_escapes_html() {
-        let mail = email("ann@example.com", "T <b>", "B & c", Some("/tasks/1")).expect("render");
+        let mail =
+            email("ann@example.com", "T <b>", "B & c", Some("/tasks/1"), None).expect("render");
         assert_eq!(mail.to[0].to_string(), "ann@example.com");
         assert_eq!(mail.subject, "[Nocron] T <b>");
         assert!(mail.text.as_deref().is_some_and(|t| t.contains("B & c")));

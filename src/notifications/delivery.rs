@@ -82,12 +82,15 @@ pub async fn deliver_due(notifier: &Notifier) -> Result<usize, sqlx::Error> {
     for delivery in &claimed {
         let attempt = send(
             notifier,
-            delivery.user_id,
-            delivery.critical,
-            &delivery.email,
-            &delivery.title,
-            &delivery.body,
-            delivery.link.as_deref(),
+            &Outgoing {
+                delivery_id: delivery.id,
+                user_id: delivery.user_id,
+                critical: delivery.critical,
+                recipient: &delivery.email,
+                title: &delivery.title,
+                body: &delivery.body,
+                link: delivery.link.as_deref(),
+            },
         )
         .await;
         record(
@@ -102,26 +105,44 @@ pub async fn deliver_due(notifier: &Notifier) -> Result<usize, sqlx::Error> {
     Ok(claimed.len())
 }
 
-async fn send(
-    notifier: &Notifier,
+/// One claimed email delivery.
+struct Outgoing<'a> {
+    delivery_id: Uuid,
     user_id: Uuid,
     critical: bool,
-    recipient: &str,
-    title: &str,
-    body: &str,
-    link: Option<&str>,
-) -> Attempt {
+    recipient: &'a str,
+    title: &'a str,
+    body: &'a str,
+    link: Option<&'a str>,
+}
+
+async fn send(notifier: &Notifier, mail: &Outgoing<'_>) -> Attempt {
+    let Outgoing {
+        delivery_id,
+        user_id,
+        critical,
+        recipient,
+        title,
+        body,
+        link,
+    } = *mail;
     let Some(mailer) = &notifier.mailer else {
         return Attempt::Final(DeliveryStatus::NotSent, SMTP_NOT_CONFIGURED.to_owned());
     };
-    let (recipient, title, body, link) = (
-        recipient.to_owned(),
-        title.to_owned(),
-        body.to_owned(),
-        link.map(str::to_owned),
-    );
+    // With tracking on, "Open" leads through the click tracker and an image records the
+    // opening; without it, the link is the notification's own.
+    let tracked = notifier
+        .tracking
+        .as_ref()
+        .map(|tracking| tracking.urls(delivery_id));
+    let (link, pixel) = match (&tracked, link) {
+        (Some(urls), Some(_)) => (Some(urls.click.clone()), Some(urls.pixel.clone())),
+        (Some(urls), None) => (None, Some(urls.pixel.clone())),
+        (None, link) => (link.map(str::to_owned), None),
+    };
+    let (recipient, title, body) = (recipient.to_owned(), title.to_owned(), body.to_owned());
     let rendered = tokio::task::spawn_blocking(move || {
-        compose::email(&recipient, &title, &body, link.as_deref())
+        compose::email(&recipient, &title, &body, link.as_deref(), pixel.as_deref())
     })
     .await;
     let rendered = match rendered {

@@ -6,7 +6,9 @@
 //! is stored and pushed over Socket.IO (through the event bus), `EMAIL` and `WEBHOOK` are
 //! queued for the delivery worker ([`delivery`], [`webhook_delivery`]). [`routes`] serves
 //! `/notifications`, [`webhooks`] the account's webhook endpoints, [`test_send`] test
-//! messages and [`rules_api`] `/tasks/{id}/alert-rules`; all have `/api/v1` twins.
+//! messages, [`resend`] resends of failed deliveries and [`rules_api`]
+//! `/tasks/{id}/alert-rules`; all have `/api/v1` twins. [`tracking`] records opened emails
+//! and followed links.
 
 pub mod compose;
 pub mod delivery;
@@ -16,6 +18,7 @@ pub mod notifier;
 pub mod outbox;
 pub mod preferences;
 pub mod preferences_api;
+pub mod resend;
 pub mod routes;
 pub mod rules;
 pub mod rules_api;
@@ -23,6 +26,7 @@ mod runner;
 pub mod secret_rotation;
 pub mod store;
 pub mod test_send;
+pub mod tracking;
 pub mod webhook_delivery;
 pub mod webhooks;
 

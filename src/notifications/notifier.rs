@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
+use super::tracking::Tracking;
 use crate::{email::Mailer, events::EventBus, net::OutboundPolicy, secrets::vault::Vault};
 
 /// What the consumer and the delivery worker need.
@@ -26,4 +27,6 @@ pub struct Notifier {
     pub outbound: Arc<OutboundPolicy>,
     /// Opens webhook endpoints' signing secrets.
     pub vault: Arc<Vault>,
+    /// Signs the open and click tracking of emails; `None` without `PUBLIC_URL`.
+    pub tracking: Option<Arc<Tracking>>,
 }

@@ -82,6 +82,13 @@ pub struct DeliveryOut {
     pub delivered_at: Option<DateTime<Utc>>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// 0 for the first delivery; each resend of a failed one adds a delivery one higher.
+    #[schema(minimum = 0, maximum = 3)]
+    pub generation: i16,
+    /// When the email was first opened (its tracking image loaded).
+    pub opened_at: Option<DateTime<Utc>>,
+    /// When the email's link was first followed.
+    pub clicked_at: Option<DateTime<Utc>>,
 }
 
 /// A notification with its deliveries.
@@ -285,8 +292,9 @@ async fn get_notification(
     let deliveries = sqlx::query_as!(
         DeliveryOut,
         r#"SELECT channel AS "channel: Channel", status AS "status: DeliveryStatus", attempts,
-                  last_error, sent_at, delivered_at, updated_at
-           FROM notification_deliveries WHERE notification_id = $1 ORDER BY channel"#,
+                  last_error, sent_at, delivered_at, updated_at, generation, opened_at, clicked_at
+           FROM notification_deliveries WHERE notification_id = $1
+           ORDER BY channel, generation, id"#,
         id
     )
     .fetch_all(&db)

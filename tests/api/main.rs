@@ -40,6 +40,7 @@ mod health;
 mod helpers;
 mod middleware;
 mod notification_preferences;
+mod notification_tracking;
 mod notification_webhooks;
 mod notifications;
 mod notion;
