@@ -36,6 +36,14 @@ export interface RealtimeCommands {
 
 /** The events that concern one execution. */
 type ExecutionEventName = "execution.queued" | "execution.started" | "execution.log" | "execution.finished";
+const EXECUTION_EVENTS: ExecutionEventName[] = [
+  "execution.queued",
+  "execution.started",
+  "execution.log",
+  "execution.finished",
+];
+/** How many execution events a connection remembers for {@link RealtimeConnection.watchExecution}. */
+const RECENT_EVENTS = 1000;
 
 /** A refused subscription or connection. */
 export class RealtimeError extends Error {
@@ -64,12 +72,20 @@ export class RealtimeConnection {
   readonly socket: Socket<RealtimeEvents, RealtimeCommands>;
   readonly #session: Session;
   readonly #rooms = new Set<string>();
+  /** The latest execution events, so a watch started just after `execute` misses nothing. */
+  readonly #recent: { event: ExecutionEventName; payload: { execution_id: string } }[] = [];
   #closed = false;
 
   /** @internal use {@link Realtime.connect}. */
   constructor(socket: Socket<RealtimeEvents, RealtimeCommands>, session: Session) {
     this.socket = socket;
     this.#session = session;
+    for (const event of EXECUTION_EVENTS) {
+      this.on(event, ((payload: { execution_id: string }) => {
+        this.#recent.push({ event, payload });
+        if (this.#recent.length > RECENT_EVENTS) this.#recent.shift();
+      }) as never);
+    }
     socket.on("connect", () => {
       if (socket.recovered) return;
       for (const room of this.#rooms) socket.emit("subscribe", room, () => undefined);
@@ -113,29 +129,33 @@ export class RealtimeConnection {
 
   /**
    * Follows one execution: joins its task's room and calls `listener` with that execution's
-   * `execution.*` events only. `finished` resolves with its `execution.finished` event (a
-   * failed attempt that will be retried says so in `summary.will_retry`).
+   * `execution.*` events, starting with those this connection already received (so watching
+   * right after `tasks.execute` misses nothing: `queued`, `started` and `finished` reach the
+   * owner's sockets without a subscription; `execution.log` needs the task room, so subscribe
+   * to the task before executing to get every line). `finished` resolves with its
+   * `execution.finished` event (a failed attempt that will be retried says so in
+   * `summary.will_retry`).
    */
   async watchExecution(
     taskId: string,
     executionId: string,
     listener?: <E extends ExecutionEventName>(event: E, payload: RealtimeEvent<E>) => void,
   ): Promise<ExecutionWatch> {
-    const stops: (() => void)[] = [];
     let resolveFinished!: (event: RealtimeEvent<"execution.finished">) => void;
     const finished = new Promise<RealtimeEvent<"execution.finished">>((resolve) => {
       resolveFinished = resolve;
     });
-    const names: ExecutionEventName[] = ["execution.queued", "execution.started", "execution.log", "execution.finished"];
-    for (const name of names) {
-      stops.push(
-        this.on(name, ((payload: RealtimeEvent<typeof name>) => {
-          if (payload.execution_id !== executionId) return;
-          listener?.(name, payload as never);
-          if (name === "execution.finished") resolveFinished(payload as RealtimeEvent<"execution.finished">);
-        }) as never),
-      );
-    }
+    const seen = new Set<object>();
+    const deliver = (event: ExecutionEventName, payload: { execution_id: string }) => {
+      if (payload.execution_id !== executionId || seen.has(payload)) return;
+      seen.add(payload);
+      listener?.(event, payload as never);
+      if (event === "execution.finished") resolveFinished(payload as RealtimeEvent<"execution.finished">);
+    };
+    const stops = EXECUTION_EVENTS.map((event) =>
+      this.on(event, ((payload: { execution_id: string }) => deliver(event, payload)) as never),
+    );
+    for (const { event, payload } of [...this.#recent]) deliver(event, payload);
     try {
       await this.subscribeTask(taskId);
     } catch (err) {
