@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { NocronError, type RealtimeEvent } from "../src/index.js";
-import { countingFetch, newUser, scriptTask, within } from "./helpers.js";
+import { PASSWORD, countingFetch, newUser, scriptTask, within } from "./helpers.js";
 
 test("a validation error carries its field errors", async () => {
   const { client } = await newUser();
@@ -75,4 +75,24 @@ test("subscribing to another owner's task is refused", async () => {
   } finally {
     connection.close();
   }
+});
+
+test("the quick-start example runs against the server", async () => {
+  const { email } = await newUser();
+  const { execFile } = await import("node:child_process");
+  const { fileURLToPath } = await import("node:url");
+  const script = fileURLToPath(new URL("../../examples/quickstart.mjs", import.meta.url));
+  const output = await new Promise<string>((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [script],
+      { env: { ...process.env, NOCRON_EMAIL: email, NOCRON_PASSWORD: PASSWORD }, timeout: 60_000 },
+      (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)),
+    );
+  });
+  assert.match(output, /422 VALIDATION_ERROR: schedule\.cron /);
+  assert.match(output, /: SUCCEEDED in \d+ ms/);
+  assert.match(output, /log: hello/);
+  assert.match(output, /tasks in all: 1\n/);
+  assert.match(output, /server: ready/);
 });
