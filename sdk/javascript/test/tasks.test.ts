@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { NocronError, type RealtimeEvent } from "../src/index.js";
-import { PASSWORD, countingFetch, newUser, scriptTask, within } from "./helpers.js";
+import { PASSWORD, countingFetch, expiredCopy, newUser, scriptTask, within } from "./helpers.js";
 
 test("a validation error carries its field errors", async () => {
   const { client } = await newUser();
@@ -95,4 +95,22 @@ test("the quick-start example runs against the server", async () => {
   assert.match(output, /log: hello/);
   assert.match(output, /tasks in all: 1\n/);
   assert.match(output, /server: ready/);
+});
+
+test("a realtime connection with an expired access token refreshes once and connects", async () => {
+  const counter = countingFetch();
+  const { client } = await newUser({ fetch: counter.fetch });
+  const tokens = client.auth.tokens;
+  assert.ok(tokens);
+  client.auth.setTokens({ ...tokens, accessToken: expiredCopy(tokens.accessToken) });
+  const connection = await client.realtime.connect();
+  try {
+    assert.ok(connection.socket.connected);
+    assert.equal(counter.urls.filter((path) => path === "/auth/refresh").length, 1);
+    assert.notEqual(client.auth.tokens?.accessToken, tokens.accessToken);
+    const task = await client.tasks.create(scriptTask("after a refresh"));
+    await connection.subscribeTask(task.id);
+  } finally {
+    connection.close();
+  }
 });
