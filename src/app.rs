@@ -49,6 +49,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(billing::history::router())
         .merge(billing::webhook::router())
         .merge(billing::admin::router())
+        .merge(billing::checkout::router())
+        .merge(billing::changes::router())
         .merge(notion::routes::router())
         .merge(tasks::templates::routes::router())
         .nest("/tasks", tasks::api::router())
@@ -252,6 +254,7 @@ impl Application {
             db.clone(),
             vault.clone(),
         ));
+        let stripe = billing::StripeApi::from_settings(&settings.billing)?;
         let state = AppState {
             db,
             settings: Arc::new(settings),
@@ -270,6 +273,7 @@ impl Application {
             action_services,
             notion,
             triggers: trigger_runtime,
+            stripe,
         };
         start_background_work(&state).await?;
         let audit = AuditPipeline::start(
@@ -425,6 +429,7 @@ async fn start_background_work(state: &AppState) -> anyhow::Result<()> {
     jobs.extend(scheduler::maintenance::system_jobs(&jobs_context));
     jobs.extend(notifications::system_jobs());
     jobs.extend(audit::system_jobs());
+    jobs.extend(billing::notices::system_jobs());
     system_jobs::start(&jobs_context, jobs).await?;
     triggers::start(&triggers::InboundState::from_ref(state))
         .await
