@@ -50,6 +50,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(billing::webhook::router())
         .merge(billing::admin::router())
         .merge(notifications::tracking::router())
+        .merge(billing::checkout::router())
+        .merge(billing::changes::router())
         .merge(notion::routes::router())
         .merge(tasks::templates::routes::router())
         .nest("/tasks", tasks::api::router())
@@ -254,6 +256,7 @@ impl Application {
             db.clone(),
             vault.clone(),
         ));
+        let stripe = billing::StripeApi::from_settings(&settings.billing)?;
         let state = AppState {
             db,
             settings: Arc::new(settings),
@@ -272,6 +275,7 @@ impl Application {
             action_services,
             notion,
             triggers: trigger_runtime,
+            stripe,
         };
         start_background_work(&state).await?;
         let audit = AuditPipeline::start(
@@ -427,6 +431,7 @@ async fn start_background_work(state: &AppState) -> anyhow::Result<()> {
     jobs.extend(scheduler::maintenance::system_jobs(&jobs_context));
     jobs.extend(notifications::system_jobs());
     jobs.extend(audit::system_jobs());
+    jobs.extend(billing::notices::system_jobs());
     system_jobs::start(&jobs_context, jobs).await?;
     triggers::start(&triggers::InboundState::from_ref(state))
         .await

@@ -13,7 +13,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use crate::{
     actions::ActionServices,
     auth::context::{AuthContext, AuthState},
-    billing::PlanPolicy,
+    billing::{PlanPolicy, StripeApi},
     config::Settings,
     events::EventBus,
     health::context::HealthState,
@@ -67,6 +67,8 @@ pub struct AppState {
     pub vault: Arc<Vault>,
     /// Inbound triggers' rate limiter and SMTP listener address.
     pub triggers: Arc<TriggerRuntime>,
+    /// Stripe's API client (present when billing is on).
+    pub stripe: StripeApi,
 }
 
 impl FromRef<AppState> for PgPool {
@@ -84,6 +86,12 @@ impl FromRef<AppState> for Arc<Settings> {
 impl FromRef<AppState> for PlanPolicy {
     fn from_ref(state: &AppState) -> Self {
         PlanPolicy::from_settings(&state.settings)
+    }
+}
+
+impl FromRef<AppState> for StripeApi {
+    fn from_ref(state: &AppState) -> Self {
+        state.stripe.clone()
     }
 }
 

@@ -31,7 +31,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_plans))
         .routes(routes!(get_usage))
-        .routes(routes!(get_subscription))
 }
 
 /// 404 `BILLING_DISABLED` unless billing is on.
@@ -39,11 +38,16 @@ pub fn require_billing(settings: &Settings) -> AppResult<()> {
     if settings.billing.enabled() {
         Ok(())
     } else {
-        Err(AppError::new(
-            ErrorCode::BillingDisabled,
-            "billing is not enabled on this server",
-        ))
+        Err(billing_disabled())
     }
+}
+
+/// The 404 `BILLING_DISABLED` problem.
+pub fn billing_disabled() -> AppError {
+    AppError::new(
+        ErrorCode::BillingDisabled,
+        "billing is not enabled on this server",
+    )
 }
 
 /// A plan, with its limits and display price.
@@ -165,7 +169,7 @@ async fn get_usage(
         (status = 401, description = "Not signed in", body = Problem),
         (status = 404, description = "Billing is off on this server (`BILLING_DISABLED`)", body = Problem),
     ))]
-async fn get_subscription(
+pub(super) async fn get_subscription(
     State(db): State<PgPool>,
     State(settings): State<Arc<Settings>>,
     State(policy): State<PlanPolicy>,
