@@ -33,8 +33,10 @@ pub struct Detection<'a> {
     pub count: i64,
     /// Occurrences this hit adds to an alert that is already open.
     pub new_hits: i64,
-    /// The audit events behind it.
+    /// The audit events behind it so far (a new alert's `event_ids`).
     pub event_ids: Vec<Uuid>,
+    /// The audit events of this hit (added to an alert that is already open).
+    pub new_event_ids: Vec<Uuid>,
     /// Details for the reader (email, address, user agent, …).
     pub details: Value,
 }
@@ -97,7 +99,7 @@ pub async fn raise(
         detection.subject,
         sqlx::postgres::types::PgInterval::try_from(window).unwrap_or_default(),
         detection.new_hits,
-        &detection.event_ids,
+        &detection.new_event_ids,
         MAX_EVENT_IDS
     )
     .fetch_optional(&state.db)
@@ -114,7 +116,7 @@ pub async fn raise(
                    $10, $11)
            ON CONFLICT (rule, subject, window_start) DO UPDATE SET
                count = LEAST(a.count::bigint + $12, 2147483647)::int, last_seen = now(),
-               event_ids = (a.event_ids || $8::uuid[])[1:$9], updated_at = now()
+               event_ids = (a.event_ids || $13::uuid[])[1:$9], updated_at = now()
            RETURNING id, rule AS "rule: RuleKind", severity AS "severity: Severity", subject,
                      count, first_seen, last_seen, event_ids, details, monitor_only,
                      status AS "status: AlertStatus", created_at, updated_at,
@@ -130,7 +132,8 @@ pub async fn raise(
         MAX_EVENT_IDS,
         detection.details,
         rule.monitor_only,
-        detection.new_hits
+        detection.new_hits,
+        &detection.new_event_ids
     )
     .fetch_one(&state.db)
     .await?;

@@ -157,6 +157,7 @@ async fn evaluate(
                 count: count.estimate,
                 new_hits: i64::from(tally.hits),
                 event_ids: count.event_ids,
+                new_event_ids: tally.event_ids,
                 details: tally.details,
             },
         )

@@ -118,7 +118,7 @@ async fn evaluate_failure(
         if count.estimate >= i64::from(rule.threshold) {
             alerts::raise(
                 state,
-                detection(rule, account.clone(), count, details.clone()),
+                detection(rule, account.clone(), count, &events, details.clone()),
             )
             .await?;
         }
@@ -140,7 +140,7 @@ async fn evaluate_failure(
         )
         .await?;
         if count.estimate >= i64::from(rule.threshold) {
-            alerts::raise(state, detection(rule, address, count, details)).await?;
+            alerts::raise(state, detection(rule, address, count, &events, details)).await?;
             if rule.acts() {
                 block_address(&state.db, ip).await?;
             }
@@ -203,13 +203,14 @@ async fn evaluate_success(
         return Ok(());
     }
     let subject = format!("{user_id} {network}");
+    let events: Vec<Uuid> = audit_id.into_iter().collect();
     let count = window::Count {
         estimate: 1,
         window_start: window::window_start(Utc::now(), 24 * 3600),
-        event_ids: audit_id.into_iter().collect(),
+        event_ids: events.clone(),
     };
     let details = json!({ "user_id": user_id, "email": email, "ip": ip.to_string(), "network": network.to_string() });
-    let raised = alerts::raise(state, detection(&rule, subject, count, details)).await?;
+    let raised = alerts::raise(state, detection(&rule, subject, count, &events, details)).await?;
     if raised.is_some() && rule.acts() {
         let content = Content {
             title: format!("New sign-in from {ip}"),
@@ -238,6 +239,7 @@ fn detection<'a>(
     rule: &'a Rule,
     subject: String,
     count: window::Count,
+    new_event_ids: &[Uuid],
     details: serde_json::Value,
 ) -> Detection<'a> {
     Detection {
@@ -247,6 +249,7 @@ fn detection<'a>(
         count: count.estimate,
         new_hits: 1,
         event_ids: count.event_ids,
+        new_event_ids: new_event_ids.to_vec(),
         details,
     }
 }
