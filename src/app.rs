@@ -26,7 +26,7 @@ use crate::{
     openapi::{self, ApiDoc},
     realtime::{self, RealtimeHooks},
     scheduler::{self, engine::Engine},
-    secrets,
+    secrets, security,
     state::AppState,
     system_jobs, tasks, triggers, users,
 };
@@ -44,6 +44,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(admin::router())
         .merge(audit::routes::router())
         .merge(audit::export::router())
+        .merge(security::router())
         .merge(api_keys::router())
         .merge(billing::routes::router())
         .merge(billing::history::router())
@@ -278,11 +279,17 @@ impl Application {
             stripe,
         };
         start_background_work(&state).await?;
+        let security_feed = security::feed::start(
+            security::SecurityState::from_ref(&state),
+            &state.tasks,
+            state.shutdown.clone(),
+        );
         let audit = AuditPipeline::start(
             &state.db,
             &state.settings.audit,
             &state.shutdown,
             &state.tasks,
+            Some(security_feed),
         );
         let (hooks, audit_sink) = if state.settings.audit.enabled {
             let sink = audit.sink.clone();
@@ -432,6 +439,7 @@ async fn start_background_work(state: &AppState) -> anyhow::Result<()> {
     jobs.extend(notifications::system_jobs());
     jobs.extend(audit::system_jobs());
     jobs.extend(billing::notices::system_jobs());
+    jobs.extend(security::system_jobs());
     system_jobs::start(&jobs_context, jobs).await?;
     triggers::start(&triggers::InboundState::from_ref(state))
         .await

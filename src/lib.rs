@@ -32,6 +32,7 @@ pub mod realtime;
 pub mod sandbox;
 pub mod scheduler;
 pub mod secrets;
+pub mod security;
 pub mod state;
 pub mod system_jobs;
 pub mod tasks;

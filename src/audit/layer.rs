@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use super::{
     classify::{classify, targets_and_safe_path},
-    model::{ActorType, AuditEvent, Outcome},
+    model::{ActorType, AuditEvent, AuditEventId, Outcome},
     redact,
     writer::AuditSink,
 };
@@ -82,8 +82,10 @@ pub async fn middleware(State(sink): State<AuditSink>, request: Request, next: N
         .and_then(|v| v.to_str().ok())
         .map(|ua| ua.chars().take(512).collect::<String>());
     let slot = ActorSlot::default();
+    let id = Uuid::now_v7();
     let (mut parts, body) = request.into_parts();
     parts.extensions.insert(slot.clone());
+    parts.extensions.insert(AuditEventId(id));
     let (body, request_body) = capture_body(&parts.headers, body).await;
     let response = next.run(Request::from_parts(parts, body)).await;
     let latency_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
@@ -110,7 +112,7 @@ pub async fn middleware(State(sink): State<AuditSink>, request: Request, next: N
         (None, None) => ActorType::Anonymous,
     };
     sink.record(AuditEvent {
-        id: Uuid::now_v7(),
+        id,
         occurred_at,
         transaction_id,
         actor_type,

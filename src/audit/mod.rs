@@ -24,7 +24,7 @@ use sqlx::PgPool;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use uuid::Uuid;
 
-pub use model::{ActionClass, ActorType, AuditEvent, Outcome};
+pub use model::{ActionClass, ActorType, AuditEvent, AuditEventId, Outcome};
 pub use writer::AuditSink;
 
 use crate::{
@@ -43,16 +43,24 @@ pub struct AuditPipeline {
 }
 
 impl AuditPipeline {
-    /// Starts the writer and the sealer on `tasks`.
+    /// Starts the writer and the sealer on `tasks`; each written batch is then handed to
+    /// `observer` (security alerts) when given.
     pub fn start(
         db: &PgPool,
         settings: &AuditSettings,
         shutdown: &CancellationToken,
         tasks: &TaskTracker,
+        observer: Option<writer::Observer>,
     ) -> Self {
         let (sink, receiver) = writer::channel(settings.queue_capacity);
         let server_stopped = CancellationToken::new();
-        writer::start(db.clone(), receiver, server_stopped.clone(), tasks);
+        writer::start(
+            db.clone(),
+            receiver,
+            server_stopped.clone(),
+            tasks,
+            observer,
+        );
         chain::start_sealer(db.clone(), settings.seal_interval, shutdown.clone(), tasks);
         AuditPipeline {
             sink,

@@ -79,6 +79,11 @@ pub struct Target {
     pub id: String,
 }
 
+/// The id the audit event of a request will have, put in the request's extensions by the
+/// layer before the handler runs, so a handler can link what it records to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditEventId(pub Uuid);
+
 /// One event, as queued for the writer.
 #[derive(Debug, Clone)]
 pub struct AuditEvent {

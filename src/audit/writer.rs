@@ -23,6 +23,10 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest pause between two tries.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
+/// Where written batches go next (security alerts evaluate them); the writer waits while
+/// it is full, so no written event is skipped.
+pub type Observer = mpsc::Sender<Vec<AuditEvent>>;
+
 /// Where events are queued. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AuditSink {
@@ -53,14 +57,16 @@ pub fn start(
     receiver: mpsc::Receiver<AuditEvent>,
     server_stopped: CancellationToken,
     tasks: &TaskTracker,
+    observer: Option<Observer>,
 ) {
-    tasks.spawn(run(db, receiver, server_stopped));
+    tasks.spawn(run(db, receiver, server_stopped, observer));
 }
 
 async fn run(
     db: PgPool,
     mut receiver: mpsc::Receiver<AuditEvent>,
     server_stopped: CancellationToken,
+    mut observer: Option<Observer>,
 ) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
@@ -84,7 +90,16 @@ async fn run(
             }
         }
         write_until_done(&db, &batch).await;
-        batch.clear();
+        match &observer {
+            // Handed over whole (no copy); the observer gone, the writer goes on alone.
+            Some(next) => {
+                let written = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                if next.send(written).await.is_err() {
+                    observer = None;
+                }
+            }
+            None => batch.clear(),
+        }
     }
     tracing::debug!("the audit writer stopped");
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use axum::{
+    Extension,
     body::Bytes,
     extract::State,
     http::{HeaderMap, StatusCode},
@@ -21,9 +22,11 @@ use super::{
 };
 use crate::{
     api_keys,
+    audit::AuditEventId,
     config::Settings,
     error::{AppError, ErrorCode, Problem},
     http::{AppJson, ValidJson, extract::optional_json},
+    security::{SecurityState, login as security_login},
     state::AppState,
     users::{self, UserOut, UserStatus},
 };
@@ -212,19 +215,26 @@ async fn register(
         (status = 401, description = "Wrong email or password", body = Problem),
         (status = 403, description = "The account is disabled", body = Problem),
         (status = 422, description = "Invalid field", body = Problem),
-        (status = 429, description = "Too many requests, or the email is locked for a while after repeated failures", body = Problem),
+        (status = 429, description = "Too many requests, the email is locked for a while after repeated failures, or this address is blocked (repeated failures on this account, or password spraying); see `Retry-After`", body = Problem),
     ))]
+#[allow(clippy::too_many_arguments)]
 async fn login(
     State(db): State<PgPool>,
     State(settings): State<Arc<Settings>>,
     State(auth): State<Arc<AuthContext>>,
+    State(security): State<SecurityState>,
     _limit: IpRateLimited,
     client: ClientMeta,
+    audit_id: Option<Extension<AuditEventId>>,
     ValidJson(body): ValidJson<LoginIn>,
 ) -> Result<AppJson<AuthOut>, AppError> {
     let email = body.email.trim();
+    let audit_id = audit_id.map(|Extension(AuditEventId(id))| id);
     if let Some(left) = lockout::locked_for(&db, email).await? {
         return Err(locked(left));
+    }
+    if let Some(left) = security_login::refused_for(&db, email, client.ip).await? {
+        return Err(blocked(left));
     }
     let account = users::find_for_login(&db, email).await?;
     let stored = account.as_ref().map(|a| a.password_hash.clone());
@@ -251,6 +261,7 @@ async fn login(
                 )
                 .await?;
             }
+            security_login::failed(&security, email, client.ip, audit_id).await;
             return Err(invalid_credentials());
         }
     };
@@ -265,6 +276,7 @@ async fn login(
         .await?
         .ok_or_else(invalid_credentials)?;
     tx.commit().await?;
+    security_login::succeeded(&security, account.id, email, client.ip, audit_id).await;
     Ok(AppJson(auth_out(
         &auth,
         user,
@@ -272,6 +284,19 @@ async fn login(
         account.token_version,
         refresh,
     )?))
+}
+
+/// 429 while the (account, address) pair or the address is blocked by security alerts.
+fn blocked(left: std::time::Duration) -> AppError {
+    let seconds = (left.as_secs() + u64::from(left.subsec_nanos() > 0)).max(1);
+    AppError::new(
+        ErrorCode::RateLimited,
+        "too many failed sign-ins from this address; try again later",
+    )
+    .with_header(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(seconds),
+    )
 }
 
 fn locked(left: std::time::Duration) -> AppError {

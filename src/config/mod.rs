@@ -18,6 +18,7 @@ mod exposure;
 mod fairness;
 mod inbound;
 mod realtime_limits;
+mod security_alerts;
 pub mod smtp;
 mod templates_mail;
 mod values;
@@ -28,6 +29,7 @@ pub use exposure::ExposureSettings;
 pub use fairness::FairnessSettings;
 pub use inbound::TriggerSettings;
 pub use realtime_limits::RealtimeLimits;
+pub use security_alerts::SecurityAlertSettings;
 pub use templates_mail::{TemplateLimits, TemplatesMailSettings};
 use values::{
     auth_settings, boolean, bounded, invalid, notion_settings, parse, parse_cidrs, parse_origins,
@@ -170,6 +172,8 @@ pub struct Settings {
     pub fairness: FairnessSettings,
     /// The audit trail (on/off, queue, sealing, retention).
     pub audit: AuditSettings,
+    /// Security alerts (the optional alert webhook).
+    pub security_alerts: SecurityAlertSettings,
     /// Task chaining limits (out-degree, depth, executions per root).
     pub chains: ChainSettings,
     /// The Notion integration (API base URL, OAuth client).
@@ -443,6 +447,7 @@ impl Settings {
         let triggers = inbound::trigger_settings(&var)?;
         let fairness = fairness::fairness_settings(&var, worker_concurrency)?;
         let audit = audit::audit_settings(&var)?;
+        let security_alerts = security_alerts::security_alert_settings(&var)?;
         let chains = chains::chain_settings(&var)?;
         let realtime_limits = realtime_limits::realtime_limits(&var)?;
         let notion = notion_settings(&var)?;
@@ -583,6 +588,7 @@ impl Settings {
             exposure,
             fairness,
             audit,
+            security_alerts,
             chains,
             realtime_limits,
             billing,

@@ -151,6 +151,22 @@ pub enum DomainEvent {
         /// Unread, not deleted notifications.
         count: i64,
     },
+    /// A new HIGH or CRITICAL security alert was raised.
+    #[serde(rename = "security_alert")]
+    SecurityAlertRaised {
+        /// The alert.
+        alert_id: Uuid,
+        /// Its rule, e.g. `PASSWORD_SPRAY`.
+        rule: String,
+        /// `HIGH` or `CRITICAL`.
+        severity: String,
+        /// Who or what it is about.
+        subject: String,
+        /// Occurrences when it was raised.
+        count: i32,
+        /// The first occurrence.
+        first_seen: DateTime<Utc>,
+    },
 }
 
 /// The bus; cheap to clone, every clone publishes to the same subscribers.

@@ -46,13 +46,15 @@ pub mod names {
     pub const NOTIFICATION: &str = "notification";
     /// The user's count of unread notifications.
     pub const UNREAD_COUNT: &str = "unread_count";
+    /// A new HIGH or CRITICAL security alert (the `admin` room).
+    pub const SECURITY_ALERT: &str = "security_alert";
 
     /// Names outside the dotted namespaces: the notification centre's two events, named as
-    /// clients of notification services expect them.
-    pub const UNDOTTED: [&str; 2] = [NOTIFICATION, UNREAD_COUNT];
+    /// clients of notification services expect them, and the admin console's alert.
+    pub const UNDOTTED: [&str; 3] = [NOTIFICATION, UNREAD_COUNT, SECURITY_ALERT];
 
     /// Every event name in the catalogue.
-    pub const ALL: [&str; 15] = [
+    pub const ALL: [&str; 16] = [
         EXECUTION_QUEUED,
         EXECUTION_STARTED,
         EXECUTION_LOG,
@@ -68,6 +70,7 @@ pub mod names {
         SESSION_EXPIRED,
         NOTIFICATION,
         UNREAD_COUNT,
+        SECURITY_ALERT,
     ];
 }
 
@@ -305,8 +308,31 @@ pub struct UnreadCountPush {
     pub count: i64,
 }
 
-/// `alert.created`: a security or operations alert (admin room). Reserved: nothing sends it
-/// until the alerts module exists.
+/// `security_alert`: a new HIGH or CRITICAL security alert, sent to the `admin` room (which
+/// admins join when they connect). `GET /admin/security-alerts/{alert_id}` has the rest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SecurityAlertPush {
+    /// Payload version (1).
+    #[schema(example = 1)]
+    pub v: u32,
+    /// The alert.
+    pub alert_id: Uuid,
+    /// The rule, e.g. `PASSWORD_SPRAY`.
+    #[schema(example = "PASSWORD_SPRAY")]
+    pub rule: String,
+    /// `HIGH` or `CRITICAL`.
+    #[schema(example = "HIGH")]
+    pub severity: String,
+    /// Who or what it is about (an address, an email, a user or key id).
+    pub subject: String,
+    /// Occurrences when it was raised.
+    pub count: i32,
+    /// The first occurrence.
+    pub first_seen: DateTime<Utc>,
+}
+
+/// `alert.created`: a security or operations alert (admin room). Reserved: security alerts
+/// are sent as `security_alert`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AlertCreated {
     /// Payload version (1).
@@ -459,6 +485,7 @@ impl utoipa::Modify for EventSchemas {
             schema::<NotificationPush>(),
             schema::<UnreadCountPush>(),
             schema::<AlertCreated>(),
+            schema::<SecurityAlertPush>(),
             schema::<DashboardMetrics>(),
             schema::<MinuteFigures>(),
             schema::<SessionExpired>(),

@@ -165,6 +165,10 @@ async fn authenticate_handshake<A: Adapter>(
     // Joined here, before socketioxide sends CONNECT, so an event emitted the moment the
     // client sees itself connected already reaches it.
     socket.join(Room::user(identity.user_id));
+    // Admins are in `admin` from the start, so no security alert waits for a subscription.
+    if identity.role.is_admin() {
+        socket.join(rooms::ADMIN);
+    }
     socket.extensions.insert(credential);
     Ok(identity)
 }
@@ -257,8 +261,11 @@ async fn subscribe<A: Adapter>(
     if !matches!(room, Room::User(_)) && joined.iter().any(|r| *r == name) {
         return SubscribeAck::ok();
     }
-    // The user room does not count: it is joined at connect, not by request.
-    if joined.len().saturating_sub(1) >= context.limits.max_rooms() {
+    // The rooms joined at connect (the user's, and `admin` for admins) do not count.
+    let automatic = 1 + usize::from(
+        identity.role.is_admin() && joined.iter().any(|r| r.as_ref() == rooms::ADMIN),
+    );
+    if joined.len().saturating_sub(automatic) >= context.limits.max_rooms() {
         metrics::counter!("realtime_subscribes_refused_total", "reason" => "rooms").increment(1);
         return SubscribeAck::error(context.limits.too_many_rooms());
     }

@@ -265,6 +265,26 @@ impl Relay {
                 })?,
                 vec![Room::user(user_id)],
             ),
+            DomainEvent::SecurityAlertRaised {
+                alert_id,
+                rule,
+                severity,
+                subject,
+                count,
+                first_seen,
+            } => (
+                names::SECURITY_ALERT,
+                json(events::SecurityAlertPush {
+                    v: PAYLOAD_VERSION,
+                    alert_id,
+                    rule,
+                    severity,
+                    subject,
+                    count,
+                    first_seen,
+                })?,
+                vec![ADMIN.to_owned()],
+            ),
         };
         Some(Emit {
             rooms,

@@ -61,6 +61,7 @@ mod registration;
 mod sandbox;
 mod secrets;
 mod secrets_api;
+mod security_alerts;
 mod sessions;
 mod shutdown;
 mod signatures;
