@@ -119,6 +119,26 @@ pub fn system_jobs() -> Vec<SystemJob> {
 }
 
 fn purge_event(deleted: u64, days: u32) -> AuditEvent {
+    system_event(
+        "audit.retention.purge",
+        ActionClass::Delete,
+        false,
+        "audit_events",
+        Vec::new(),
+        serde_json::json!({ "deleted": deleted, "retention_days": days }),
+    )
+}
+
+/// An event for something the server did by itself (actor `SYSTEM`): `action` is its dotted
+/// name, `path` the resource it acted on, `details` what it did.
+pub fn system_event(
+    action: &str,
+    action_class: ActionClass,
+    critical: bool,
+    path: &str,
+    targets: Vec<model::Target>,
+    details: serde_json::Value,
+) -> AuditEvent {
     let id = Uuid::now_v7();
     AuditEvent {
         id,
@@ -127,19 +147,19 @@ fn purge_event(deleted: u64, days: u32) -> AuditEvent {
         actor_type: ActorType::System,
         actor_id: None,
         api_key_id: None,
-        action: "audit.retention.purge".to_owned(),
-        action_class: ActionClass::Delete,
-        critical: false,
+        action: action.to_owned(),
+        action_class,
+        critical,
         method: "SYSTEM".to_owned(),
         route: None,
-        path: "audit_events".to_owned(),
+        path: path.to_owned(),
         status: 200,
         outcome: Outcome::Success,
-        targets: Vec::new(),
+        targets,
         ip: None,
         user_agent: None,
         latency_ms: 0,
         request_body: None,
-        response_body: Some(serde_json::json!({ "deleted": deleted, "retention_days": days })),
+        response_body: Some(details),
     }
 }

@@ -124,7 +124,11 @@ async fn write_until_done(db: &PgPool, batch: &[AuditEvent]) {
 /// Inserts a batch in one statement, in queue order (so `seq` follows it). Absent values
 /// travel as sentinels (`''`, the nil UUID, JSON `null`) because arrays of the statement are
 /// not nullable. An event already stored (a retry after a lost commit reply) is skipped.
-pub async fn insert(db: &PgPool, batch: &[AuditEvent]) -> Result<(), sqlx::Error> {
+/// `db` may be a transaction, so a system action is recorded with its effects.
+pub async fn insert<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    batch: &[AuditEvent],
+) -> Result<(), sqlx::Error> {
     let ids: Vec<Uuid> = batch.iter().map(|e| e.id).collect();
     let occurred: Vec<DateTime<Utc>> = batch.iter().map(|e| e.occurred_at).collect();
     let transactions: Vec<String> = batch.iter().map(|e| e.transaction_id.clone()).collect();

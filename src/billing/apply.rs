@@ -11,10 +11,13 @@ use super::{
     plan_code::{PlanCode, SubscriptionStatus},
     stripe_objects::{CheckoutSession, StripeInvoice, StripeSubscription},
 };
-use crate::notifications::{
-    compose::Content,
-    model::{Channel, NotificationType},
-    store::{self, NewNotification},
+use crate::{
+    db::channels::NOTIFICATION_DELIVERIES,
+    notifications::{
+        compose::Content,
+        model::{Channel, NotificationType},
+        store::{self, NewNotification},
+    },
 };
 
 /// Where an event kind stands among events of the same second.
@@ -272,7 +275,8 @@ pub async fn invoice_event(
     Ok(Some(user_id))
 }
 
-/// Tells the owner about their billing in the app (type `BILLING`).
+/// Tells the owner about their billing, in the app and by email (type `BILLING`; the email
+/// follows the owner's preferences, and is `NOT_SENT` on a server without SMTP).
 pub async fn notify(
     tx: &mut Transaction<'_, Postgres>,
     user_id: Uuid,
@@ -294,10 +298,14 @@ pub async fn notify(
             content: &content,
             task_id: None,
             rule_id: None,
-            channels: &[Channel::InApp],
-            email_ready: false,
+            channels: &[Channel::InApp, Channel::Email],
+            // The delivery worker records `NOT_SENT` when the server has no SMTP.
+            email_ready: true,
         },
     )
     .await?;
+    sqlx::query!("SELECT pg_notify($1, '')", NOTIFICATION_DELIVERIES)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }

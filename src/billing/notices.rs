@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::policy::PlanPolicy;
 use crate::{
+    db::channels::NOTIFICATION_DELIVERIES,
     notifications::{
         compose::Content,
         model::{Channel, NotificationType},
@@ -103,11 +104,17 @@ pub async fn send_usage_notices(db: &PgPool, policy: &PlanPolicy) -> Result<usiz
                 content: &content,
                 task_id: None,
                 rule_id: None,
-                channels: &[Channel::InApp],
-                email_ready: false,
+                channels: &[Channel::InApp, Channel::Email],
+                // The delivery worker records `NOT_SENT` when the server has no SMTP.
+                email_ready: true,
             },
         )
         .await?;
+    }
+    if !crossed.is_empty() {
+        sqlx::query!("SELECT pg_notify($1, '')", NOTIFICATION_DELIVERIES)
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
     Ok(crossed.len())

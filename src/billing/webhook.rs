@@ -20,6 +20,7 @@ use super::{
     stripe_objects::{CheckoutSession, StripeEvent, StripeInvoice, StripeSubscription},
 };
 use crate::{
+    audit,
     config::Settings,
     error::{AppError, AppResult, ErrorCode, Problem},
     events::EventBus,
@@ -109,6 +110,8 @@ async fn stripe_webhook(
         }));
     }
     let changes = apply_event(&mut tx, &settings, &event).await?;
+    // Recorded with its effects: an event applied is an event audited.
+    audit::writer::insert(&mut *tx, &[audit_event(&event)]).await?;
     tx.commit().await?;
     for change in changes {
         change.publish(&events);
@@ -117,6 +120,21 @@ async fn stripe_webhook(
         received: true,
         duplicate: false,
     }))
+}
+
+/// The audit trail's `SYSTEM` record of an applied Stripe event.
+fn audit_event(event: &StripeEvent) -> audit::AuditEvent {
+    audit::system_event(
+        &format!("billing.stripe.{}", event.kind),
+        audit::ActionClass::Billing,
+        true,
+        "/webhooks/stripe",
+        vec![audit::model::Target {
+            kind: "stripe_event".to_owned(),
+            id: event.id.clone(),
+        }],
+        serde_json::json!({ "event_id": event.id, "type": event.kind, "created": event.created }),
+    )
 }
 
 /// Applies one event in `tx`; returns the task status changes (tasks paused by a smaller

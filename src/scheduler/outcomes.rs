@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::engine::{EXECUTIONS_QUEUED, Engine};
 use crate::{
     actions::LogLine,
+    audit,
     config::ChainSettings,
     events::DomainEvent,
     executions::model::{ExecutionStatus, TriggerKind},
@@ -313,6 +314,13 @@ pub async fn follow_up(
     let ended_ids: Vec<Uuid> = finished.iter().filter(|f| !f.retry).map(|f| f.id).collect();
     notifications::outbox::record_ended(tx, &ended_ids).await?;
     notifications::outbox::record_auto_paused(tx, &paused_tasks).await?;
+    if !paused_tasks.is_empty() {
+        let events: Vec<_> = paused_tasks
+            .iter()
+            .map(|id| auto_pause_event(*id))
+            .collect();
+        audit::writer::insert(&mut **tx, &events).await?;
+    }
     Ok(FollowUp {
         retries: pairs,
         paused_tasks,
@@ -403,6 +411,21 @@ async fn count_dead(
     }
     notify_tasks_changed(conn).await?;
     Ok(paused)
+}
+
+/// The audit trail's `SYSTEM` record of a task the engine set to `FAILED`.
+fn auto_pause_event(task_id: Uuid) -> audit::AuditEvent {
+    audit::system_event(
+        "tasks.auto_pause",
+        audit::ActionClass::Update,
+        false,
+        &format!("/tasks/{task_id}"),
+        vec![audit::model::Target {
+            kind: "task".to_owned(),
+            id: task_id.to_string(),
+        }],
+        serde_json::json!({ "status": "FAILED", "reason": "auto_pause_after_failures reached" }),
+    )
 }
 
 /// Publishes `execution.finished` for each attempt, `task.status_changed` for each task

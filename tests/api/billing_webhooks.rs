@@ -275,6 +275,18 @@ async fn a_subscription_life_cycle_from_checkout_to_cancellation() {
         user.id
     );
     assert_eq!(count(&app, &billing_notices).await, 1);
+    // The notice goes by email too, and the applied event is a system action on the record.
+    let emailed = format!(
+        "SELECT count(*) FROM notification_deliveries d JOIN notifications n ON n.id = d.notification_id
+         WHERE n.user_id = '{}' AND n.type = 'BILLING' AND d.channel = 'EMAIL'",
+        user.id
+    );
+    assert_eq!(count(&app, &emailed).await, 1);
+    let audited = "SELECT count(*) FROM audit_events
+         WHERE actor_type = 'SYSTEM' AND action = 'billing.stripe.invoice.payment_failed'
+           AND action_class = 'BILLING' AND critical
+           AND targets @> '[{\"type\": \"stripe_event\", \"id\": \"evt_f\"}]'";
+    assert_eq!(count(&app, audited).await, 1);
     sqlx::query("UPDATE subscriptions SET past_due_since = now() - interval '8 days'")
         .execute(&app.db)
         .await

@@ -175,6 +175,20 @@ async fn consecutive_dead_executions_auto_pause_the_task_with_a_record() {
         .await
         .expect("record");
     assert_eq!(kind, "AUTO_PAUSED");
+    // The audit trail records it as a system action, in the same transaction.
+    let audited: (String, String) = sqlx::query_as(
+        "SELECT actor_type, action FROM audit_events
+         WHERE targets @> jsonb_build_array(jsonb_build_object('type', 'task', 'id', $1::text))
+           AND actor_type = 'SYSTEM'",
+    )
+    .bind(task.id.to_string())
+    .fetch_one(&app.db)
+    .await
+    .expect("a system audit event");
+    assert_eq!(
+        audited,
+        ("SYSTEM".to_owned(), "tasks.auto_pause".to_owned())
+    );
     // A failed task is not triggered until resumed.
     let err = control::enqueue(
         &engine,
