@@ -64,6 +64,7 @@ mod shutdown;
 mod signatures;
 mod sockets;
 mod storage;
+mod task_import_export;
 mod tasks_api;
 mod tasks_bulk;
 mod tasks_hardening;
