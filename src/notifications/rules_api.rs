@@ -215,7 +215,7 @@ async fn create_rule(
     AppJson(input): AppJson<AlertRuleIn>,
 ) -> AppResult<(StatusCode, AppJson<AlertRuleOut>)> {
     caller.require(Scope::TasksWrite)?;
-    let valid = validate(&input)?;
+    validate(&input)?;
     let mut tx = db.begin().await?;
     // Locking the task serializes concurrent additions, so the limit holds.
     let owned = sqlx::query_scalar!(
@@ -228,6 +228,21 @@ async fn create_rule(
     if owned.is_none() {
         return Err(AppError::not_found("task"));
     }
+    let row = insert_rule(&mut tx, &policy, caller.owner_id(), task_id, &input).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, AppJson(row)))
+}
+
+/// Validates and adds an alert rule to a task of `owner_id` that the caller's transaction
+/// has locked (`FOR UPDATE`), within the per-task and plan limits.
+pub async fn insert_rule(
+    tx: &mut sqlx::PgConnection,
+    policy: &crate::billing::PlanPolicy,
+    owner_id: Uuid,
+    task_id: Uuid,
+    input: &AlertRuleIn,
+) -> AppResult<AlertRuleOut> {
+    let valid = validate(input)?;
     let count = sqlx::query_scalar!(
         r#"SELECT count(*) AS "count!" FROM alert_rules WHERE task_id = $1"#,
         task_id
@@ -239,7 +254,7 @@ async fn create_rule(
             "a task has at most {MAX_RULES_PER_TASK} alert rules"
         )));
     }
-    crate::billing::limits::admit_alert_rule(&mut tx, &policy, caller.owner_id(), count).await?;
+    crate::billing::limits::admit_alert_rule(&mut *tx, policy, owner_id, count).await?;
     let row = sqlx::query_as!(
         Row,
         r#"INSERT INTO alert_rules (id, task_id, kind, params, channels, repeat_every_minutes,
@@ -258,8 +273,7 @@ async fn create_rule(
     )
     .fetch_one(&mut *tx)
     .await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, AppJson(row.into())))
+    Ok(row.into())
 }
 
 /// Replace one of your task's alert rules. Its alerting state is kept while its kind and

@@ -46,11 +46,15 @@ pub fn problem_response(description: &str) -> utoipa::openapi::Response {
         .build()
 }
 
-/// Every 4xx and 5xx response carries a problem document, under its real media type.
+/// Every 4xx and 5xx response carries a problem document, under its real media type. A
+/// response that already lists `application/problem+json` beside another body (the refused
+/// import's report) is kept as the handler declared it.
 fn errors_are_problems(operation: &mut Operation) {
     for (status, response) in operation.responses.responses.iter_mut() {
         let is_error = status.starts_with('4') || status.starts_with('5');
-        if let (true, RefOr::T(response)) = (is_error, response) {
+        if let (true, RefOr::T(response)) = (is_error, response)
+            && !response.content.contains_key(PROBLEM_CONTENT_TYPE)
+        {
             *response = problem_response(&response.description);
         }
     }

@@ -129,26 +129,7 @@ pub async fn list_tasks(db: &PgPool, owner_id: Uuid, query: &TaskQuery) -> AppRe
         .push(expression)
         .push(")::text AS sort_key FROM tasks WHERE owner_id = ")
         .push_bind(owner_id);
-    if let Some(status) = query.status {
-        sql.push(" AND status = ").push_bind(status.as_str());
-    }
-    if let Some(action_type) = query.action_type {
-        sql.push(" AND action_type = ")
-            .push_bind(action_type.as_str());
-    }
-    if let Some(tag) = &query.tag {
-        sql.push(" AND tags @> ARRAY[")
-            .push_bind(tag.clone())
-            .push("]");
-    }
-    if let Some(search) = &query.search {
-        let pattern = crate::db::contains_pattern(search);
-        sql.push(" AND (name ILIKE ")
-            .push_bind(pattern.clone())
-            .push(" OR description ILIKE ")
-            .push_bind(pattern)
-            .push(")");
-    }
+    push_filters(&mut sql, query);
     let (comparison, direction) = match query.order {
         SortOrder::Asc => (">", "ASC"),
         SortOrder::Desc => ("<", "DESC"),
@@ -189,6 +170,46 @@ pub async fn list_tasks(db: &PgPool, owner_id: Uuid, query: &TaskQuery) -> AppRe
         .map(|page_row| page_row.row.split())
         .collect();
     Ok(TaskPage { items, next_cursor })
+}
+
+/// Adds the filters of `query` (status, action type, tag, text) to a `WHERE` clause.
+fn push_filters(sql: &mut QueryBuilder<'_, Postgres>, query: &TaskQuery) {
+    if let Some(status) = query.status {
+        sql.push(" AND status = ").push_bind(status.as_str());
+    }
+    if let Some(action_type) = query.action_type {
+        sql.push(" AND action_type = ")
+            .push_bind(action_type.as_str());
+    }
+    if let Some(tag) = &query.tag {
+        sql.push(" AND tags @> ARRAY[")
+            .push_bind(tag.clone())
+            .push("]");
+    }
+    if let Some(search) = &query.search {
+        let pattern = crate::db::contains_pattern(search);
+        sql.push(" AND (name ILIKE ")
+            .push_bind(pattern.clone())
+            .push(" OR description ILIKE ")
+            .push_bind(pattern)
+            .push(")");
+    }
+}
+
+/// The ids of the owner's tasks matching the filters of `query` (its sort, limit and cursor
+/// are not used), oldest first, at most `limit`.
+pub async fn matching_ids(
+    db: &PgPool,
+    owner_id: Uuid,
+    query: &TaskQuery,
+    limit: i64,
+) -> AppResult<Vec<Uuid>> {
+    let mut sql: QueryBuilder<Postgres> =
+        QueryBuilder::new("SELECT id FROM tasks WHERE owner_id = ");
+    sql.push_bind(owner_id);
+    push_filters(&mut sql, query);
+    sql.push(" ORDER BY created_at, id LIMIT ").push_bind(limit);
+    Ok(sql.build_query_scalar().fetch_all(db).await?)
 }
 
 /// The latest execution of each task (one index probe per task).

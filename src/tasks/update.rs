@@ -2,7 +2,7 @@
 //! did not change) and copy it.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::{
@@ -28,8 +28,24 @@ pub async fn update_task(
     new: &NewTask,
     expected_version: Option<DateTime<Utc>>,
 ) -> AppResult<Task> {
-    let schedule = new.validate()?;
     let mut tx = db.begin().await?;
+    let task = update_task_in(&mut tx, policy, task_id, owner_id, new, expected_version).await?;
+    tx.commit().await?;
+    events.publish(DomainEvent::TaskUpdated { task_id, owner_id });
+    Ok(task)
+}
+
+/// [`update_task`] inside the caller's transaction; the caller publishes
+/// `DomainEvent::TaskUpdated` once it commits.
+pub async fn update_task_in(
+    tx: &mut PgConnection,
+    policy: &PlanPolicy,
+    task_id: Uuid,
+    owner_id: Uuid,
+    new: &NewTask,
+    expected_version: Option<DateTime<Utc>>,
+) -> AppResult<Task> {
+    let schedule = new.validate()?;
     let current = sqlx::query!(
         r#"SELECT cron, timezone, dst_policy AS "dst_policy: DstPolicy", start_at, end_at,
                   next_run_at, updated_at, now() AS "now!"
@@ -56,7 +72,7 @@ pub async fn update_task(
             && current.end_at == s.end_at
     });
     if !same_schedule {
-        limits::admit_schedule(&mut tx, policy, owner_id, schedule.as_ref()).await?;
+        limits::admit_schedule(&mut *tx, policy, owner_id, schedule.as_ref()).await?;
     }
     let next_run_at = if same_schedule {
         current.next_run_at
@@ -106,13 +122,10 @@ pub async fn update_task(
     )
     .execute(&mut *tx)
     .await?;
-    notify_tasks_changed(&mut tx).await?;
-    let task = load_task(&mut tx, task_id)
+    notify_tasks_changed(&mut *tx).await?;
+    load_task(&mut *tx, task_id)
         .await?
-        .ok_or_else(|| AppError::not_found("task"))?;
-    tx.commit().await?;
-    events.publish(DomainEvent::TaskUpdated { task_id, owner_id });
-    Ok(task)
+        .ok_or_else(|| AppError::not_found("task"))
 }
 
 /// The definition of a stored task, as input for creating another.

@@ -137,6 +137,20 @@ async fn create_email_trigger(
     AppJson(body): AppJson<EmailTriggerIn>,
 ) -> Result<(StatusCode, AppJson<EmailTriggerCreated>), AppError> {
     owned_task(&db, task_id, user.id).await?;
+    let mut tx = db.begin().await?;
+    let created = insert_email_trigger(&mut tx, &settings, task_id, body).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, AppJson(created)))
+}
+
+/// Validates and stores an email trigger on a task the caller already checked is theirs,
+/// inside the caller's transaction. The answer shows the token and address, once.
+pub async fn insert_email_trigger(
+    tx: &mut sqlx::PgConnection,
+    settings: &Settings,
+    task_id: Uuid,
+    body: EmailTriggerIn,
+) -> Result<EmailTriggerCreated, AppError> {
     let name = body.name.unwrap_or_default().trim().to_owned();
     if name.chars().count() > 100 {
         return Err(AppError::invalid_field(
@@ -145,7 +159,6 @@ async fn create_email_trigger(
         ));
     }
     let new = token::email();
-    let mut tx = db.begin().await?;
     sqlx::query!("SELECT id FROM tasks WHERE id = $1 FOR UPDATE", task_id)
         .fetch_one(&mut *tx)
         .await?;
@@ -173,21 +186,17 @@ async fn create_email_trigger(
     )
     .fetch_one(&mut *tx)
     .await?;
-    tx.commit().await?;
     let address = settings
         .triggers
         .inbound_domain
         .as_ref()
         .map(|domain| format!("{LOCAL_PART_PREFIX}{}@{domain}", new.token));
-    Ok((
-        StatusCode::CREATED,
-        AppJson(EmailTriggerCreated {
-            details: row.into(),
-            http_url: public_url(&settings, &format!("/hooks/email/{}", new.token)),
-            address,
-            token: new.token,
-        }),
-    ))
+    Ok(EmailTriggerCreated {
+        details: row.into(),
+        http_url: public_url(settings, &format!("/hooks/email/{}", new.token)),
+        address,
+        token: new.token,
+    })
 }
 
 /// List one of your tasks' email triggers (never tokens or addresses).

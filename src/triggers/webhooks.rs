@@ -243,6 +243,22 @@ async fn create_webhook(
     AppJson(body): AppJson<WebhookIn>,
 ) -> Result<(StatusCode, AppJson<WebhookCreated>), AppError> {
     owned_task(&db, task_id, user.id).await?;
+    let mut tx = db.begin().await?;
+    let created = insert_webhook(&mut tx, &vault, &settings, task_id, body).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, AppJson(created)))
+}
+
+/// Validates and stores a webhook trigger on a task the caller already checked is theirs,
+/// inside the caller's transaction (which it may commit). The answer shows the token and
+/// secret, once.
+pub async fn insert_webhook(
+    tx: &mut sqlx::PgConnection,
+    vault: &Vault,
+    settings: &Settings,
+    task_id: Uuid,
+    body: WebhookIn,
+) -> Result<WebhookCreated, AppError> {
     let valid = validate(body)?;
     let id = Uuid::now_v7();
     let sealed = valid
@@ -252,7 +268,6 @@ async fn create_webhook(
         .transpose()
         .map_err(AppError::internal)?;
     let new = token::webhook();
-    let mut tx = db.begin().await?;
     // Serialises concurrent creations on one task so the limit holds.
     sqlx::query!("SELECT id FROM tasks WHERE id = $1 FOR UPDATE", task_id)
         .fetch_one(&mut *tx)
@@ -288,16 +303,12 @@ async fn create_webhook(
     )
     .fetch_one(&mut *tx)
     .await?;
-    tx.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        AppJson(WebhookCreated {
-            details: row.into(),
-            url: public_url(&settings, &format!("/hooks/{}", new.token)),
-            token: new.token,
-            secret: valid.secret,
-        }),
-    ))
+    Ok(WebhookCreated {
+        details: row.into(),
+        url: public_url(settings, &format!("/hooks/{}", new.token)),
+        token: new.token,
+        secret: valid.secret,
+    })
 }
 
 /// List one of your tasks' webhook triggers (never tokens or secrets).

@@ -68,6 +68,7 @@ mod signatures;
 mod sockets;
 mod storage;
 mod stripe_fake;
+mod task_import_export;
 mod tasks_api;
 mod tasks_bulk;
 mod tasks_hardening;

@@ -206,3 +206,121 @@ async fn bad_bulk_requests_name_the_field_and_keys_need_their_scope() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(stored(&app, &user, &a).await["status"], "ACTIVE");
 }
+
+#[tokio::test]
+async fn a_filter_selects_the_callers_matching_tasks_and_excludes_ids() {
+    let app = spawn_app().await;
+    let user = app.login_as("USER").await;
+    let other = app.login_as("USER").await;
+    let (a, b) = (
+        task(&app, &user, "alpha one").await,
+        task(&app, &user, "alpha two").await,
+    );
+    let beta = task(&app, &user, "beta").await;
+    let foreign = task(&app, &other, "alpha theirs").await;
+
+    let (status, answer) = bulk(
+        &app,
+        &user,
+        json!({"action": "pause", "filter": {"q": "alpha", "status": "ACTIVE"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["matched"], 2);
+    let ids: Vec<&str> = answer["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(ids, [a.as_str(), b.as_str()]);
+    assert_eq!(stored(&app, &user, &a).await["status"], "PAUSED");
+    assert_eq!(stored(&app, &user, &beta).await["status"], "ACTIVE");
+    assert_eq!(stored(&app, &other, &foreign).await["status"], "ACTIVE");
+
+    // Nothing matches: nothing to do.
+    let (status, answer) = bulk(
+        &app,
+        &user,
+        json!({"action": "resume", "filter": {"tag": "none"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (answer["matched"].clone(), answer["results"].clone()),
+        (json!(0), json!([]))
+    );
+
+    let (status, answer) = bulk(
+        &app,
+        &user,
+        json!({"action": "pause", "ids": [a], "filter": {"q": "alpha"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem_fields(&answer), ["filter"]);
+    let (status, answer) = bulk(&app, &user, json!({"action": "pause"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem_fields(&answer), ["ids"]);
+    let (status, answer) = bulk(
+        &app,
+        &user,
+        json!({"action": "pause", "filter": {"q": "x".repeat(201)}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem_fields(&answer), ["filter.q"]);
+}
+
+#[tokio::test]
+async fn a_filter_matching_more_than_1000_tasks_is_refused_and_nothing_changes() {
+    let app = spawn_app().await;
+    let user = app.login_as("USER").await;
+    // Stored directly: 1,001 tasks through the API would only slow the test down.
+    sqlx::query(
+        "INSERT INTO tasks (id, owner_id, name, action_type, action_config, status)
+         SELECT gen_random_uuid(), $1, 'many ' || n, 'HTTP_REQUEST',
+                '{\"url\": \"https://example.com/\"}', 'ACTIVE'
+         FROM generate_series(1, 1001) AS n",
+    )
+    .bind(user.id)
+    .execute(&app.db)
+    .await
+    .expect("tasks");
+    let (status, answer) = bulk(
+        &app,
+        &user,
+        json!({"action": "pause", "filter": {"q": "many"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(problem_fields(&answer), ["filter"]);
+    assert!(
+        answer["errors"][0]["message"]
+            .as_str()
+            .expect("message")
+            .contains("1000")
+    );
+    let paused: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM tasks WHERE owner_id = $1 AND status = 'PAUSED'")
+            .bind(user.id)
+            .fetch_one(&app.db)
+            .await
+            .expect("count");
+    assert_eq!(paused, 0);
+    // Exactly 1,000 is allowed.
+    sqlx::query("DELETE FROM tasks WHERE owner_id = $1 AND name = 'many 1001'")
+        .bind(user.id)
+        .execute(&app.db)
+        .await
+        .expect("delete");
+    let (status, answer) = bulk(
+        &app,
+        &user,
+        json!({"action": "add_tags", "tags": ["x"], "filter": {"q": "many"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["matched"], 1000);
+    assert_eq!(answer["succeeded"], 1000);
+}

@@ -1,5 +1,5 @@
-//! `POST /tasks/bulk`: one action on up to 1,000 of the caller's tasks, in one transaction or
-//! item by item, with each id's result.
+//! `POST /tasks/bulk`: one action on up to 1,000 of the caller's tasks, given by id or by a
+//! filter, in one transaction or item by item, with each id's result.
 
 use std::collections::HashSet;
 
@@ -19,13 +19,17 @@ use crate::{
     scheduler::engine::Engine,
     tasks::{
         db::{self, StatusChange},
-        model::{PRIORITIES, TaskStatus},
+        list::{self, SortOrder, TaskQuery, TaskSort},
+        model::{ActionType, PRIORITIES, TaskStatus},
     },
     text_enum,
 };
 
 /// Most tags a task may carry.
 const MAX_TAGS: usize = 20;
+
+/// Most tasks one request may act on.
+pub const MAX_BULK_TASKS: usize = 1000;
 
 text_enum! {
     /// What to do to each task.
@@ -79,10 +83,14 @@ text_enum! {
 pub struct BulkIn {
     /// The action.
     pub action: BulkAction,
-    /// The tasks, 1 to 1,000 distinct ids.
+    /// The tasks, 1 to 1,000 distinct ids; or give `filter` instead.
+    #[serde(default)]
     #[validate(length(min = 1, max = 1000))]
     #[schema(min_items = 1, max_items = 1000)]
-    pub ids: Vec<Uuid>,
+    pub ids: Option<Vec<Uuid>>,
+    /// The tasks matching these filters (at most 1,000 of them), instead of `ids`.
+    #[serde(default)]
+    pub filter: Option<BulkFilter>,
     /// `all_or_nothing` (default) or `partial`.
     #[serde(default)]
     pub mode: Option<BulkMode>,
@@ -95,6 +103,23 @@ pub struct BulkIn {
     #[serde(default)]
     #[schema(minimum = 0, maximum = 9)]
     pub priority: Option<i16>,
+}
+
+/// Which tasks a bulk action applies to: the filters of `GET /tasks`; omitted fields match
+/// every task.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkFilter {
+    /// Only this status.
+    pub status: Option<TaskStatus>,
+    /// Only this action type.
+    pub action_type: Option<ActionType>,
+    /// Only tasks carrying this tag.
+    #[schema(max_length = 50)]
+    pub tag: Option<String>,
+    /// Text in the name or description (case-insensitive).
+    #[schema(max_length = 200)]
+    pub q: Option<String>,
 }
 
 /// One task's result.
@@ -115,6 +140,8 @@ pub struct BulkItemOut {
 /// The answer: each id's result, in the order sent.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BulkOut {
+    /// How many tasks the request covered: the ids given, or the tasks the filter matched.
+    pub matched: usize,
     /// Whether any change was kept (false when `all_or_nothing` rolled everything back).
     pub applied: bool,
     /// Items done.
@@ -156,14 +183,16 @@ impl Pending {
 /// rolls all of them back (`applied: false`, the others `ROLLED_BACK`); in `partial` mode each
 /// item commits on its own. Another owner's task is `NOT_FOUND`. `execute` queues each run on
 /// its own (a queued run is not rolled back) and needs `tasks:execute`; the other actions need
-/// `tasks:write`.
+/// `tasks:write`. Give either `ids` or a `filter` (the filters of `GET /tasks`); a filter
+/// matching more than 1,000 tasks is refused (422 naming `filter`) and nothing is done.
 #[utoipa::path(post, path = "/bulk", tag = "tasks", security(("bearer" = [])),
     request_body = BulkIn,
     responses(
         (status = 200, description = "Each id's result", body = BulkOut),
         (status = 401, description = "Not signed in", body = Problem),
         (status = 403, description = "The API key lacks `tasks:write` (or `tasks:execute` for `execute`)", body = Problem),
-        (status = 422, description = "Invalid body: no ids, more than 1,000, a repeated id, or the action's missing `tags` or `priority`", body = Problem),
+        (status = 400, description = "The body is not JSON", body = Problem),
+        (status = 422, description = "Invalid body: both or neither of `ids` and `filter`, no ids, more than 1,000, a repeated id, a filter matching more than 1,000 tasks, or the action's missing `tags` or `priority`", body = Problem),
     ))]
 pub async fn bulk_tasks(
     State(db): State<PgPool>,
@@ -177,9 +206,10 @@ pub async fn bulk_tasks(
     } else {
         Scope::TasksWrite
     })?;
-    check(&body)?;
     let owner = caller.owner_id();
-    let mut outcomes = Vec::with_capacity(body.ids.len());
+    let ids = target_ids(&db, owner, &body).await?;
+    check(&body, &ids)?;
+    let mut outcomes = Vec::with_capacity(ids.len());
     let mut applied = true;
     if body.action == BulkAction::Execute {
         let trigger = if caller.via_api {
@@ -187,7 +217,7 @@ pub async fn bulk_tasks(
         } else {
             TriggerKind::Manual
         };
-        for id in &body.ids {
+        for id in &ids {
             let queued =
                 control::enqueue(&engine, *id, owner, trigger, serde_json::json!({}), None).await;
             outcomes.push(match queued {
@@ -202,7 +232,7 @@ pub async fn bulk_tasks(
             });
         }
     } else if body.mode == Some(BulkMode::Partial) {
-        for id in &body.ids {
+        for id in &ids {
             let mut tx = db.begin().await?;
             let mut pending = Pending::default();
             let outcome = apply(&mut tx, &body, *id, owner, &mut pending).await?;
@@ -215,7 +245,7 @@ pub async fn bulk_tasks(
     } else {
         let mut tx = db.begin().await?;
         let mut pending = Pending::default();
-        for id in &body.ids {
+        for id in &ids {
             outcomes.push(apply(&mut tx, &body, *id, owner, &mut pending).await?);
         }
         applied = outcomes.iter().all(|o| matches!(o, Outcome::Done(_)));
@@ -224,13 +254,76 @@ pub async fn bulk_tasks(
             pending.publish(&bus);
         }
     }
-    Ok(AppJson(report(&body.ids, outcomes, applied)))
+    Ok(AppJson(report(&ids, outcomes, applied)))
+}
+
+/// The tasks the request names: its `ids`, or the owner's tasks its `filter` matches
+/// (oldest first).
+async fn target_ids(db: &PgPool, owner: Uuid, body: &BulkIn) -> AppResult<Vec<Uuid>> {
+    let filter = match (&body.ids, &body.filter) {
+        (Some(_), Some(_)) => {
+            return Err(AppError::invalid_field(
+                "filter",
+                "give either ids or filter, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(AppError::invalid_field(
+                "ids",
+                "give the tasks as ids, or a filter",
+            ));
+        }
+        (Some(ids), None) => return Ok(ids.clone()),
+        (None, Some(filter)) => filter,
+    };
+    if filter.q.as_ref().is_some_and(|q| q.chars().count() > 200) {
+        return Err(AppError::invalid_field(
+            "filter.q",
+            "must be at most 200 characters",
+        ));
+    }
+    if filter.tag.as_ref().is_some_and(|t| t.chars().count() > 50) {
+        return Err(AppError::invalid_field(
+            "filter.tag",
+            "must be at most 50 characters",
+        ));
+    }
+    if let Some(field) = [("filter.q", &filter.q), ("filter.tag", &filter.tag)]
+        .into_iter()
+        .find_map(|(field, text)| text.as_ref().filter(|t| t.contains('\0')).map(|_| field))
+    {
+        return Err(AppError::invalid_field(
+            field,
+            crate::http::validation::NUL_MESSAGE,
+        ));
+    }
+    let query = TaskQuery {
+        status: filter.status,
+        action_type: filter.action_type,
+        tag: filter.tag.clone(),
+        search: filter.q.clone().filter(|q| !q.trim().is_empty()),
+        sort: TaskSort::CreatedAt,
+        order: SortOrder::Asc,
+        limit: 0,
+        cursor: None,
+    };
+    let cap = i64::try_from(MAX_BULK_TASKS).unwrap_or(i64::MAX);
+    let ids = list::matching_ids(db, owner, &query, cap + 1).await?;
+    if ids.len() > MAX_BULK_TASKS {
+        return Err(AppError::invalid_field(
+            "filter",
+            format!(
+                "matches more than {MAX_BULK_TASKS} tasks, the most one request acts on; narrow the filter"
+            ),
+        ));
+    }
+    Ok(ids)
 }
 
 /// The checks that need the whole body: distinct ids, and the action's own field.
-fn check(body: &BulkIn) -> AppResult<()> {
-    let mut seen = HashSet::with_capacity(body.ids.len());
-    if let Some(i) = body.ids.iter().position(|id| !seen.insert(*id)) {
+fn check(body: &BulkIn, ids: &[Uuid]) -> AppResult<()> {
+    let mut seen = HashSet::with_capacity(ids.len());
+    if let Some(i) = ids.iter().position(|id| !seen.insert(*id)) {
         return Err(AppError::invalid_field(format!("ids[{i}]"), "is repeated"));
     }
     // Checked whatever the action, so a request is never accepted with a field out of range.
@@ -351,6 +444,7 @@ async fn apply(
 /// The answer, in the order of `ids`.
 fn report(ids: &[Uuid], outcomes: Vec<Outcome>, applied: bool) -> BulkOut {
     let mut out = BulkOut {
+        matched: ids.len(),
         applied,
         succeeded: 0,
         failed: 0,

@@ -1,7 +1,7 @@
 //! The tasks API, mounted at `/tasks` for signed-in users and at `/api/v1/tasks` for users
 //! and API keys (see [`crate::auth::Caller`]): definitions ([`crud`]), running and status
 //! ([`runs`]), what happened and will happen ([`history`]), and tasks made from templates
-//! ([`from_template`]). Another owner's task is a 404.
+//! ([`from_template`]), and import and export ([`io`]). Another owner's task is a 404.
 
 mod action_schema;
 pub mod body;
@@ -9,6 +9,7 @@ pub mod bulk;
 mod crud;
 mod from_template;
 mod history;
+pub mod io;
 mod runs;
 pub mod secret_scope;
 mod version;
@@ -30,6 +31,8 @@ pub fn router() -> OpenApiRouter<AppState> {
             crud::delete_task
         ))
         .routes(routes!(bulk::bulk_tasks))
+        .routes(routes!(io::export::export_tasks))
+        .routes(routes!(io::import::import_tasks))
         .routes(routes!(runs::execute_task))
         .routes(routes!(runs::pause_task))
         .routes(routes!(runs::resume_task))
