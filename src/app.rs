@@ -50,6 +50,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(billing::webhook::router())
         .merge(billing::admin::router())
         .merge(notion::routes::router())
+        .merge(notion::webhook_endpoint::router())
+        .merge(notion::webhook_receive::router())
         .merge(tasks::templates::routes::router())
         .nest("/tasks", tasks::api::router())
         .nest("/api/v1/tasks", openapi::for_api_v1(tasks::api::router()))
@@ -83,6 +85,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
                 .merge(notifications::rules_api::router())
                 .merge(triggers::webhooks::router())
                 .merge(triggers::chains::router())
+                .merge(triggers::notion::router())
                 .merge(triggers::email::router()),
         )
         .nest(
@@ -270,6 +273,7 @@ impl Application {
             action_services,
             notion,
             triggers: trigger_runtime,
+            health_probes: Arc::default(),
         };
         start_background_work(&state).await?;
         let audit = AuditPipeline::start(

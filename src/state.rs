@@ -16,7 +16,7 @@ use crate::{
     billing::PlanPolicy,
     config::Settings,
     events::EventBus,
-    health::context::HealthState,
+    health::{context::HealthState, probes::Probes},
     net::OutboundPolicy,
     notifications::notifier::Notifier,
     notion::access::{NotionAccess, NotionState},
@@ -63,6 +63,8 @@ pub struct AppState {
     pub vault: Arc<Vault>,
     /// Inbound triggers' rate limiter and SMTP listener address.
     pub triggers: Arc<TriggerRuntime>,
+    /// The health details page's cached checks of external services.
+    pub health_probes: Arc<Probes>,
 }
 
 impl FromRef<AppState> for PgPool {
@@ -182,6 +184,9 @@ impl FromRef<AppState> for HealthState {
             metrics: state.metrics.clone(),
             started_at: state.started_at,
             realtime: state.realtime.clone(),
+            probes: state.health_probes.clone(),
+            mailer: state.action_services.mailer.clone(),
+            triggers: state.triggers.clone(),
         }
     }
 }
