@@ -160,11 +160,13 @@ fn parse_event(payload: Value) -> Result<NotionEvent, AppError> {
 /// Create the endpoint with `POST /notion/webhook` and enter its URL as the subscription's
 /// webhook URL in Notion. The execution input is `{event, received_at, trigger}`.
 #[utoipa::path(post, path = "/webhooks/notion/{token}", tag = "notion",
-    params(("token" = String, Path, description = "The endpoint's token")),
+    params(
+        ("token" = String, Path, description = "The endpoint's token"),
+        ("X-Notion-Signature" = Option<String>, Header,
+            description = "`sha256=<hex HMAC-SHA256 of the body under the verification token>`; required for events"),
+    ),
     request_body(description = "Notion's handshake `{\"verification_token\": \"…\"}` or an event",
         content((serde_json::Value = "application/json"))),
-    params(("X-Notion-Signature" = Option<String>, Header,
-        description = "`sha256=<hex HMAC-SHA256 of the body under the verification token>`; required for events")),
     responses(
         (status = 200, description = "Handshake stored, or event accepted (`executions` may be empty)", body = NotionDeliveryAccepted),
         (status = 400, description = "Not a JSON object, a handshake whose `verification_token` is not a short string, or an event without `id`, `type` or `entity.id` (the field is named)", body = Problem),
