@@ -54,6 +54,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(billing::checkout::router())
         .merge(billing::changes::router())
         .merge(notion::routes::router())
+        .merge(notion::webhook_endpoint::router())
+        .merge(notion::webhook_receive::router())
         .merge(tasks::templates::routes::router())
         .nest("/tasks", tasks::api::router())
         .nest("/api/v1/tasks", openapi::for_api_v1(tasks::api::router()))
@@ -87,6 +89,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
                 .merge(notifications::rules_api::router())
                 .merge(triggers::webhooks::router())
                 .merge(triggers::chains::router())
+                .merge(triggers::notion::router())
                 .merge(triggers::email::router()),
         )
         .nest(
@@ -277,6 +280,7 @@ impl Application {
             notion,
             triggers: trigger_runtime,
             stripe,
+            health_probes: Arc::default(),
         };
         start_background_work(&state).await?;
         let security_feed = security::feed::start(

@@ -16,7 +16,7 @@ use crate::{
     billing::{PlanPolicy, StripeApi},
     config::Settings,
     events::EventBus,
-    health::context::HealthState,
+    health::{context::HealthState, probes::Probes},
     net::OutboundPolicy,
     notifications::{
         notifier::Notifier,
@@ -69,6 +69,8 @@ pub struct AppState {
     pub triggers: Arc<TriggerRuntime>,
     /// Stripe's API client (present when billing is on).
     pub stripe: StripeApi,
+    /// The health details page's cached checks of external services.
+    pub health_probes: Arc<Probes>,
 }
 
 impl FromRef<AppState> for PgPool {
@@ -220,6 +222,9 @@ impl FromRef<AppState> for HealthState {
             metrics: state.metrics.clone(),
             started_at: state.started_at,
             realtime: state.realtime.clone(),
+            probes: state.health_probes.clone(),
+            mailer: state.action_services.mailer.clone(),
+            triggers: state.triggers.clone(),
         }
     }
 }

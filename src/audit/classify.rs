@@ -110,6 +110,13 @@ const NAMED: &[(&str, &str, &str, ActionClass, bool)] = &[
         true,
     ),
     (
+        "POST",
+        "/webhooks/notion/{token}",
+        "notion.webhook.receive",
+        ActionClass::Create,
+        false,
+    ),
+    (
         "PATCH",
         "/users/{id}",
         "users.update",

@@ -56,6 +56,18 @@ impl fmt::Debug for Mailer {
 }
 
 impl Mailer {
+    /// Connects to the server (greeting, EHLO, STARTTLS and login as configured) and sends
+    /// NOOP, for the health page. The caller bounds the time.
+    pub async fn check(&self) -> Result<(), EmailError> {
+        match self.transport.test_connection().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(EmailError::Connection(
+                "the server did not answer NOOP".to_owned(),
+            )),
+            Err(err) => Err(EmailError::from_smtp(err)),
+        }
+    }
+
     /// Builds the transport. Nothing connects until the first send.
     pub fn new(config: &MailerConfig) -> Result<Self, EmailError> {
         let url = &config.url;

@@ -100,6 +100,8 @@ text_enum! {
         Email = "EMAIL",
         /// Another task's execution finished.
         Chain = "CHAIN",
+        /// A Notion webhook event.
+        Notion = "NOTION",
         /// A retry of a failed attempt.
         Retry = "RETRY",
     }

@@ -5,7 +5,8 @@ use std::{sync::Arc, time::Instant};
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 
-use crate::{config::Settings, realtime::hub::Gateway};
+use super::probes::Probes;
+use crate::{config::Settings, email::Mailer, realtime::hub::Gateway, triggers::TriggerRuntime};
 
 /// What liveness, readiness, status and the metrics exposition need.
 #[derive(Clone)]
@@ -22,4 +23,10 @@ pub struct HealthState {
     pub started_at: Instant,
     /// The realtime gateway, whose Redis link readiness reports.
     pub realtime: Gateway,
+    /// The cached checks of external services.
+    pub probes: Arc<Probes>,
+    /// The server's mailer (`SMTP_URL`), whose relay the details page checks.
+    pub mailer: Option<Mailer>,
+    /// The inbound SMTP listener's address.
+    pub triggers: Arc<TriggerRuntime>,
 }

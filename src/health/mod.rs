@@ -1,10 +1,13 @@
 //! Liveness, readiness, status and Prometheus metrics.
 //!
 //! `/api/status` tells anyone the version and health only; the build, environment, uptime
-//! and instance id (which names the host and process id) are for admins.
+//! and instance id (which names the host and process id) are for admins. `/health/details`
+//! ([`details`]) reports every dependency and loop to admins and monitoring.
 
 pub mod context;
+pub mod details;
 pub mod metrics;
+pub mod probes;
 pub mod process;
 pub mod scrape;
 
@@ -40,6 +43,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(liveness))
         .routes(routes!(readiness))
+        .routes(routes!(details::details))
         .routes(routes!(status))
         .routes(routes!(scrape::prometheus))
 }

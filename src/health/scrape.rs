@@ -74,8 +74,23 @@ fn exposition(state: &HealthState, headers: &HeaderMap) -> Result<Response, AppE
 
 /// Passes without `METRICS_TOKEN`; otherwise only a request bearing it.
 fn authorize(state: &HealthState, headers: &HeaderMap) -> Result<(), AppError> {
-    let Some(expected) = &state.settings.exposure.metrics_token else {
+    if state.settings.exposure.metrics_token.is_none() || bears_metrics_token(state, headers) {
         return Ok(());
+    }
+    Err(AppError::unauthorized(
+        "the metrics need a token: send `Authorization: Bearer <METRICS_TOKEN>`",
+    )
+    .with_header(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"metrics\""),
+    ))
+}
+
+/// Whether the request carries `Authorization: Bearer <METRICS_TOKEN>` (false when no token
+/// is configured).
+pub(super) fn bears_metrics_token(state: &HealthState, headers: &HeaderMap) -> bool {
+    let Some(expected) = &state.settings.exposure.metrics_token else {
+        return false;
     };
     let presented = headers
         .get(header::AUTHORIZATION)
@@ -86,15 +101,5 @@ fn authorize(state: &HealthState, headers: &HeaderMap) -> Result<(), AppError> {
         .unwrap_or_default();
     let presented = Sha256::digest(presented.as_bytes());
     let expected = Sha256::digest(expected.expose().as_bytes());
-    let matches = presented[..].ct_eq(&expected[..]);
-    if bool::from(matches) {
-        return Ok(());
-    }
-    Err(AppError::unauthorized(
-        "the metrics need a token: send `Authorization: Bearer <METRICS_TOKEN>`",
-    )
-    .with_header(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Bearer realm=\"metrics\""),
-    ))
+    bool::from(presented[..].ct_eq(&expected[..]))
 }

@@ -1,11 +1,15 @@
 //! The Notion integration: the REST client ([`api`]), users' OAuth connections
-//! ([`connection`]), the `/notion/*` routes ([`routes`]), and [`NotionAccess`], what the
-//! NOTION_SYNC action needs from the server (the API base URL and the owner's connection).
+//! ([`connection`]), the `/notion/*` routes ([`routes`]), each account's webhook endpoint
+//! ([`webhook_endpoint`]) and what Notion posts to it ([`webhook_receive`]), and
+//! [`NotionAccess`], what the NOTION_SYNC action needs from the server (the API base URL and
+//! the owner's connection).
 
 pub mod access;
 pub mod api;
 pub mod connection;
 pub mod routes;
+pub mod webhook_endpoint;
+pub mod webhook_receive;
 
 pub use access::{NotionAccess, NotionState};
 pub use api::{NOTION_VERSION, NotionApi, NotionError};

@@ -413,6 +413,7 @@ pub async fn run(engine: Engine, shutdown: CancellationToken) {
             match dispatch_due(&engine).await {
                 Ok(report) => {
                     failures = 0;
+                    super::liveness::dispatcher_ticked(&engine.instance_id);
                     idle_tick &= report.tasks == 0;
                     if !report.more {
                         break None;

@@ -6,6 +6,7 @@
 pub mod dispatcher;
 pub mod engine;
 pub mod listener;
+pub mod liveness;
 pub mod maintenance;
 pub mod outcomes;
 pub mod owners;

@@ -457,6 +457,7 @@ pub async fn run(engine: Engine, shutdown: CancellationToken) {
             match claim(&engine, want).await {
                 Ok(claimed) => {
                     failures = 0;
+                    super::liveness::worker_polled(&engine.instance_id);
                     full_batch = claimed.len() == want;
                     for execution in claimed {
                         let token = CancellationToken::new();

@@ -10,6 +10,9 @@
 //!   [`chains::enqueue_chained`] ([`chained`]) inside the transaction that records the
 //!   ending, within the chain limits.
 //!
+//! - [`notion`]: NOTION triggers on a page or a database, fired by Notion webhook events
+//!   (received by [`crate::notion::webhook_receive`]).
+//!
 //! Tokens ([`token`]) are stored hashed; a token is shown once, when created or rotated.
 
 pub mod chained;
@@ -17,6 +20,7 @@ pub mod chains;
 pub mod email;
 pub mod inbound;
 pub mod message;
+pub mod notion;
 pub mod payload;
 pub mod runtime;
 pub mod secrets;

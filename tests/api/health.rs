@@ -147,3 +147,83 @@ async fn metrics_expose_requests_pool_and_process() {
         assert!(text.contains(gauge), "missing {gauge}");
     }
 }
+
+async fn details_with(app: &crate::helpers::TestApp, bearer: &str) -> (u16, Value) {
+    let response = app
+        .client
+        .get(app.url("/health/details"))
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .expect("details");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("json"))
+}
+
+#[tokio::test]
+async fn health_details_are_for_admins_and_the_metrics_token() {
+    let app =
+        crate::helpers::spawn_app_with(&[("METRICS_TOKEN", "scrape-me-0123456789abcdef")]).await;
+    assert_eq!(app.get("/health/details").await.status(), 401);
+    let user = app.login_as("USER").await;
+    let (status, body) = details_with(&app, &user.access_token).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, _) = details_with(&app, "scrape-me-wrong").await;
+    assert_eq!(status, 401);
+
+    let admin = app.login_as("ADMIN").await;
+    let (status, body) = details_with(&app, &admin.access_token).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "ok", "{body}");
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(body["database"]["status"], "ok");
+    assert!(body["database"]["latency_ms"].as_f64().expect("latency") >= 0.0);
+    assert!(body["database"]["pool_size"].as_u64().expect("size") >= 1);
+    assert_eq!(body["smtp_relay"]["status"], "not_configured");
+    assert_eq!(body["stripe"]["status"], "not_configured");
+    assert_eq!(body["redis"]["status"], "not_configured");
+    assert_eq!(body["inbound_smtp"]["enabled"], false);
+    assert!(body["queue"]["queued"].is_i64());
+    assert!(body["memory"]["rss_bytes"].as_u64().expect("rss") > 1_000_000);
+    assert!(body["uptime_seconds"].is_u64());
+    assert!(body["scheduler"]["enabled"].is_boolean());
+
+    let (status, body) = details_with(&app, "scrape-me-0123456789abcdef").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["database"]["status"], "ok");
+}
+
+#[tokio::test]
+async fn an_smtp_relay_on_a_closed_port_is_degraded_and_a_real_one_ok() {
+    let closed = {
+        let spare = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        spare.local_addr().expect("addr").port()
+    };
+    let down_url = format!("smtp://127.0.0.1:{closed}");
+    let app = crate::helpers::spawn_app_with(&[
+        ("SMTP_URL", down_url.as_str()),
+        ("SMTP_FROM", "noreply@nocron.example"),
+    ])
+    .await;
+    let admin = app.login_as("ADMIN").await;
+    let (status, body) = details_with(&app, &admin.access_token).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["smtp_relay"]["status"], "degraded", "{body}");
+    assert!(body["smtp_relay"]["error"].is_string());
+    assert_eq!(body["status"], "degraded");
+    assert_eq!(body["database"]["status"], "ok");
+
+    let sink = crate::email::SmtpSink::start(&[]).await;
+    let up_url = format!("smtp://127.0.0.1:{}", sink.port);
+    let app = crate::helpers::spawn_app_with(&[
+        ("SMTP_URL", up_url.as_str()),
+        ("SMTP_FROM", "noreply@nocron.example"),
+    ])
+    .await;
+    let admin = app.login_as("ADMIN").await;
+    let (status, body) = details_with(&app, &admin.access_token).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["smtp_relay"]["status"], "ok", "{body}");
+    assert!(body["smtp_relay"]["latency_ms"].as_f64().is_some());
+    assert_eq!(body["status"], "ok");
+}

@@ -46,6 +46,7 @@ mod notification_webhooks;
 mod notifications;
 mod notion;
 mod notion_fake;
+mod notion_webhooks;
 mod openapi;
 mod outbound;
 mod rate_limits;
