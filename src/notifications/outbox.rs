@@ -361,7 +361,7 @@ async fn load_rules(
 /// Pushes each stored notification to its recipient's sockets, then each recipient's unread
 /// count, through the event bus (never waiting on the sockets).
 /// Pushes stored notifications to their recipients' sockets, with their unread counts.
-pub(super) async fn push(notifier: &Notifier, created: &[Created]) {
+pub async fn push(notifier: &Notifier, created: &[Created]) {
     let mut users = Vec::new();
     for notification in created {
         notifier.events.publish(DomainEvent::NotificationCreated {
