@@ -81,8 +81,10 @@ pub struct AdminUserFilter {
     /// Last signed in before (RFC 3339).
     pub last_login_to: Option<DateTime<Utc>>,
     /// Sort field (default `created_at`).
+    #[param(inline)]
     pub sort: Option<UserSort>,
     /// Sort direction (default `desc`).
+    #[param(inline)]
     pub order: Option<SortOrder>,
     /// Page size, 1–100 (default 50).
     #[param(minimum = 1, maximum = 100)]
