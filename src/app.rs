@@ -444,6 +444,7 @@ async fn start_background_work(state: &AppState) -> anyhow::Result<()> {
     jobs.extend(audit::system_jobs());
     jobs.extend(billing::notices::system_jobs());
     jobs.extend(security::system_jobs());
+    jobs.extend(admin::purge::system_jobs());
     system_jobs::start(&jobs_context, jobs).await?;
     triggers::start(&triggers::InboundState::from_ref(state))
         .await
@@ -454,6 +455,15 @@ async fn start_background_work(state: &AppState) -> anyhow::Result<()> {
         &state.tasks,
         &state.shutdown,
     );
+    admin::instances::start(
+        state.db.clone(),
+        state.instance_id.to_string(),
+        admin::instances::roles(&state.settings),
+        &state.tasks,
+        state.shutdown.clone(),
+    )
+    .await
+    .context("recording this instance")?;
     let auth = state.auth.clone();
     auth::rate_limit::spawn_housekeeping(&state.tasks, state.shutdown.clone(), move || {
         auth.forget_idle_keys()

@@ -89,6 +89,41 @@ const NAMED: &[(&str, &str, &str, ActionClass, bool)] = &[
         true,
     ),
     (
+        "PATCH",
+        "/admin/users/{id}",
+        "admin.user.update",
+        ActionClass::Admin,
+        true,
+    ),
+    (
+        "DELETE",
+        "/admin/users/{id}",
+        "admin.user.delete",
+        ActionClass::Admin,
+        true,
+    ),
+    (
+        "POST",
+        "/admin/users/{id}/sessions/revoke",
+        "admin.user.sessions.revoke",
+        ActionClass::Admin,
+        true,
+    ),
+    (
+        "POST",
+        "/admin/tasks/{id}/pause",
+        "admin.task.pause",
+        ActionClass::Admin,
+        true,
+    ),
+    (
+        "POST",
+        "/admin/tasks/{id}/resume",
+        "admin.task.resume",
+        ActionClass::Admin,
+        true,
+    ),
+    (
         "POST",
         "/api-keys",
         "api_keys.create",
@@ -352,5 +387,36 @@ mod tests {
         let (targets, path) = targets_and_safe_path(Some("/hooks/{token}"), "/hooks/whsec");
         assert!(targets.is_empty());
         assert_eq!(path, "/hooks/[REDACTED]");
+    }
+
+    #[test]
+    fn admin_console_mutations_are_critical_admin_events() {
+        for (method, route, action) in [
+            ("PATCH", "/admin/users/{id}", "admin.user.update"),
+            ("DELETE", "/admin/users/{id}", "admin.user.delete"),
+            (
+                "POST",
+                "/admin/users/{id}/sessions/revoke",
+                "admin.user.sessions.revoke",
+            ),
+            ("POST", "/admin/tasks/{id}/pause", "admin.task.pause"),
+            ("POST", "/admin/tasks/{id}/resume", "admin.task.resume"),
+        ] {
+            let named = classify(method, Some(route), Outcome::Success);
+            assert_eq!(named.action, action);
+            assert_eq!(named.class, ActionClass::Admin);
+            assert!(named.critical, "{action}");
+        }
+        for route in [
+            "/admin/users",
+            "/admin/users/{id}",
+            "/admin/tasks",
+            "/admin/analytics",
+            "/admin/system",
+        ] {
+            let read = classify("GET", Some(route), Outcome::Success);
+            assert_eq!(read.class, ActionClass::Admin, "{route}");
+            assert!(!read.critical, "{route}");
+        }
     }
 }

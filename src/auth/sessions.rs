@@ -62,6 +62,14 @@ pub async fn create(
     )
     .execute(&mut *conn)
     .await?;
+    // Every sign-in starts a session here: the admin console shows the last one.
+    sqlx::query!(
+        "UPDATE users SET last_login_at = $2 WHERE id = $1",
+        user_id,
+        now
+    )
+    .execute(&mut *conn)
+    .await?;
     Ok((id, refresh))
 }
 

@@ -139,6 +139,9 @@ pub struct Settings {
     pub execution_lease: Duration,
     /// `EXECUTION_RETENTION_DAYS`: finished executions older than this are pruned (default 30).
     pub execution_retention_days: u32,
+    /// `ACCOUNT_PURGE_GRACE_DAYS`: days between an admin's delete and the purge of the account
+    /// (0–3650, default 30).
+    pub account_purge_grace_days: u32,
     /// `OUTBOUND_ALLOW_CIDRS`: comma-separated ranges that user-configured requests may
     /// reach even though they are internal (self-hosted targets); empty by default.
     pub outbound_allow_cidrs: Vec<ipnet::IpNet>,
@@ -435,6 +438,12 @@ impl Settings {
             1..=36_500,
             30,
         )?;
+        let account_purge_grace_days = bounded(
+            var("ACCOUNT_PURGE_GRACE_DAYS"),
+            "ACCOUNT_PURGE_GRACE_DAYS",
+            0..=3650,
+            30,
+        )?;
         let outbound_allow_cidrs = match var("OUTBOUND_ALLOW_CIDRS") {
             Some(list) => parse_cidrs(&list, "OUTBOUND_ALLOW_CIDRS")?,
             None => Vec::new(),
@@ -573,6 +582,7 @@ impl Settings {
             worker_batch_size,
             execution_lease,
             execution_retention_days,
+            account_purge_grace_days,
             outbound_allow_cidrs,
             trusted_proxies,
             master_key,

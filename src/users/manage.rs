@@ -55,7 +55,7 @@ pub async fn lock_user(conn: &mut PgConnection, id: Uuid) -> Result<Option<UserO
 }
 
 /// Ends every token of a user: bumps the token version, revokes sessions, drops cached keys.
-async fn end_tokens(conn: &mut PgConnection, id: Uuid, reason: &str) -> Result<(), AppError> {
+pub async fn end_tokens(conn: &mut PgConnection, id: Uuid, reason: &str) -> Result<(), AppError> {
     super::model::bump_token_version(&mut *conn, id).await?;
     sessions::revoke_all(&mut *conn, id, None, reason).await?;
     api_keys::notify_user_changed(&mut *conn, id).await?;
@@ -108,7 +108,8 @@ pub async fn set_status(
     if status == target.status {
         return Ok(());
     }
-    if status == UserStatus::Disabled && target.role == Role::SuperAdmin {
+    let blocked = matches!(status, UserStatus::Disabled | UserStatus::Locked);
+    if blocked && target.role == Role::SuperAdmin {
         ensure_not_last_super_admin(conn, target.id).await?;
     }
     sqlx::query!(
@@ -124,8 +125,13 @@ pub async fn set_status(
     } else {
         scheduler::owners::deactivate(&mut *conn, target.id).await?;
     }
-    if status == UserStatus::Disabled {
-        end_tokens(conn, target.id, "account_disabled").await?;
+    if blocked {
+        let reason = if status == UserStatus::Locked {
+            "account_locked"
+        } else {
+            "account_disabled"
+        };
+        end_tokens(conn, target.id, reason).await?;
     } else {
         api_keys::notify_user_changed(&mut *conn, target.id).await?;
     }

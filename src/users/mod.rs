@@ -71,7 +71,7 @@ pub struct UserPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub timezone: Option<Option<String>>,
-    /// `active` or `disabled`; admins only.
+    /// `active`, `disabled` or `locked`; admins only.
     pub status: Option<UserStatus>,
 }
 
@@ -206,10 +206,10 @@ async fn update_user(
         if status == UserStatus::Deleted {
             return Err(AppError::invalid_field(
                 "status",
-                "must be active or disabled (delete with DELETE /users/{id})",
+                "must be active, disabled or locked (delete with DELETE /users/{id})",
             ));
         }
-        if caller.id == id && status == UserStatus::Disabled {
+        if caller.id == id && status != UserStatus::Active {
             return Err(AppError::invalid_field(
                 "status",
                 "you cannot disable yourself",

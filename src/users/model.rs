@@ -15,6 +15,8 @@ text_enum! {
         Active = "active",
         /// Disabled by an admin; cannot sign in.
         Disabled = "disabled",
+        /// Locked by an admin (for example while a compromise is looked into); cannot sign in.
+        Locked = "locked",
         /// Deleted (kept for history); cannot sign in.
         Deleted = "deleted",
     }
@@ -190,7 +192,8 @@ pub async fn set_password(
     password_hash: &str,
 ) -> Result<i32, AppError> {
     Ok(sqlx::query_scalar!(
-        "UPDATE users SET password_hash = $2, token_version = token_version + 1, updated_at = now()
+        "UPDATE users SET password_hash = $2, token_version = token_version + 1,
+             force_password_reset = false, updated_at = now()
          WHERE id = $1 RETURNING token_version",
         id,
         password_hash

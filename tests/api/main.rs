@@ -8,6 +8,7 @@ mod action_database_tls;
 mod action_email;
 mod action_script;
 mod action_support;
+mod admin_console;
 mod alert_rules;
 mod analytics;
 mod analytics_fixtures;
