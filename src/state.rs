@@ -18,11 +18,7 @@ use crate::{
     events::EventBus,
     health::{context::HealthState, probes::Probes},
     net::OutboundPolicy,
-    notifications::{
-        notifier::Notifier,
-        resend::ResendState,
-        tracking::{Tracking, TrackingState},
-    },
+    notifications::{notifier::Notifier, tracker::Tracking},
     notion::access::{NotionAccess, NotionState},
     realtime::hub::{Gateway, RealtimeState},
     scheduler::engine::{Engine, EngineConfig},
@@ -151,24 +147,6 @@ fn email_tracking(state: &AppState) -> Option<Arc<Tracking>> {
     let base = state.settings.public_url.as_deref()?;
     let mac = state.auth.mac().ok()?;
     Some(Arc::new(Tracking::new(base, mac)))
-}
-
-impl FromRef<AppState> for ResendState {
-    fn from_ref(state: &AppState) -> Self {
-        ResendState {
-            db: state.db.clone(),
-            mailer: state.action_services.mailer.clone(),
-        }
-    }
-}
-
-impl FromRef<AppState> for TrackingState {
-    fn from_ref(state: &AppState) -> Self {
-        TrackingState {
-            db: state.db.clone(),
-            tracking: email_tracking(state),
-        }
-    }
 }
 
 impl FromRef<AppState> for Arc<AuthContext> {

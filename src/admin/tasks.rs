@@ -35,9 +35,9 @@ const MAX_SEARCH_LEN: usize = 200;
 /// Routes of this file.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_tasks))
-        .routes(routes!(pause_task))
-        .routes(routes!(resume_task))
+        .routes(routes!(admin_list_tasks))
+        .routes(routes!(admin_pause_task))
+        .routes(routes!(admin_resume_task))
 }
 
 /// `GET /admin/tasks` parameters.
@@ -132,7 +132,7 @@ struct Position {
         (status = 403, description = "Not an admin", body = Problem),
         (status = 422, description = "Invalid limit, cursor, tags or search text", body = Problem),
     ))]
-async fn list_tasks(
+async fn admin_list_tasks(
     axum::extract::State(db): axum::extract::State<PgPool>,
     _admin: RequireRole<Admin>,
     AppQuery(filter): AppQuery<AdminTaskFilter>,
@@ -302,7 +302,7 @@ async fn change(
         (status = 415, description = "Not JSON", body = Problem),
         (status = 422, description = "Missing or blank reason", body = Problem),
     ))]
-async fn pause_task(
+async fn admin_pause_task(
     axum::extract::State(notifier): axum::extract::State<Notifier>,
     axum::extract::State(events): axum::extract::State<EventBus>,
     _admin: RequireRole<Admin>,
@@ -327,7 +327,7 @@ async fn pause_task(
         (status = 415, description = "Not JSON", body = Problem),
         (status = 422, description = "Missing or blank reason, or a schedule that no longer parses", body = Problem),
     ))]
-async fn resume_task(
+async fn admin_resume_task(
     axum::extract::State(notifier): axum::extract::State<Notifier>,
     axum::extract::State(events): axum::extract::State<EventBus>,
     _admin: RequireRole<Admin>,

@@ -31,7 +31,7 @@ use crate::{
 /// Routes of this file.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(update_user, delete_user))
+        .routes(routes!(admin_update_user, admin_delete_user))
         .routes(routes!(revoke_sessions))
 }
 
@@ -71,7 +71,7 @@ pub struct SessionsRevoked {
         (status = 415, description = "Not JSON", body = Problem),
         (status = 422, description = "Invalid field: a missing reason, DELETED, nothing to change, or your own account", body = Problem),
     ))]
-async fn update_user(
+async fn admin_update_user(
     State(db): State<PgPool>,
     State(settings): State<Arc<Settings>>,
     State(auth): State<Arc<AuthContext>>,
@@ -163,7 +163,7 @@ async fn update_user(
         (status = 404, description = "No such live account", body = Problem),
         (status = 409, description = "Your own account, or the last SUPER_ADMIN", body = Problem),
     ))]
-async fn delete_user(
+async fn admin_delete_user(
     State(db): State<PgPool>,
     State(settings): State<Arc<Settings>>,
     State(auth): State<Arc<AuthContext>>,

@@ -22,7 +22,7 @@ const MAX_LISTED: i64 = 100;
 
 /// Routes of this file.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_user))
+    OpenApiRouter::new().routes(routes!(admin_get_user))
 }
 
 /// A session of the account.
@@ -168,7 +168,7 @@ pub async fn load(db: &PgPool, id: Uuid) -> Result<Option<AdminUserDetail>, AppE
         (status = 403, description = "Not an admin", body = Problem),
         (status = 404, description = "No such account", body = Problem),
     ))]
-async fn get_user(
+async fn admin_get_user(
     axum::extract::State(db): axum::extract::State<PgPool>,
     _admin: RequireRole<Admin>,
     AppPath(id): AppPath<Uuid>,

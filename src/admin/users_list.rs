@@ -28,7 +28,7 @@ const MAX_OFFSET: i64 = 100_000;
 
 /// Routes of this file.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_users))
+    OpenApiRouter::new().routes(routes!(admin_list_users))
 }
 
 text_enum! {
@@ -146,7 +146,7 @@ struct Position {
         (status = 403, description = "Not an admin", body = Problem),
         (status = 422, description = "Invalid limit, offset, cursor, range or search text", body = Problem),
     ))]
-async fn list_users(
+async fn admin_list_users(
     axum::extract::State(db): axum::extract::State<PgPool>,
     axum::extract::State(settings): axum::extract::State<std::sync::Arc<Settings>>,
     _admin: RequireRole<Admin>,

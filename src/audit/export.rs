@@ -161,9 +161,10 @@ pub(super) async fn export_audit_logs(
                 .await;
         }
     });
-    let body = Body::from_stream(futures::stream::unfold(receiver, |mut receiver| async {
-        receiver.recv().await.map(|chunk| (chunk, receiver))
-    }));
+    let mut receiver = receiver;
+    // `poll_recv` keeps answering `None` once the channel is done, so a body polled again
+    // after its end does not panic (as an `unfold` stream would).
+    let body = Body::from_stream(futures::stream::poll_fn(move |cx| receiver.poll_recv(cx)));
     let (content_type, name) = match format {
         ExportFormat::Csv => ("text/csv; charset=utf-8", "audit-logs.csv"),
         ExportFormat::Ndjson => ("application/x-ndjson", "audit-logs.ndjson"),

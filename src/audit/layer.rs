@@ -22,12 +22,12 @@ use uuid::Uuid;
 
 use super::{
     classify::{classify, targets_and_safe_path},
-    model::{ActorType, AuditEvent, AuditEventId, Outcome},
+    model::{ActorType, AuditEvent, AuditEventId, Outcome, Target},
     redact,
     writer::AuditSink,
 };
 use crate::{
-    auth::actor_slot::ActorSlot,
+    auth::actor_slot::{ActorSlot, AddedTargets},
     http::{client_ip::ClientIp, request_id::REQUEST_ID_HEADER},
 };
 
@@ -86,6 +86,8 @@ pub async fn middleware(State(sink): State<AuditSink>, request: Request, next: N
     let (mut parts, body) = request.into_parts();
     parts.extensions.insert(slot.clone());
     parts.extensions.insert(AuditEventId(id));
+    let added_targets = AddedTargets::default();
+    parts.extensions.insert(added_targets.clone());
     let (body, request_body) = capture_body(&parts.headers, body).await;
     let response = next.run(Request::from_parts(parts, body)).await;
     let latency_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
@@ -96,7 +98,13 @@ pub async fn middleware(State(sink): State<AuditSink>, request: Request, next: N
     let status = response.status().as_u16();
     let outcome = Outcome::for_status(status);
     let named = classify(&method, route.as_deref(), outcome);
-    let (targets, safe_path) = targets_and_safe_path(route.as_deref(), &path);
+    let (mut targets, safe_path) = targets_and_safe_path(route.as_deref(), &path);
+    targets.extend(
+        added_targets
+            .take()
+            .into_iter()
+            .map(|(kind, id)| Target { kind, id }),
+    );
     let mut actor = slot.get();
     // Signing in or registering names its user in the answer, not in the request.
     if actor.user_id.is_none() && outcome == Outcome::Success {

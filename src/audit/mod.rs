@@ -24,7 +24,7 @@ use sqlx::PgPool;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use uuid::Uuid;
 
-pub use model::{ActionClass, ActorType, AuditEvent, AuditEventId, Outcome};
+pub use model::{ActionClass, ActorType, AuditEvent, AuditEventId, Outcome, system_event};
 pub use writer::AuditSink;
 
 use crate::{
@@ -127,39 +127,4 @@ fn purge_event(deleted: u64, days: u32) -> AuditEvent {
         Vec::new(),
         serde_json::json!({ "deleted": deleted, "retention_days": days }),
     )
-}
-
-/// An event for something the server did by itself (actor `SYSTEM`): `action` is its dotted
-/// name, `path` the resource it acted on, `details` what it did.
-pub fn system_event(
-    action: &str,
-    action_class: ActionClass,
-    critical: bool,
-    path: &str,
-    targets: Vec<model::Target>,
-    details: serde_json::Value,
-) -> AuditEvent {
-    let id = Uuid::now_v7();
-    AuditEvent {
-        id,
-        occurred_at: Utc::now(),
-        transaction_id: id.to_string(),
-        actor_type: ActorType::System,
-        actor_id: None,
-        api_key_id: None,
-        action: action.to_owned(),
-        action_class,
-        critical,
-        method: "SYSTEM".to_owned(),
-        route: None,
-        path: path.to_owned(),
-        status: 200,
-        outcome: Outcome::Success,
-        targets,
-        ip: None,
-        user_agent: None,
-        latency_ms: 0,
-        request_body: None,
-        response_body: Some(details),
-    }
 }

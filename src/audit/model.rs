@@ -128,3 +128,38 @@ pub struct AuditEvent {
     /// The JSON response body, redacted and capped.
     pub response_body: Option<Value>,
 }
+
+/// An event for something the server did by itself (actor `SYSTEM`): `action` is its dotted
+/// name, `path` the resource it acted on, `details` what it did.
+pub fn system_event(
+    action: &str,
+    action_class: ActionClass,
+    critical: bool,
+    path: &str,
+    targets: Vec<Target>,
+    details: serde_json::Value,
+) -> AuditEvent {
+    let id = Uuid::now_v7();
+    AuditEvent {
+        id,
+        occurred_at: Utc::now(),
+        transaction_id: id.to_string(),
+        actor_type: ActorType::System,
+        actor_id: None,
+        api_key_id: None,
+        action: action.to_owned(),
+        action_class,
+        critical,
+        method: "SYSTEM".to_owned(),
+        route: None,
+        path: path.to_owned(),
+        status: 200,
+        outcome: Outcome::Success,
+        targets,
+        ip: None,
+        user_agent: None,
+        latency_ms: 0,
+        request_body: None,
+        response_body: Some(details),
+    }
+}

@@ -6,7 +6,9 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 
 use super::probes::Probes;
-use crate::{config::Settings, email::Mailer, realtime::hub::Gateway, triggers::TriggerRuntime};
+use crate::{
+    config::Settings, email::Mailer, realtime::hub::Gateway, triggers::runtime::TriggerRuntime,
+};
 
 /// What liveness, readiness, status and the metrics exposition need.
 #[derive(Clone)]

@@ -8,7 +8,7 @@
 //! `/notifications`, [`webhooks`] the account's webhook endpoints, [`test_send`] test
 //! messages, [`resend`] resends of failed deliveries and [`rules_api`]
 //! `/tasks/{id}/alert-rules`; all have `/api/v1` twins. [`tracking`] records opened emails
-//! and followed links.
+//! and followed links, with the tokens of [`tracker`].
 
 pub mod compose;
 pub mod delivery;
@@ -26,6 +26,7 @@ mod runner;
 pub mod secret_rotation;
 pub mod store;
 pub mod test_send;
+pub mod tracker;
 pub mod tracking;
 pub mod webhook_delivery;
 pub mod webhooks;

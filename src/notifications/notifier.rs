@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
-use super::tracking::Tracking;
+use super::tracker::Tracking;
 use crate::{email::Mailer, events::EventBus, net::OutboundPolicy, secrets::vault::Vault};
 
 /// What the consumer and the delivery worker need.

@@ -4,18 +4,17 @@
 //! delivery worker. A notification is resent at most [`MAX_RESENDS`] times per channel.
 
 use axum::{extract::State, http::StatusCode};
-use sqlx::PgPool;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
+    Notifier,
     model::{Channel, DeliveryStatus, initial_status},
     routes::DeliveryOut,
 };
 use crate::{
     auth::{Caller, Scope},
     db::channels::NOTIFICATION_DELIVERIES,
-    email::Mailer,
     error::{AppError, AppResult, Problem},
     http::{AppJson, AppPath},
     state::AppState,
@@ -27,15 +26,6 @@ pub const MAX_RESENDS: i16 = 3;
 /// Routes of this file, relative to `/notifications`.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(resend))
-}
-
-/// The state a resend needs: the pool, and whether the server can send email.
-#[derive(Clone)]
-pub struct ResendState {
-    /// The pool.
-    pub db: PgPool,
-    /// The server's SMTP, when configured.
-    pub mailer: Option<Mailer>,
 }
 
 /// Send a notification again on each channel whose last delivery failed.
@@ -50,7 +40,7 @@ pub struct ResendState {
         (status = 409, description = "No delivery of it failed, or each failed one was resent 3 times already", body = Problem),
     ))]
 async fn resend(
-    State(state): State<ResendState>,
+    State(state): State<Notifier>,
     caller: Caller,
     AppPath(id): AppPath<Uuid>,
 ) -> AppResult<(StatusCode, AppJson<Vec<DeliveryOut>>)> {

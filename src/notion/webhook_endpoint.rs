@@ -26,7 +26,11 @@ use crate::{
 
 /// Routes of this file.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(create_endpoint, get_endpoint, delete_endpoint))
+    OpenApiRouter::new().routes(routes!(
+        create_notion_webhook,
+        get_notion_webhook,
+        delete_notion_webhook
+    ))
 }
 
 /// What the vault binds an endpoint's verification token to.
@@ -81,7 +85,7 @@ pub struct NotionWebhookCreated {
         (status = 201, description = "Created; `url` and `token` are shown only now", body = NotionWebhookCreated),
         (status = 401, description = "Not signed in", body = Problem),
     ))]
-async fn create_endpoint(
+async fn create_notion_webhook(
     State(db): State<PgPool>,
     State(settings): State<Arc<Settings>>,
     user: CurrentUser,
@@ -121,7 +125,7 @@ async fn create_endpoint(
         (status = 401, description = "Not signed in", body = Problem),
         (status = 404, description = "No endpoint yet: create one with POST", body = Problem),
     ))]
-async fn get_endpoint(
+async fn get_notion_webhook(
     State(db): State<PgPool>,
     State(vault): State<Arc<Vault>>,
     user: CurrentUser,
@@ -161,7 +165,7 @@ async fn get_endpoint(
         (status = 401, description = "Not signed in", body = Problem),
         (status = 404, description = "There was no endpoint", body = Problem),
     ))]
-async fn delete_endpoint(
+async fn delete_notion_webhook(
     State(db): State<PgPool>,
     user: CurrentUser,
 ) -> Result<StatusCode, AppError> {

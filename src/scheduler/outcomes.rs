@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::engine::{EXECUTIONS_QUEUED, Engine};
 use crate::{
     actions::LogLine,
-    audit,
+    audit::{model as audit_model, writer as audit_writer},
     config::ChainSettings,
     events::DomainEvent,
     executions::model::{ExecutionStatus, TriggerKind},
@@ -319,7 +319,7 @@ pub async fn follow_up(
             .iter()
             .map(|id| auto_pause_event(*id))
             .collect();
-        audit::writer::insert(&mut **tx, &events).await?;
+        audit_writer::insert(&mut **tx, &events).await?;
     }
     Ok(FollowUp {
         retries: pairs,
@@ -414,13 +414,13 @@ async fn count_dead(
 }
 
 /// The audit trail's `SYSTEM` record of a task the engine set to `FAILED`.
-fn auto_pause_event(task_id: Uuid) -> audit::AuditEvent {
-    audit::system_event(
+fn auto_pause_event(task_id: Uuid) -> audit_model::AuditEvent {
+    audit_model::system_event(
         "tasks.auto_pause",
-        audit::ActionClass::Update,
+        audit_model::ActionClass::Update,
         false,
         &format!("/tasks/{task_id}"),
-        vec![audit::model::Target {
+        vec![audit_model::Target {
             kind: "task".to_owned(),
             id: task_id.to_string(),
         }],

@@ -6,15 +6,13 @@
 //! ([`super::notify`]).
 
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgExecutor;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
     SecurityState,
-    model::{AlertStatus, RuleKind, Severity},
+    model::{AlertOut, AlertStatus, RuleKind, Severity},
     notify,
     rules::Rule,
     window::MAX_EVENT_IDS,
@@ -39,40 +37,6 @@ pub struct Detection<'a> {
     pub new_event_ids: Vec<Uuid>,
     /// Details for the reader (email, address, user agent, …).
     pub details: Value,
-}
-
-/// One alert.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct AlertOut {
-    /// UUIDv7.
-    pub id: Uuid,
-    /// The rule that raised it.
-    pub rule: RuleKind,
-    /// How serious it is.
-    pub severity: Severity,
-    /// Who or what it is about: an email (`FAILED_LOGINS`), an address (`PASSWORD_SPRAY`,
-    /// `SUSPICIOUS_USER_AGENT`), `{user id} {network}` (`UNUSUAL_IP`), a user id
-    /// (`ADMIN_BURST`) or an API key id (`API_KEY_ABUSE`).
-    pub subject: String,
-    /// Occurrences folded into it.
-    pub count: i32,
-    /// The first occurrence.
-    pub first_seen: DateTime<Utc>,
-    /// The latest occurrence.
-    pub last_seen: DateTime<Utc>,
-    /// The audit events that caused it (the first 50).
-    pub event_ids: Vec<Uuid>,
-    /// Details (email, address, user agent, …).
-    #[schema(value_type = Object)]
-    pub details: Value,
-    /// Raised while the rule was monitor-only: nobody was blocked or notified.
-    pub monitor_only: bool,
-    /// Where it is in its life cycle.
-    pub status: AlertStatus,
-    /// When it was raised.
-    pub created_at: DateTime<Utc>,
-    /// When it last changed.
-    pub updated_at: DateTime<Utc>,
 }
 
 /// Turns a detection into an alert (or into more of an open one); returns the alert when

@@ -1,6 +1,12 @@
 //! The security-alert vocabulary: rules, severities and alert states, spelled as on the wire
 //! and in the database, and the life cycle's one rule (states only move forward).
 
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
 use crate::text_enum;
 
 text_enum! {
@@ -101,4 +107,38 @@ mod tests {
             .collect();
         assert_eq!(notifying, [&Severity::High, &Severity::Critical]);
     }
+}
+
+/// One alert.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AlertOut {
+    /// UUIDv7.
+    pub id: Uuid,
+    /// The rule that raised it.
+    pub rule: RuleKind,
+    /// How serious it is.
+    pub severity: Severity,
+    /// Who or what it is about: an email (`FAILED_LOGINS`), an address (`PASSWORD_SPRAY`,
+    /// `SUSPICIOUS_USER_AGENT`), `{user id} {network}` (`UNUSUAL_IP`), a user id
+    /// (`ADMIN_BURST`) or an API key id (`API_KEY_ABUSE`).
+    pub subject: String,
+    /// Occurrences folded into it.
+    pub count: i32,
+    /// The first occurrence.
+    pub first_seen: DateTime<Utc>,
+    /// The latest occurrence.
+    pub last_seen: DateTime<Utc>,
+    /// The audit events that caused it (the first 50).
+    pub event_ids: Vec<Uuid>,
+    /// Details (email, address, user agent, …).
+    #[schema(value_type = Object)]
+    pub details: Value,
+    /// Raised while the rule was monitor-only: nobody was blocked or notified.
+    pub monitor_only: bool,
+    /// Where it is in its life cycle.
+    pub status: AlertStatus,
+    /// When it was raised.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
 }

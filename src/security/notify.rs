@@ -11,7 +11,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{SecurityState, alerts::AlertOut};
+use super::{SecurityState, model::AlertOut};
 use crate::{
     db::channels::NOTIFICATION_DELIVERIES,
     events::DomainEvent,

@@ -11,10 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::{
-    alerts::AlertOut,
-    model::{AlertStatus, RuleKind, Severity},
-};
+use super::model::{AlertOut, AlertStatus, RuleKind, Severity};
 use crate::{
     auth::{Admin, RequireRole},
     error::{AppError, AppResult, Problem},

@@ -37,7 +37,7 @@ async fn get_with_id(
 }
 
 /// The stored row of a request id, waiting for the writer.
-async fn event_of(db: &PgPool, transaction_id: &str) -> Value {
+pub(crate) async fn event_of(db: &PgPool, transaction_id: &str) -> Value {
     let deadline = Instant::now() + PATIENCE;
     loop {
         let row: Option<Value> = sqlx::query_scalar(

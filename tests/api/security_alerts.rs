@@ -523,9 +523,11 @@ async fn alerts_move_forward_only_are_audited_and_only_admins_reach_them() {
     let app = spawn(&[]).await;
     let admin = app.login_as("ADMIN").await;
     let user = app.login_as("USER").await;
+    // One after the other, so the second alert is the newer one (two scans in one written
+    // batch may be raised in either order).
     get_from(&app, "203.0.113.70", "masscan/1.3", "/tasks").await;
-    get_from(&app, "203.0.113.71", "zgrab/0.x", "/tasks").await;
     let first = wait_for_alert(&app, "SUSPICIOUS_USER_AGENT", "203.0.113.70", 1).await;
+    get_from(&app, "203.0.113.71", "zgrab/0.x", "/tasks").await;
     let second = wait_for_alert(&app, "SUSPICIOUS_USER_AGENT", "203.0.113.71", 1).await;
 
     for path in [

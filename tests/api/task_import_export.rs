@@ -252,6 +252,20 @@ async fn a_bad_cron_names_its_row_and_field_and_all_or_nothing_writes_nothing() 
     assert!(report["rows"][0].get("task_id").is_none());
     let page = app.get_json_as(&user.access_token, "/tasks").await;
     assert_eq!(page["items"], json!([]), "a dry run wrote a row");
+    // A dry run of the default mode answers as that import would: 422 with the report.
+    let (status, report) = import(
+        &app,
+        &user,
+        "dry_run=true",
+        "application/json",
+        rows.to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        (report["dry_run"].clone(), report["applied"].clone()),
+        (json!(true), json!(false))
+    );
 
     // Partial: the valid row is imported.
     let (status, report) = import(

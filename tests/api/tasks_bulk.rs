@@ -238,6 +238,31 @@ async fn a_filter_selects_the_callers_matching_tasks_and_excludes_ids() {
     assert_eq!(stored(&app, &user, &beta).await["status"], "ACTIVE");
     assert_eq!(stored(&app, &other, &foreign).await["status"], "ACTIVE");
 
+    // The request's audit event names each task it acted on.
+    let response = app
+        .post_as(
+            &user.access_token,
+            "/tasks/bulk",
+            &json!({"action": "resume", "filter": {"q": "alpha"}}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .expect("request id")
+        .to_owned();
+    let event = crate::audit::event_of(&app.db, &request_id).await;
+    let targets = event["targets"].as_array().expect("targets");
+    for id in [&a, &b] {
+        assert!(
+            targets
+                .iter()
+                .any(|t| t["type"] == "task" && t["id"] == id.as_str()),
+            "{event}"
+        );
+    }
+    assert!(!targets.iter().any(|t| t["id"] == foreign.as_str()));
+
     // Nothing matches: nothing to do.
     let (status, answer) = bulk(
         &app,

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use axum::extract::State;
+use axum::{Extension, extract::State};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
@@ -11,7 +11,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::{
-    auth::{Caller, Scope},
+    auth::{Caller, Scope, actor_slot::AddedTargets},
     error::{AppError, AppResult, Problem},
     events::{DomainEvent, EventBus},
     executions::{control, model::TriggerKind},
@@ -198,6 +198,7 @@ pub async fn bulk_tasks(
     State(db): State<PgPool>,
     State(bus): State<EventBus>,
     State(engine): State<Engine>,
+    audit_targets: Option<Extension<AddedTargets>>,
     caller: Caller,
     ValidJson(body): ValidJson<BulkIn>,
 ) -> AppResult<AppJson<BulkOut>> {
@@ -209,6 +210,10 @@ pub async fn bulk_tasks(
     let owner = caller.owner_id();
     let ids = target_ids(&db, owner, &body).await?;
     check(&body, &ids)?;
+    // Each task is a target of the request's audit event (its result is in the answer).
+    if let Some(Extension(targets)) = &audit_targets {
+        targets.add("task", ids.iter().map(Uuid::to_string));
+    }
     let mut outcomes = Vec::with_capacity(ids.len());
     let mut applied = true;
     if body.action == BulkAction::Execute {

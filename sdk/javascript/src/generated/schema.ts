@@ -1,6 +1,23 @@
 // Generated from docs/openapi.json by `npm run generate` (openapi-typescript). Do not edit.
 
 export interface paths {
+    "/admin/analytics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Platform analytics per day (admins). */
+        get: operations["platform_analytics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/audit-logs": {
         parameters: {
             query?: never;
@@ -121,6 +138,112 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/security-alert-rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The security alert rules as they are evaluated (defaults unless an admin changed them). */
+        get: operations["get_security_alert_rules"];
+        /** Change security alert rules; the rules not named keep their settings. */
+        put: operations["put_security_alert_rules"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/security-alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List security alerts, most recently seen first, with filters and cursor pagination. */
+        get: operations["list_security_alerts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/security-alerts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One security alert with its history. */
+        get: operations["get_security_alert"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/security-alerts/{id}/acknowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Acknowledge an open alert (`OPEN → ACKNOWLEDGED`). */
+        post: operations["acknowledge_security_alert"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/security-alerts/{id}/false-positive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark an open or acknowledged alert a false positive (`→ FALSE_POSITIVE`), optionally
+         *     suppressing the rule for its subject for some days.
+         */
+        post: operations["false_positive_security_alert"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/security-alerts/{id}/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resolve an open or acknowledged alert (`→ RESOLVED`). */
+        post: operations["resolve_security_alert"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/subscriptions": {
         parameters: {
             query?: never;
@@ -138,6 +261,110 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/system": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Configuration (secrets masked), version, migrations and live instances (admins). */
+        get: operations["system"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List tasks across owners (admins). */
+        get: operations["admin_list_tasks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/tasks/{id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pause any owner's task (admins); the owner is notified with the reason. */
+        post: operations["admin_pause_task"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/tasks/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resume any owner's task (admins); the owner is notified with the reason. */
+        post: operations["admin_resume_task"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List accounts (admins), with search, filters, sorting and pagination. */
+        get: operations["admin_list_users"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/users/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An account with its sessions and API keys (admins). */
+        get: operations["admin_get_user"];
+        put?: never;
+        post?: never;
+        /** Soft-delete an account and schedule its purge (admins). */
+        delete: operations["admin_delete_user"];
+        options?: never;
+        head?: never;
+        /** Change an account's status or force a password reset (admins). */
+        patch: operations["admin_update_user"];
+        trace?: never;
+    };
     "/admin/users/{id}/plan": {
         parameters: {
             query?: never;
@@ -152,6 +379,23 @@ export interface paths {
          */
         put: operations["grant_plan"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/users/{id}/sessions/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** End every session of an account (admins): its access and refresh tokens stop working. */
+        post: operations["revoke_sessions"];
         delete?: never;
         options?: never;
         head?: never;
@@ -652,9 +896,30 @@ export interface paths {
          *     rolls all of them back (`applied: false`, the others `ROLLED_BACK`); in `partial` mode each
          *     item commits on its own. Another owner's task is `NOT_FOUND`. `execute` queues each run on
          *     its own (a queued run is not rolled back) and needs `tasks:execute`; the other actions need
-         *     `tasks:write`.
+         *     `tasks:write`. Give either `ids` or a `filter` (the filters of `GET /tasks`); a filter
+         *     matching more than 1,000 tasks is refused (422 naming `filter`) and nothing is done.
          */
         post: operations["v1_bulk_tasks"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export your tasks (definitions, triggers, chains and alert rules by name; secrets as
+         *     references, never values), oldest first, as JSON or CSV (streamed).
+         */
+        get: operations["v1_export_tasks"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -675,6 +940,29 @@ export interface paths {
          *     through the same validation as `POST /tasks`.
          */
         post: operations["v1_create_from_template"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import tasks from JSON, CSV or an uploaded file, with the rules of `POST /tasks`.
+         * @description Each row is a `TaskRecord` (CSV: one column per field, nested parts as JSON cells, the
+         *     columns of `GET /tasks/export?format=csv`). At most 10,000 rows, within the request body
+         *     limit. Plan limits apply. `dry_run=true` answers what the import would answer (the same
+         *     status and report) and writes nothing.
+         */
+        post: operations["v1_import_tasks"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1059,6 +1347,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/billing/portal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Open Stripe's Billing Portal (payment methods, invoices, plan changes, cancellation). */
+        post: operations["open_portal"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/billing/subscription": {
         parameters: {
             query?: never;
@@ -1068,8 +1373,33 @@ export interface paths {
         };
         /** Your subscription: the plan that applies, its status and period, and your usage. */
         get: operations["get_subscription"];
+        /** Change your subscription's plan; Stripe prorates the difference. */
+        put: operations["change_plan"];
+        /**
+         * Start a subscription: a Stripe Checkout Session for `plan`.
+         * @description Your Stripe customer is created on the first call (one per account, even under
+         *     concurrent calls) and reused after. The subscription is active once Stripe's
+         *     `checkout.session.completed` and subscription events have arrived.
+         */
+        post: operations["start_checkout"];
+        /** Cancel your subscription at the end of its period, or now with `immediately=true`. */
+        delete: operations["cancel"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/billing/subscription/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
         put?: never;
-        post?: never;
+        /** Keep your subscription: undo a cancellation pending for the end of the period. */
+        post: operations["resume"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1247,6 +1577,28 @@ export interface paths {
         };
         /** Liveness: the process is up. */
         get: operations["liveness"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/health/details": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every dependency and loop of this instance: database and pool, SMTP relay, Stripe,
+         *     Redis, inbound SMTP, scheduler, workers, queue, memory, uptime and version.
+         * @description For an admin's access token, or `Authorization: Bearer <METRICS_TOKEN>` when that is set.
+         *     Failing external services show as `degraded`; the answer is 200 either way.
+         */
+        get: operations["details"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1628,6 +1980,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/notion/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your Notion webhook endpoint, with the verification token once Notion has sent it. */
+        get: operations["get_notion_webhook"];
+        put?: never;
+        /**
+         * Create your Notion webhook endpoint, or replace it: the old URL stops working at once and
+         *     Notion's verification starts over.
+         */
+        post: operations["create_notion_webhook"];
+        /** Delete your Notion webhook endpoint; its URL answers 404 from now on. */
+        delete: operations["delete_notion_webhook"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/secrets": {
         parameters: {
             query?: never;
@@ -1769,9 +2143,30 @@ export interface paths {
          *     rolls all of them back (`applied: false`, the others `ROLLED_BACK`); in `partial` mode each
          *     item commits on its own. Another owner's task is `NOT_FOUND`. `execute` queues each run on
          *     its own (a queued run is not rolled back) and needs `tasks:execute`; the other actions need
-         *     `tasks:write`.
+         *     `tasks:write`. Give either `ids` or a `filter` (the filters of `GET /tasks`); a filter
+         *     matching more than 1,000 tasks is refused (422 naming `filter`) and nothing is done.
          */
         post: operations["bulk_tasks"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tasks/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export your tasks (definitions, triggers, chains and alert rules by name; secrets as
+         *     references, never values), oldest first, as JSON or CSV (streamed).
+         */
+        get: operations["export_tasks"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1792,6 +2187,29 @@ export interface paths {
          *     through the same validation as `POST /tasks`.
          */
         post: operations["create_from_template"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tasks/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import tasks from JSON, CSV or an uploaded file, with the rules of `POST /tasks`.
+         * @description Each row is a `TaskRecord` (CSV: one column per field, nested parts as JSON cells, the
+         *     columns of `GET /tasks/export?format=csv`). At most 10,000 rows, within the request body
+         *     limit. Plan limits apply. `dry_run=true` answers what the import would answer (the same
+         *     status and report) and writes nothing.
+         */
+        post: operations["import_tasks"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2016,6 +2434,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/tasks/{id}/notion-triggers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List one of your tasks' NOTION triggers, oldest first. */
+        get: operations["list_triggers"];
+        put?: never;
+        /**
+         * Add a NOTION trigger to one of your tasks: Notion events about a page or a database, of
+         *     the types named, queue an execution with the event as input.
+         */
+        post: operations["create_trigger"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tasks/{id}/notion-triggers/{trigger_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a NOTION trigger. */
+        delete: operations["delete_trigger"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/tasks/{id}/pause": {
         parameters: {
             query?: never;
@@ -2221,6 +2677,28 @@ export interface paths {
         patch: operations["update_user"];
         trace?: never;
     };
+    "/webhooks/notion/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Receive a Notion webhook: the subscription handshake, or a signed event that queues an
+         *     execution of each of the owner's tasks with a matching NOTION trigger.
+         * @description Create the endpoint with `POST /notion/webhook` and enter its URL as the subscription's
+         *     webhook URL in Notion. The execution input is `{event, received_at, trigger}`.
+         */
+        post: operations["receive"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/webhooks/stripe": {
         parameters: {
             query?: never;
@@ -2242,6 +2720,11 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description An account's status as the admin console shows and sets it.
+         * @enum {string}
+         */
+        AccountStatus: "ACTIVE" | "DISABLED" | "LOCKED" | "DELETED";
         /**
          * @description What kind of action.
          * @enum {string}
@@ -2271,9 +2754,316 @@ export interface components {
          * @enum {string}
          */
         ActorType: "USER" | "API_KEY" | "ANONYMOUS" | "SYSTEM";
+        /** @description Platform analytics. */
+        AdminAnalytics: {
+            /** @description One entry per day, oldest first. */
+            days: components["schemas"]["AdminDay"][];
+            /**
+             * Format: date-time
+             * @description Start, inclusive.
+             */
+            from: string;
+            /** @description The queue at the time of the request. */
+            queue_now: components["schemas"]["QueueNow"];
+            /**
+             * Format: date-time
+             * @description End, exclusive.
+             */
+            to: string;
+            /** @description The 10 accounts with the most failures in the period. */
+            top_failing_accounts: components["schemas"]["FailingAccount"][];
+            /** @description The 10 tasks with the most failures in the period. */
+            top_failing_tasks: components["schemas"]["FailingTask"][];
+            /** @description The time zone. */
+            tz: string;
+        };
+        /** @description An API key of the account, without its secret. */
+        AdminApiKeyOut: {
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When it expires, if it does.
+             */
+            expires_at?: string | null;
+            /**
+             * Format: uuid
+             * @description Key id.
+             */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When it was last used.
+             */
+            last_used_at?: string | null;
+            /** @description Its name. */
+            name: string;
+            /** @description The public prefix that identifies it. */
+            prefix: string;
+            /**
+             * Format: date-time
+             * @description When it was revoked, if it was.
+             */
+            revoked_at?: string | null;
+            /** @description Scopes it holds. */
+            scopes: string[];
+        };
+        /** @description One day. */
+        AdminDay: {
+            /** @description The date in the time zone (`YYYY-MM-DD`). */
+            date: string;
+            /**
+             * Format: double
+             * @description 95th percentile of run time, ms.
+             */
+            duration_p95_ms?: number | null;
+            /** @description Executions queued that day (within the period), by status. */
+            executions: components["schemas"]["ExecutionCounts"];
+            /**
+             * Format: double
+             * @description 95th percentile of start lateness, ms.
+             */
+            lateness_p95_ms?: number | null;
+            /**
+             * Format: int64
+             * @description Executions queued (in the 30 days before) and not yet started at the end of the day.
+             */
+            queue_depth: number;
+            /**
+             * Format: date-time
+             * @description Midnight in the time zone, as UTC.
+             */
+            start: string;
+            /**
+             * Format: double
+             * @description `SUCCEEDED / (SUCCEEDED + FAILED + DEAD + TIMED_OUT)`; null when none ended.
+             */
+            success_rate?: number | null;
+            /** @description Accounts. */
+            users: components["schemas"]["UserFigures"];
+        };
+        /** @description A session of the account. */
+        AdminSessionOut: {
+            /**
+             * Format: date-time
+             * @description When it ends at the latest.
+             */
+            absolute_expires_at: string;
+            /**
+             * Format: date-time
+             * @description When it started.
+             */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description Session id.
+             */
+            id: string;
+            /** @description The network it signed in from (as stored: a /24 or /48). */
+            ip?: string | null;
+            /**
+             * Format: date-time
+             * @description When it was last refreshed.
+             */
+            last_used_at: string;
+            /**
+             * Format: date-time
+             * @description When it was revoked, if it was.
+             */
+            revoked_at?: string | null;
+            /** @description Why it was revoked. */
+            revoked_reason?: string | null;
+            /** @description The browser or client that signed in. */
+            user_agent?: string | null;
+        };
+        /** @description `POST /admin/tasks/{id}/pause` and `…/resume` body. */
+        AdminTaskAction: {
+            /** @description Why; the owner is told. 1–500 characters. */
+            reason: string;
+        };
+        /** @description What an admin's pause or resume did. */
+        AdminTaskChanged: {
+            /**
+             * Format: uuid
+             * @description Task id.
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The notification the owner received (absent when nothing changed).
+             */
+            notification_id?: string | null;
+            /**
+             * Format: uuid
+             * @description Its owner.
+             */
+            owner_id: string;
+            /** @description The status now. */
+            status: components["schemas"]["TaskStatus"];
+        };
+        /** @description One page of tasks, newest first. */
+        AdminTaskPage: {
+            /** @description The tasks. */
+            items: components["schemas"]["AdminTaskRow"][];
+            /** @description Pass as `cursor` for the next page; absent on the last one. */
+            next_cursor?: string | null;
+        };
+        /** @description A task in the admin list. */
+        AdminTaskRow: {
+            /**
+             * Format: int32
+             * @description Consecutive failed executions.
+             */
+            consecutive_failures: number;
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
+            created_at: string;
+            /** @description Cron expression, for scheduled tasks. */
+            cron?: string | null;
+            /**
+             * Format: uuid
+             * @description Task id.
+             */
+            id: string;
+            /** @description Task name. */
+            name: string;
+            /**
+             * Format: date-time
+             * @description Next scheduled run.
+             */
+            next_run_at?: string | null;
+            /** @description The owner's email. */
+            owner_email: string;
+            /**
+             * Format: uuid
+             * @description Its owner.
+             */
+            owner_id: string;
+            /** @description Status. */
+            status: components["schemas"]["TaskStatus"];
+            /** @description Tags. */
+            tags: string[];
+        };
+        /** @description An account as the admin console shows it. */
+        AdminUserDetail: {
+            /** @description The newest API keys (at most 100). */
+            api_keys: components["schemas"]["AdminApiKeyOut"][];
+            /**
+             * Format: date-time
+             * @description When the account was created.
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When it was deleted.
+             */
+            deleted_at?: string | null;
+            /** @description Sign-in email. */
+            email: string;
+            /** @description Whether the account must choose a new password. */
+            force_password_reset: boolean;
+            /**
+             * Format: uuid
+             * @description The user id.
+             */
+            id: string;
+            /**
+             * Format: date-time
+             * @description Last sign-in.
+             */
+            last_login_at?: string | null;
+            /** @description Display name. */
+            name: string;
+            /**
+             * Format: date-time
+             * @description When the deleted account is purged.
+             */
+            purge_after?: string | null;
+            /** @description Role. */
+            role: components["schemas"]["Role"];
+            /** @description The newest sessions (at most 100). */
+            sessions: components["schemas"]["AdminSessionOut"][];
+            /** @description Status. */
+            status: components["schemas"]["AccountStatus"];
+            /** @description Why an admin last changed the status. */
+            status_reason?: string | null;
+            /**
+             * Format: int64
+             * @description Tasks owned.
+             */
+            task_count: number;
+            /** @description Preferred time zone. */
+            timezone?: string | null;
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            updated_at: string;
+        };
+        /** @description One page of accounts. */
+        AdminUserPage: {
+            /** @description The accounts in the requested order. */
+            items: components["schemas"]["AdminUserRow"][];
+            /** @description Pass as `cursor` for the next page; absent on the last one. */
+            next_cursor?: string | null;
+        };
+        /** @description `PATCH /admin/users/{id}` body. */
+        AdminUserPatch: {
+            /**
+             * @description `true` ends every session and makes the account choose a new password; `false`
+             *     lifts the requirement.
+             */
+            force_password_reset?: boolean | null;
+            /** @description Why; required with `status`, 1–500 characters. */
+            reason?: string | null;
+            status?: null | components["schemas"]["AccountStatus"];
+        };
+        /** @description One account in the admin list. */
+        AdminUserRow: {
+            /**
+             * Format: date-time
+             * @description When the account was created.
+             */
+            created_at: string;
+            /** @description Sign-in email. */
+            email: string;
+            /**
+             * Format: int64
+             * @description Executions queued over the last 30 days.
+             */
+            executions_30d: number;
+            /**
+             * Format: uuid
+             * @description The user id.
+             */
+            id: string;
+            /**
+             * Format: date-time
+             * @description Last sign-in, if any.
+             */
+            last_login_at?: string | null;
+            /** @description Display name. */
+            name: string;
+            /** @description The effective plan. */
+            plan: components["schemas"]["PlanCode"];
+            /** @description Role. */
+            role: components["schemas"]["Role"];
+            /** @description Status. */
+            status: components["schemas"]["AccountStatus"];
+            /**
+             * Format: int64
+             * @description Tasks owned.
+             */
+            task_count: number;
+        };
         /**
-         * @description `alert.created`: a security or operations alert (admin room). Reserved: nothing sends it
-         *     until the alerts module exists.
+         * @description `alert.created`: a security or operations alert (admin room). Reserved: security alerts
+         *     are sent as `security_alert`.
          */
         AlertCreated: {
             /**
@@ -2304,6 +3094,69 @@ export interface components {
              * @example 1
              */
             v: number;
+        };
+        /** @description An alert with its history. */
+        AlertDetail: components["schemas"]["AlertOut"] & {
+            /** @description Its transitions, oldest first. */
+            transitions: components["schemas"]["TransitionOut"][];
+        };
+        /** @description One alert. */
+        AlertOut: {
+            /**
+             * Format: int32
+             * @description Occurrences folded into it.
+             */
+            count: number;
+            /**
+             * Format: date-time
+             * @description When it was raised.
+             */
+            created_at: string;
+            /** @description Details (email, address, user agent, …). */
+            details: Record<string, unknown>;
+            /** @description The audit events that caused it (the first 50). */
+            event_ids: string[];
+            /**
+             * Format: date-time
+             * @description The first occurrence.
+             */
+            first_seen: string;
+            /**
+             * Format: uuid
+             * @description UUIDv7.
+             */
+            id: string;
+            /**
+             * Format: date-time
+             * @description The latest occurrence.
+             */
+            last_seen: string;
+            /** @description Raised while the rule was monitor-only: nobody was blocked or notified. */
+            monitor_only: boolean;
+            /** @description The rule that raised it. */
+            rule: components["schemas"]["RuleKind"];
+            /** @description How serious it is. */
+            severity: components["schemas"]["Severity"];
+            /** @description Where it is in its life cycle. */
+            status: components["schemas"]["AlertStatus"];
+            /**
+             * @description Who or what it is about: an email (`FAILED_LOGINS`), an address (`PASSWORD_SPRAY`,
+             *     `SUSPICIOUS_USER_AGENT`), `{user id} {network}` (`UNUSUAL_IP`), a user id
+             *     (`ADMIN_BURST`) or an API key id (`API_KEY_ABUSE`).
+             */
+            subject: string;
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            updated_at: string;
+        };
+        /** @description One page of alerts, most recently seen first. */
+        AlertPage: {
+            /** @description Most recently seen first. */
+            items: components["schemas"]["AlertOut"][];
+            /** @description Pass as `cursor` for the next page; absent on the last one. */
+            next_cursor?: string | null;
         };
         /** @description An alert rule as sent by the client (`POST`, and `PUT` which replaces it). */
         AlertRuleIn: {
@@ -2373,6 +3226,30 @@ export interface components {
              */
             updated_at: string;
         };
+        /** @description An alert rule, without its state. */
+        AlertRuleRecord: {
+            /** @description Where its notifications go (default `IN_APP` and `EMAIL`). */
+            channels?: components["schemas"]["Channel"][] | null;
+            /** @description What the rule watches. */
+            kind: components["schemas"]["RuleKind"];
+            /**
+             * Format: date-time
+             * @description Send nothing until then.
+             */
+            muted_until?: string | null;
+            /** @description Its parameters (see `AlertRuleIn`). */
+            params?: Record<string, unknown> | null;
+            /**
+             * Format: int32
+             * @description Send again this often while the condition holds (1–10080).
+             */
+            repeat_every_minutes?: number | null;
+        };
+        /**
+         * @description Where an alert is in its life cycle.
+         * @enum {string}
+         */
+        AlertStatus: "OPEN" | "ACKNOWLEDGED" | "RESOLVED" | "FALSE_POSITIVE";
         /** @description A period as a time series. */
         AnalyticsSeries: {
             /** @description The bucket width. */
@@ -2591,12 +3468,25 @@ export interface components {
          * @enum {string}
          */
         BulkAction: "pause" | "resume" | "stop" | "delete" | "execute" | "add_tags" | "remove_tags" | "set_priority";
+        /**
+         * @description Which tasks a bulk action applies to: the filters of `GET /tasks`; omitted fields match
+         *     every task.
+         */
+        BulkFilter: {
+            action_type?: null | components["schemas"]["ActionType"];
+            /** @description Text in the name or description (case-insensitive). */
+            q?: string | null;
+            status?: null | components["schemas"]["TaskStatus"];
+            /** @description Only tasks carrying this tag. */
+            tag?: string | null;
+        };
         /** @description `POST /tasks/bulk` body. */
         BulkIn: {
             /** @description The action. */
             action: components["schemas"]["BulkAction"];
-            /** @description The tasks, 1 to 1,000 distinct ids. */
-            ids: string[];
+            filter?: null | components["schemas"]["BulkFilter"];
+            /** @description The tasks, 1 to 1,000 distinct ids; or give `filter` instead. */
+            ids?: string[] | null;
             mode?: null | components["schemas"]["BulkMode"];
             /**
              * Format: int32
@@ -2639,6 +3529,8 @@ export interface components {
             applied: boolean;
             /** @description Items not found or refused. */
             failed: number;
+            /** @description How many tasks the request covered: the ids given, or the tasks the filter matched. */
+            matched: number;
             /** @description Each id's result. */
             results: components["schemas"]["BulkItemOut"][];
             /** @description Items done. */
@@ -2711,6 +3603,13 @@ export interface components {
              */
             task_id: string;
         };
+        /** @description A chain: this task runs when an execution of the task named `after` ends as `on` says. */
+        ChainRecord: {
+            /** @description The source task's name: a task of the same import first, else one of yours. */
+            after: string;
+            /** @description Which endings count. */
+            on: components["schemas"]["ChainOn"];
+        };
         /** @description `POST /auth/change-password` body. */
         ChangePasswordIn: {
             /** @description The password in use now. */
@@ -2735,11 +3634,27 @@ export interface components {
             /** @description On or off. */
             enabled: boolean;
         };
+        /** @description A Checkout Session to send the browser to. */
+        CheckoutOut: {
+            /** @description Stripe's hosted payment page. */
+            checkout_url: string;
+            /** @description The Checkout Session's id (`cs_…`). */
+            session_id: string;
+        };
         /**
          * @description What happens when a slot is due while an earlier run is still active.
          * @enum {string}
          */
         ConcurrencyPolicy: "ALLOW" | "SKIP" | "QUEUE_ONE" | "CANCEL_RUNNING";
+        /** @description One setting. */
+        ConfigEntry: {
+            /** @description The environment variable. */
+            name: string;
+            /** @description Whether the value is secret (and so masked). */
+            secret: boolean;
+            /** @description The value in effect; `"********"` for a secret that is set, null when unset. */
+            value: Record<string, unknown>;
+        };
         /** @description A user's Notion connection, without the token. */
         ConnectionOut: {
             /** @description The integration's bot user in that workspace. */
@@ -2898,6 +3813,39 @@ export interface components {
              * @description `statement_timeout` for the statement, in milliseconds.
              */
             timeout_ms?: number;
+        };
+        /** @description The database as this instance sees it. */
+        DatabaseDetail: {
+            /** @description Why the check failed. */
+            error?: string | null;
+            /**
+             * Format: double
+             * @description Round trip of a ping on a pooled connection, in milliseconds (including the wait
+             *     for a free connection).
+             */
+            latency_ms?: number | null;
+            /**
+             * Format: int32
+             * @description Open connections waiting for work.
+             */
+            pool_idle: number;
+            /**
+             * Format: int32
+             * @description Open connections in use.
+             */
+            pool_in_use: number;
+            /**
+             * Format: int32
+             * @description Connections the pool may open (`DATABASE_MAX_CONNECTIONS`).
+             */
+            pool_max: number;
+            /**
+             * Format: int32
+             * @description Connections open now.
+             */
+            pool_size: number;
+            /** @description `ok`, or `degraded` when no connection answered within 2 seconds. */
+            status: components["schemas"]["ServiceStatus"];
         };
         /** @description A database shared with the integration. */
         DatabaseOut: {
@@ -3106,6 +4054,11 @@ export interface components {
             task_id: string;
             /** @description The token's public start, to recognise the address. */
             token_prefix: string;
+        };
+        /** @description An email trigger, without its token or address. */
+        EmailTriggerRecord: {
+            /** @description Its label (at most 100 characters). */
+            name?: string;
         };
         /**
          * @description The answer of `POST /auth/verify-email`: the address is confirmed and its account
@@ -3670,22 +4623,54 @@ export interface components {
             /** @description The time zone. */
             timezone: string;
         };
-        /** @description A task that is failing: stopped by the engine, or whose last executions failed. */
-        FailingTask: {
+        /** @description An account with failures. */
+        FailingAccount: {
+            /** @description Email. */
+            email: string;
             /**
-             * Format: int32
-             * @description Failed executions in a row, up to now.
+             * Format: int64
+             * @description Failed, dead and timed-out executions of its tasks in the period.
              */
-            consecutive_failures: number;
-            /** @description Its name. */
-            name: string;
-            /** @description Its status. */
-            status: components["schemas"]["TaskStatus"];
+            failures: number;
             /**
              * Format: uuid
-             * @description The task.
+             * @description User id.
+             */
+            user_id: string;
+        };
+        /** @description A task with failures. */
+        FailingTask: {
+            /**
+             * Format: int64
+             * @description Failed, dead and timed-out executions in the period.
+             */
+            failures: number;
+            /** @description Its name. */
+            name: string;
+            /**
+             * Format: uuid
+             * @description Its owner.
+             */
+            owner_id: string;
+            /**
+             * Format: uuid
+             * @description Task id.
              */
             task_id: string;
+        };
+        /** @description The body of `false-positive`. */
+        FalsePositiveIn: {
+            /**
+             * @description Why (1–2000 characters).
+             * @example Our load test
+             */
+            note: string;
+            /**
+             * Format: int32
+             * @description Suppress this rule for this subject for so many days (1–365); no suppression when
+             *     absent.
+             */
+            suppress_days?: number | null;
         };
         /** @description One failing field of a validation error. */
         FieldError: {
@@ -3711,6 +4696,42 @@ export interface components {
          * @enum {string}
          */
         Health: "ok" | "degraded";
+        /** @description `GET /health/details`. */
+        HealthDetails: {
+            /** @description The commit the binary was built from, when known. */
+            commit?: string | null;
+            /** @description The database: reachability, round trip and the pool. */
+            database: components["schemas"]["DatabaseDetail"];
+            /** @description The inbound SMTP listener. */
+            inbound_smtp: components["schemas"]["InboundSmtpDetail"];
+            /** @description This instance's id. */
+            instance_id: string;
+            /** @description This process's memory. */
+            memory: components["schemas"]["MemoryDetail"];
+            queue?: null | components["schemas"]["QueueDetail"];
+            /** @description Redis (`REDIS_URL`), the realtime gateway's link. */
+            redis: components["schemas"]["RedisDetail"];
+            /** @description The dispatcher of this instance. */
+            scheduler: components["schemas"]["LoopDetail"];
+            /** @description The outbound SMTP relay (`SMTP_URL`): a real connection with EHLO, cached 5 s. */
+            smtp_relay: components["schemas"]["ServiceCheck"];
+            /** @description `ok`, or `degraded` when any check below is `degraded`. */
+            status: components["schemas"]["Health"];
+            /**
+             * @description Stripe's API address (`STRIPE_API_BASE`) when billing is configured: a TCP
+             *     connection, cached 5 s.
+             */
+            stripe: components["schemas"]["ServiceCheck"];
+            /**
+             * Format: int64
+             * @description Seconds since start.
+             */
+            uptime_seconds: number;
+            /** @description The server version. */
+            version: string;
+            /** @description The workers of this instance. */
+            workers: components["schemas"]["LoopDetail"];
+        };
         /** @description One entry of a task's history. */
         HistoryEntry: {
             /**
@@ -3849,6 +4870,55 @@ export interface components {
             max_latency_ms?: number | null;
             status_codes?: string[] | null;
         };
+        /** @description The answer: the counts and each row's result, in the order sent. */
+        ImportReport: {
+            /** @description Whether anything was written. */
+            applied: boolean;
+            /** @description Rows that created a task. */
+            created: number;
+            /** @description Whether this was a dry run. */
+            dry_run: boolean;
+            /** @description Rows refused. */
+            failed: number;
+            /** @description Each row's result. */
+            rows: components["schemas"]["ImportRowOut"][];
+            /** @description Rows that left a task alone. */
+            skipped: number;
+            /** @description Rows read. */
+            total: number;
+            /** @description Rows that changed a task. */
+            updated: number;
+        };
+        /** @description One row's result. */
+        ImportRowOut: {
+            /** @description Email triggers created, with their address and token shown this once. */
+            email_triggers?: components["schemas"]["EmailTriggerCreated"][];
+            /** @description What is wrong: fields are named within the row (`schedule.cron`, `chains[0].after`). */
+            errors?: components["schemas"]["FieldError"][];
+            /** @description The row's `external_id`. */
+            external_id?: string | null;
+            /** @description The task's name as imported (after renaming). */
+            name?: string | null;
+            /** @description The row's number: 1 for the first task (the CSV header is not counted). */
+            row: number;
+            /** @description What happened. */
+            status: components["schemas"]["RowStatus"];
+            /**
+             * Format: uuid
+             * @description The task created, changed or left alone (absent on a dry run for a new task).
+             */
+            task_id?: string | null;
+            /** @description Webhook triggers created, with their URL, token and secret shown this once. */
+            webhooks?: components["schemas"]["WebhookCreated"][];
+        };
+        /** @description The `multipart/form-data` form of an import. */
+        ImportUpload: {
+            /**
+             * Format: binary
+             * @description The tasks: CSV (`text/csv` or a `.csv` name) or a JSON array of `TaskRecord`.
+             */
+            file: string;
+        };
         /** @description An inbound message as JSON fields (what mail providers' inbound webhooks post). */
         InboundEmailJson: {
             /** @description The sender. */
@@ -3862,6 +4932,32 @@ export interface components {
             /** @description Plain-text body. */
             text?: string | null;
             to?: null | components["schemas"]["Recipients"];
+        };
+        /** @description The inbound SMTP listener (email triggers). */
+        InboundSmtpDetail: {
+            /** @description Whether `INBOUND_SMTP_ADDR` is set. */
+            enabled: boolean;
+            /** @description The address it listens on, once bound. */
+            listening_on?: string | null;
+        };
+        /** @description A live instance. */
+        InstanceOut: {
+            /** @description `hostname-pid-random`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description Its last heartbeat.
+             */
+            last_heartbeat_at: string;
+            /** @description What it runs: `api`, `scheduler`, `worker`, `notifications`. */
+            roles: string[];
+            /**
+             * Format: date-time
+             * @description When it started.
+             */
+            started_at: string;
+            /** @description Its version. */
+            version: string;
         };
         /** @description An invoice. */
         InvoiceOut: {
@@ -3982,6 +5078,62 @@ export interface components {
         LogoutIn: {
             /** @description End every session of the account, not just this one. */
             all?: boolean;
+        };
+        /** @description One of the engine's loops on this instance. */
+        LoopDetail: {
+            /** @description Whether the role flag runs it here (`SCHEDULER_ENABLED`, `WORKERS_ENABLED`). */
+            enabled: boolean;
+            /**
+             * Format: date-time
+             * @description When it last went round (a dispatcher tick, a worker poll of the queue); absent
+             *     before the first.
+             */
+            last_tick_at?: string | null;
+            /**
+             * Format: double
+             * @description Seconds since then.
+             */
+            seconds_since_last_tick?: number | null;
+        };
+        /** @description This process's memory. */
+        MemoryDetail: {
+            /**
+             * Format: int64
+             * @description Open file descriptors.
+             */
+            open_fds: number;
+            /**
+             * Format: int64
+             * @description Resident set size, in bytes.
+             */
+            rss_bytes: number;
+            /**
+             * Format: int64
+             * @description OS threads.
+             */
+            threads: number;
+            /**
+             * Format: int64
+             * @description Virtual memory size, in bytes.
+             */
+            virtual_bytes: number;
+        };
+        /** @description A migration applied to the database. */
+        MigrationOut: {
+            /** @description Its description (the file's name). */
+            description: string;
+            /**
+             * Format: date-time
+             * @description When it was applied.
+             */
+            installed_on: string;
+            /** @description Whether it succeeded. */
+            success: boolean;
+            /**
+             * Format: int64
+             * @description Its version (the file's prefix).
+             */
+            version: number;
         };
         /** @description Executions that ended in one minute. */
         MinuteFigures: {
@@ -4186,6 +5338,26 @@ export interface components {
             sorts?: unknown[] | null;
             token?: string | null;
         };
+        /** @description The answer to an accepted handshake or event. */
+        NotionDeliveryAccepted: {
+            /** @description True when this event id had already been received. */
+            duplicate: boolean;
+            /**
+             * @description The executions the event queued (or had queued, for a redelivery); empty when no
+             *     trigger matched, and for the handshake.
+             */
+            executions: string[];
+            /**
+             * @description `verification` for the handshake, `event` for an event.
+             * @example event
+             */
+            kind: string;
+        };
+        /**
+         * @description What a NOTION trigger watches.
+         * @enum {string}
+         */
+        NotionEntity: "page" | "database";
         /**
          * @description What the action does.
          * @enum {string}
@@ -4199,6 +5371,114 @@ export interface components {
              * @enum {string}
              */
             type: "NOTION_SYNC";
+        };
+        /** @description `POST /tasks/{id}/notion-triggers` body. */
+        NotionTriggerIn: {
+            /**
+             * @description The page's or database's id, with or without dashes.
+             * @example 0b0c2ee7-d6e4-4f4d-8ea3-bb0e6c5f0f1a
+             */
+            entity_id: string;
+            /** @description `page` or `database`. */
+            entity_type: components["schemas"]["NotionEntity"];
+            /**
+             * @description The event types that start the task (1 to 32, no repeats), e.g. `page.created`,
+             *     `page.content_updated`, `page.properties_updated`, `page.deleted`,
+             *     `database.content_updated`.
+             * @example [
+             *       "page.created",
+             *       "page.properties_updated"
+             *     ]
+             */
+            event_types: string[];
+        };
+        /** @description A NOTION trigger. */
+        NotionTriggerOut: {
+            /**
+             * Format: date-time
+             * @description Created.
+             */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description The page's or database's id.
+             */
+            entity_id: string;
+            /** @description `page` or `database`. */
+            entity_type: components["schemas"]["NotionEntity"];
+            /** @description The event types that start the task. */
+            event_types: string[];
+            /**
+             * Format: uuid
+             * @description The trigger id.
+             */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When an event last queued an execution through it.
+             */
+            last_fired_at?: string | null;
+            /**
+             * Format: uuid
+             * @description Its task.
+             */
+            task_id: string;
+        };
+        /** @description A new endpoint: the only time its URL is shown. */
+        NotionWebhookCreated: {
+            /**
+             * Format: date-time
+             * @description Created.
+             */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description The endpoint id.
+             */
+            id: string;
+            /** @description The token in the URL; store it now, it cannot be shown again. */
+            token: string;
+            /**
+             * @description The URL to enter as the subscription's webhook URL in Notion:
+             *     `PUBLIC_URL/webhooks/notion/{token}` (the path alone without `PUBLIC_URL`).
+             * @example https://nocron.example.com/webhooks/notion/nwh_3fX9aQ2mLp0ZkR7tYb1cVn4sWe8uIo6a
+             */
+            url: string;
+        };
+        /** @description The account's endpoint as its owner sees it. */
+        NotionWebhookOut: {
+            /**
+             * Format: date-time
+             * @description Created (or last replaced).
+             */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description The endpoint id.
+             */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When an event was last accepted.
+             */
+            last_event_at?: string | null;
+            /**
+             * @description The URL token's public start.
+             * @example nwh_3fX9aQ2m
+             */
+            token_prefix: string;
+            /**
+             * @description The verification token Notion sent: paste it into the subscription's "Verify" form
+             *     in Notion. Absent until the handshake.
+             */
+            verification_token?: string | null;
+            /** @description Whether Notion's handshake has arrived (events are accepted from then on). */
+            verified: boolean;
+            /**
+             * Format: date-time
+             * @description When the handshake arrived.
+             */
+            verified_at?: string | null;
         };
         /**
          * @description How it ended.
@@ -4344,6 +5624,11 @@ export interface components {
             /** @description Its code. */
             code: components["schemas"]["PlanCode"];
         };
+        /** @description `POST /billing/subscription` and `PUT /billing/subscription` body. */
+        PlanChoice: {
+            /** @description The paid plan wanted (`PRO` or `ENTERPRISE`; BASIC is free). */
+            plan: components["schemas"]["PlanCode"];
+        };
         /**
          * @description A plan.
          * @enum {string}
@@ -4408,6 +5693,11 @@ export interface components {
             name: string;
             /** @description Whether it can be bought here (billing is on and a Stripe price is configured). */
             purchasable: boolean;
+        };
+        /** @description A Billing Portal session. */
+        PortalOut: {
+            /** @description Stripe's hosted portal page, valid for a short while. */
+            url: string;
         };
         /** @description A user's notification preferences (`GET/PUT /notifications/preferences`). */
         Preferences: {
@@ -4496,6 +5786,42 @@ export interface components {
              *     interval asked for).
              */
             used?: number | null;
+        };
+        /** @description The execution queue, over every instance. */
+        QueueDetail: {
+            /**
+             * Format: int64
+             * @description Queued executions already due.
+             */
+            due: number;
+            /**
+             * Format: double
+             * @description Seconds the oldest due execution has waited.
+             */
+            oldest_due_seconds?: number | null;
+            /**
+             * Format: int64
+             * @description Executions waiting (`QUEUED`), due now or later.
+             */
+            queued: number;
+            /**
+             * Format: int64
+             * @description Executions running.
+             */
+            running: number;
+        };
+        /** @description The queue now. */
+        QueueNow: {
+            /**
+             * Format: int64
+             * @description Executions waiting for a worker.
+             */
+            queued: number;
+            /**
+             * Format: int64
+             * @description Executions running.
+             */
+            running: number;
         };
         /** @description A daily window, in a time zone, when only critical notifications go out at once. */
         QuietHours: {
@@ -4594,6 +5920,33 @@ export interface components {
         };
         /** @description One or several addresses. */
         Recipients: string | string[];
+        /** @description What a record adds to the definition. */
+        RecordExtras: {
+            /**
+             * @description Alert rules; omitted on import: the default rules of a new task (an updated task
+             *     keeps its own).
+             */
+            alert_rules?: components["schemas"]["AlertRuleRecord"][] | null;
+            /** @description The tasks after which this one runs, by name. */
+            chains?: components["schemas"]["ChainRecord"][];
+            /** @description Email triggers (an import gives each a new address). */
+            email_triggers?: components["schemas"]["EmailTriggerRecord"][];
+            /**
+             * @description Your identifier for the task (1–200 characters, unique among your tasks): an import
+             *     matches existing tasks on it before their name.
+             */
+            external_id?: string | null;
+            /** @description Webhook triggers (an import gives each a new URL and signing secret). */
+            webhooks?: components["schemas"]["WebhookRecord"][];
+        };
+        /** @description The Redis link of the realtime gateway. */
+        RedisDetail: {
+            /**
+             * @description `ok`, `degraded` (configured and unreachable: events reach this instance's sockets
+             *     only) or `not_configured`.
+             */
+            status: components["schemas"]["ServiceStatus"];
+        };
         /** @description `POST /auth/refresh` body. */
         RefreshIn: {
             /** @description The refresh token from the last login or refresh. */
@@ -4704,10 +6057,98 @@ export interface components {
             role: components["schemas"]["Role"];
         };
         /**
-         * @description What an alert rule watches.
+         * @description What happened to a row (or would, on a dry run or a refused import).
          * @enum {string}
          */
-        RuleKind: "CONSECUTIVE_FAILURES" | "RECOVERY" | "SUCCESS" | "DURATION_OVER" | "FAILURE_RATE" | "LATE_START" | "MISSED";
+        RowStatus: "CREATED" | "UPDATED" | "SKIPPED" | "FAILED";
+        /** @description A rule as evaluated and served. */
+        Rule: {
+            /**
+             * @description Client addresses inside these networks never count for this rule.
+             * @example [
+             *       "10.0.0.0/8"
+             *     ]
+             */
+            allow_cidrs: string[];
+            /**
+             * Format: int32
+             * @description `FAILED_LOGINS` only: failures of one (account, address) pair that block the pair
+             *     (60 s, doubling up to 15 minutes; failures are forgotten after 12 hours).
+             */
+            block_after?: number | null;
+            /** @description What it detects, with the meaning of `threshold` and `window_seconds` for it. */
+            description: string;
+            /** @description Whether it is evaluated at all. */
+            enabled: boolean;
+            /** @description Alerts are recorded, but nobody is blocked or notified. */
+            monitor_only: boolean;
+            /** @description Which rule. */
+            rule: components["schemas"]["RuleKind"];
+            /** @description The severity of its alerts. */
+            severity: components["schemas"]["Severity"];
+            /**
+             * Format: int32
+             * @description How many occurrences within the window raise an alert.
+             */
+            threshold: number;
+            /**
+             * Format: date-time
+             * @description When an admin last changed it (absent: the default).
+             */
+            updated_at?: string | null;
+            /**
+             * Format: int32
+             * @description The sliding window, in seconds (`UNUSUAL_IP`: how long a network stays known).
+             */
+            window_seconds: number;
+        };
+        /** @description A rule as an admin sets it. */
+        RuleIn: {
+            /**
+             * @description Networks (CIDR, or single addresses) whose requests never count; at most 100.
+             * @example [
+             *       "10.0.0.0/8"
+             *     ]
+             */
+            allow_cidrs: string[];
+            /**
+             * Format: int32
+             * @description `FAILED_LOGINS` only: failures of one (account, address) pair that block it
+             *     (1–100000); absent turns blocking off. Must be absent for other rules.
+             */
+            block_after?: number | null;
+            /** @description Whether it is evaluated. */
+            enabled: boolean;
+            /** @description Record alerts without blocking or notifying anyone. */
+            monitor_only: boolean;
+            /** @description Which rule. */
+            rule: components["schemas"]["RuleKind"];
+            /**
+             * Format: int32
+             * @description Occurrences within the window that raise an alert (1–100000).
+             */
+            threshold: number;
+            /**
+             * Format: int32
+             * @description The window in seconds (1–7776000, 90 days).
+             */
+            window_seconds: number;
+        };
+        /**
+         * @description A detection rule.
+         * @enum {string}
+         */
+        RuleKind: "FAILED_LOGINS" | "PASSWORD_SPRAY" | "UNUSUAL_IP" | "ADMIN_BURST" | "SUSPICIOUS_USER_AGENT" | "API_KEY_ABUSE";
+        /** @description `PUT` body: the rules to replace. */
+        RulesIn: {
+            /** @description One entry per rule to change (each rule at most once). */
+            rules: components["schemas"]["RuleIn"][];
+        };
+        /** @description Every rule. */
+        RulesOut: {
+            /** @description One per rule, in a fixed order. */
+            rules: components["schemas"]["Rule"][];
+        };
         /** @description `POST /templates` body: a template from one of your tasks or from a definition. */
         SaveTemplateIn: {
             /** @description A task definition as `POST /tasks` takes it, with `{{ vars.NAME }}` placeholders. */
@@ -4851,6 +6292,45 @@ export interface components {
              */
             value?: string | null;
         };
+        /**
+         * @description `security_alert`: a new HIGH or CRITICAL security alert, sent to the `admin` room (which
+         *     admins join when they connect). `GET /admin/security-alerts/{alert_id}` has the rest.
+         */
+        SecurityAlertPush: {
+            /**
+             * Format: uuid
+             * @description The alert.
+             */
+            alert_id: string;
+            /**
+             * Format: int32
+             * @description Occurrences when it was raised.
+             */
+            count: number;
+            /**
+             * Format: date-time
+             * @description The first occurrence.
+             */
+            first_seen: string;
+            /**
+             * @description The rule, e.g. `PASSWORD_SPRAY`.
+             * @example PASSWORD_SPRAY
+             */
+            rule: string;
+            /**
+             * @description `HIGH` or `CRITICAL`.
+             * @example HIGH
+             */
+            severity: string;
+            /** @description Who or what it is about (an address, an email, a user or key id). */
+            subject: string;
+            /**
+             * Format: int32
+             * @description Payload version (1).
+             * @example 1
+             */
+            v: number;
+        };
         /** @description One bucket's figures. */
         SeriesPoint: {
             /**
@@ -4893,6 +6373,28 @@ export interface components {
             /** @description The server version. */
             version: string;
         };
+        /** @description The outcome of one check. */
+        ServiceCheck: {
+            /**
+             * Format: date-time
+             * @description When the check ran (results are reused for 5 seconds).
+             */
+            checked_at?: string | null;
+            /** @description Why the check failed. */
+            error?: string | null;
+            /**
+             * Format: double
+             * @description How long the check took, in milliseconds (absent when not configured).
+             */
+            latency_ms?: number | null;
+            /** @description `ok`, `degraded` or `not_configured`. */
+            status: components["schemas"]["ServiceStatus"];
+        };
+        /**
+         * @description The state of one dependency.
+         * @enum {string}
+         */
+        ServiceStatus: "ok" | "degraded" | "not_configured";
         /** @description `session.expired`: sent right before the server disconnects a socket at its token's expiry. */
         SessionExpired: {
             /**
@@ -4944,6 +6446,19 @@ export interface components {
             /** @description The raw user agent. */
             user_agent?: string | null;
         };
+        /** @description What `POST /admin/users/{id}/sessions/revoke` did. */
+        SessionsRevoked: {
+            /**
+             * Format: int64
+             * @description Sessions that were live and are now revoked.
+             */
+            revoked: number;
+        };
+        /**
+         * @description How serious an alert is.
+         * @enum {string}
+         */
+        Severity: "LOW" | "MEDIUM" | "HIGH" | "CRITICAL";
         /**
          * @description How a webhook trigger's deliveries must be signed.
          * @enum {string}
@@ -5045,6 +6560,24 @@ export interface components {
             /** @description Pass as `cursor` for the next page; absent on the last one. */
             next_cursor?: string | null;
         };
+        /** @description The subscription as Stripe answered the change. */
+        SubscriptionChangeOut: {
+            /** @description Whether it ends at the end of the period. */
+            cancel_at_period_end: boolean;
+            /**
+             * Format: date-time
+             * @description When the current period ends.
+             */
+            current_period_end?: string | null;
+            plan?: null | components["schemas"]["PlanCode"];
+            /**
+             * @description Stripe's status: `trialing`, `active`, `past_due`, `canceled`, `incomplete`,
+             *     `incomplete_expired`, `unpaid` or `paused`.
+             */
+            status: string;
+            /** @description Stripe's subscription id (`sub_…`). */
+            subscription_id: string;
+        };
         /** @description The caller's subscription. */
         SubscriptionOut: {
             /** @description Whether it ends at the end of the period. */
@@ -5117,6 +6650,19 @@ export interface components {
              * @description Current success rate minus the previous one.
              */
             success_rate?: number | null;
+        };
+        /** @description The system as an admin sees it. */
+        SystemOut: {
+            /** @description The settings in effect, secrets masked. */
+            config: components["schemas"]["ConfigEntry"][];
+            /** @description The instance that answered. */
+            instance_id: string;
+            /** @description Instances heard from in the last minute. */
+            instances: components["schemas"]["InstanceOut"][];
+            /** @description Migrations applied, oldest first. */
+            migrations: components["schemas"]["MigrationOut"][];
+            /** @description The server's version. */
+            version: string;
         };
         /** @description A target of an action, from the request path (`/tasks/{id}` → `{type: "task", id}`). */
         Target: {
@@ -5367,6 +6913,12 @@ export interface components {
             next_cursor?: string | null;
         };
         /**
+         * @description A task in an export or an import: the fields of `TaskIn`, plus `external_id`, triggers,
+         *     chains and alert rules. Secrets stay references (`{{ secrets.NAME }}` in the action's
+         *     configuration); tokens and signing secrets are never exported.
+         */
+        TaskRecord: components["schemas"]["TaskIn"] & components["schemas"]["RecordExtras"];
+        /**
          * @description The order tasks are listed in.
          * @enum {string}
          */
@@ -5484,11 +7036,38 @@ export interface components {
              */
             to: string;
         };
+        /** @description The body of `acknowledge` and `resolve`. */
+        TransitionIn: {
+            /**
+             * @description Why (1–2000 characters).
+             * @example Looking into it
+             */
+            note: string;
+        };
+        /** @description One step of an alert's life cycle. */
+        TransitionOut: {
+            /**
+             * Format: uuid
+             * @description The admin who made it (absent once their account is gone).
+             */
+            actor_id?: string | null;
+            /**
+             * Format: date-time
+             * @description When.
+             */
+            created_at: string;
+            /** @description The state before. */
+            from_status: components["schemas"]["AlertStatus"];
+            /** @description Why. */
+            note: string;
+            /** @description The state after. */
+            to_status: components["schemas"]["AlertStatus"];
+        };
         /**
          * @description What created an execution.
          * @enum {string}
          */
-        TriggerKind: "SCHEDULE" | "MANUAL" | "API" | "WEBHOOK" | "EMAIL" | "CHAIN" | "RETRY";
+        TriggerKind: "SCHEDULE" | "MANUAL" | "API" | "WEBHOOK" | "EMAIL" | "CHAIN" | "NOTION" | "RETRY";
         /** @description A channel turned on or off for one type. */
         TypeSetting: {
             /** @description `EMAIL` or `WEBHOOK`. */
@@ -5530,6 +7109,24 @@ export interface components {
             plan: components["schemas"]["PlanCode"];
             /** @description Each countable limit with its use. */
             usage: components["schemas"]["LimitUsage"][];
+        };
+        /** @description Accounts on one day. */
+        UserFigures: {
+            /**
+             * Format: int64
+             * @description Accounts that signed in or had an execution queued that day.
+             */
+            active: number;
+            /**
+             * Format: int64
+             * @description Accounts created that day.
+             */
+            new: number;
+            /**
+             * Format: int64
+             * @description Accounts that existed (not deleted) at the end of the day.
+             */
+            total: number;
         };
         /** @description A user account. */
         UserOut: {
@@ -5587,7 +7184,7 @@ export interface components {
          * @description Whether an account can sign in.
          * @enum {string}
          */
-        UserStatus: "active" | "disabled" | "deleted";
+        UserStatus: "active" | "disabled" | "locked" | "deleted";
         /**
          * @description The type of a variable's value.
          * @enum {string}
@@ -5696,6 +7293,18 @@ export interface components {
             /** @description Always true: the event needs no redelivery. */
             received: boolean;
         };
+        /** @description A webhook trigger, without its token or secret. */
+        WebhookRecord: {
+            /** @description Its label (at most 100 characters). */
+            name?: string;
+            /**
+             * Format: int32
+             * @description Standard Webhooks only: accepted clock difference in seconds.
+             */
+            replay_window_seconds?: number | null;
+            /** @description Its signature scheme (default `none`). */
+            signature?: components["schemas"]["SignatureScheme"];
+        };
         /**
          * @description The first day of a week bucket.
          * @enum {string}
@@ -5710,6 +7319,81 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    platform_analytics: {
+        parameters: {
+            query?: {
+                /** @description Start, inclusive (RFC 3339); default: 7 days before `to`. */
+                from?: string;
+                /** @description End, exclusive (RFC 3339); default: now. At most 92 days after `from`. */
+                to?: string;
+                /**
+                 * @description IANA time zone the days follow; default `UTC`.
+                 * @example Europe/Berlin
+                 */
+                tz?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The figures */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminAnalytics"];
+                };
+            };
+            /** @description Malformed query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown time zone, `to` not after `from`, or more than 92 days */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_audit_logs: {
         parameters: {
             query?: {
@@ -6371,6 +8055,621 @@ export interface operations {
             };
         };
     };
+    get_security_alert_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every rule */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RulesOut"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_security_alert_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RulesIn"];
+            };
+        };
+        responses: {
+            /** @description Every rule, after the change */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RulesOut"];
+                };
+            };
+            /** @description The body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body exceeds `REQUEST_BODY_LIMIT_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field is invalid; each failing field is named */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_security_alerts: {
+        parameters: {
+            query?: {
+                /** @description Only this severity. */
+                severity?: components["schemas"]["Severity"];
+                /** @description Only this state. */
+                status?: components["schemas"]["AlertStatus"];
+                /** @description Only this rule. */
+                rule?: components["schemas"]["RuleKind"];
+                /** @description Seen at or after this time (`last_seen`). */
+                from?: string;
+                /** @description First seen before this time. */
+                to?: string;
+                /** @description Page size, 1–100 (default 50). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page (keep the filters while paging). */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of alerts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertPage"];
+                };
+            };
+            /** @description A query parameter is malformed (an enum or a time) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `limit` or `cursor` is invalid, or `to` is not after `from` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_security_alert: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The alert */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The alert */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertDetail"];
+                };
+            };
+            /** @description `id` is not a UUID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such alert */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field or parameter is invalid (or holds a NUL character); `errors` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    acknowledge_security_alert: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The alert */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TransitionIn"];
+            };
+        };
+        responses: {
+            /** @description The alert, acknowledged */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertDetail"];
+                };
+            };
+            /** @description The body is not JSON, or `id` is not a UUID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such alert */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The alert is not `OPEN` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body exceeds `REQUEST_BODY_LIMIT_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `note` is missing, empty or too long */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    false_positive_security_alert: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The alert */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FalsePositiveIn"];
+            };
+        };
+        responses: {
+            /** @description The alert, marked a false positive */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertDetail"];
+                };
+            };
+            /** @description The body is not JSON, or `id` is not a UUID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such alert */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The alert is already `RESOLVED` or `FALSE_POSITIVE` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body exceeds `REQUEST_BODY_LIMIT_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `note` is missing, empty or too long, or `suppress_days` is out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    resolve_security_alert: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The alert */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TransitionIn"];
+            };
+        };
+        responses: {
+            /** @description The alert, resolved */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertDetail"];
+                };
+            };
+            /** @description The body is not JSON, or `id` is not a UUID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such alert */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The alert is already `RESOLVED` or `FALSE_POSITIVE` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body exceeds `REQUEST_BODY_LIMIT_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `note` is missing, empty or too long */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_subscriptions: {
         parameters: {
             query?: {
@@ -6426,6 +8725,695 @@ export interface operations {
                 };
             };
             /** @description `limit` or `cursor` is invalid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    system: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The system */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SystemOut"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    admin_list_tasks: {
+        parameters: {
+            query?: {
+                /** @description Only this owner's tasks. */
+                owner_id?: string;
+                /** @description Only tasks with this status. */
+                status?: components["schemas"]["TaskStatus"];
+                /** @description Names containing this text (case-insensitive), at most 200 characters. */
+                q?: string;
+                /**
+                 * @description Comma-separated tags the task must all carry (at most 10).
+                 * @example billing,nightly
+                 */
+                tags?: string;
+                /** @description Page size, 1–100 (default 50). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of tasks */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminTaskPage"];
+                };
+            };
+            /** @description Malformed query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid limit, cursor, tags or search text */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    admin_pause_task: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Task id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdminTaskAction"];
+            };
+        };
+        responses: {
+            /** @description Paused (already paused: no notification) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminTaskChanged"];
+                };
+            };
+            /** @description Malformed id or body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such task */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body exceeds `REQUEST_BODY_LIMIT_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or blank reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    admin_resume_task: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Task id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdminTaskAction"];
+            };
+        };
+        responses: {
+            /** @description Active again (already active: no notification) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminTaskChanged"];
+                };
+            };
+            /** @description Malformed id or body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such task */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body exceeds `REQUEST_BODY_LIMIT_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or blank reason, or a schedule that no longer parses */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    admin_list_users: {
+        parameters: {
+            query?: {
+                /** @description Emails or names containing this text (case-insensitive), at most 200 characters. */
+                q?: string;
+                /** @description Only this role. */
+                role?: components["schemas"]["Role"];
+                /** @description Only this status (deleted accounts only when asked for). */
+                status?: components["schemas"]["AccountStatus"];
+                /** @description Only accounts on this plan (their effective plan). */
+                plan?: components["schemas"]["PlanCode"];
+                /** @description Created at or after (RFC 3339). */
+                created_from?: string;
+                /** @description Created before (RFC 3339). */
+                created_to?: string;
+                /** @description Last signed in at or after (RFC 3339). */
+                last_login_from?: string;
+                /** @description Last signed in before (RFC 3339). */
+                last_login_to?: string;
+                /** @description Sort field (default `created_at`). */
+                sort?: "created_at" | "email" | "name" | "last_login_at" | "task_count" | "executions_30d";
+                /** @description Sort direction (default `desc`). */
+                order?: "asc" | "desc";
+                /** @description Page size, 1–100 (default 50). */
+                limit?: number;
+                /** @description Rows to skip, 0–100000 (ignored when `cursor` is given). */
+                offset?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of accounts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUserPage"];
+                };
+            };
+            /** @description Malformed query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid limit, offset, cursor, range or search text */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    admin_get_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description User id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUserDetail"];
+                };
+            };
+            /** @description Malformed id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field or parameter is invalid (or holds a NUL character); `errors` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    admin_delete_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description User id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted; `purge_after` says when it is purged */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUserDetail"];
+                };
+            };
+            /** @description Malformed id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin, or the account is an admin and you are not a SUPER_ADMIN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such live account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Your own account, or the last SUPER_ADMIN */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field or parameter is invalid (or holds a NUL character); `errors` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    admin_update_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description User id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdminUserPatch"];
+            };
+        };
+        responses: {
+            /** @description The account after the change */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUserDetail"];
+                };
+            };
+            /** @description Malformed id or body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin, or the account is an admin and you are not a SUPER_ADMIN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such live account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Would disable or lock the last SUPER_ADMIN */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body exceeds `REQUEST_BODY_LIMIT_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid field: a missing reason, DELETED, nothing to change, or your own account */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6516,6 +9504,83 @@ export interface operations {
                 };
             };
             /** @description Unknown plan */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revoke_sessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description User id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description How many sessions were revoked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionsRevoked"];
+                };
+            };
+            /** @description Malformed id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin, or the account is an admin and you are not a SUPER_ADMIN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such live account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field or parameter is invalid (or holds a NUL character); `errors` names it */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9029,7 +12094,7 @@ export interface operations {
                     "application/json": components["schemas"]["BulkOut"];
                 };
             };
-            /** @description The request is malformed: the body is not JSON or not sent as `application/json` */
+            /** @description The body is not JSON */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9065,7 +12130,93 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid body: no ids, more than 1,000, a repeated id, or the action's missing `tags` or `priority` */
+            /** @description Invalid body: both or neither of `ids` and `filter`, no ids, more than 1,000, a repeated id, a filter matching more than 1,000 tasks, or the action's missing `tags` or `priority` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The API key's rate limit is exhausted */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_export_tasks: {
+        parameters: {
+            query?: {
+                /** @description `json` (default) or `csv`. */
+                format?: "json" | "csv";
+                /** @description Only this status. */
+                status?: components["schemas"]["TaskStatus"];
+                /** @description Only this action type. */
+                action_type?: components["schemas"]["ActionType"];
+                /** @description Only tasks carrying this tag. */
+                tag?: string;
+                /** @description Text in the name or description (case-insensitive). */
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tasks: `application/json` (an array of `TaskRecord`) or `text/csv` (RFC 4180, header row, nested parts as JSON cells, cells that could run as spreadsheet formulas prefixed with `'`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskRecord"][];
+                    "text/csv": string;
+                };
+            };
+            /** @description A query parameter is malformed (`format` not `json`/`csv`, an unknown status, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The API key lacks `tasks:read` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `q` is too long, or a parameter holds a NUL character (`query.q`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9179,6 +12330,113 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The API key's rate limit is exhausted */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_import_tasks: {
+        parameters: {
+            query?: {
+                /** @description Check every row and report, writing nothing (default `false`). */
+                dry_run?: boolean;
+                /** @description `all_or_nothing` (default) or `partial`. */
+                mode?: "all_or_nothing" | "partial";
+                /** @description `skip` (default), `update` or `rename`. */
+                on_conflict?: "skip" | "update" | "rename";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The tasks: a JSON array of `TaskRecord`, CSV with a header row, or either as the `file` part of a form */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TaskRecord"][];
+                "multipart/form-data": components["schemas"]["ImportUpload"];
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description Each row's result (a `partial` import, or an `all_or_nothing` import where every row passed; a dry run answers as the import would) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportReport"];
+                };
+            };
+            /** @description The body is not valid JSON or CSV, the form has no readable `file` part, the content type is not JSON, CSV or a form, or a query parameter is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `all_or_nothing`: your plan's `max_tasks`, `min_interval_seconds` or `max_alert_rules_per_task` would be passed (`PLAN_LIMIT_REACHED`) */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The API key lacks `tasks:write`, or `secrets:use` for a row whose configuration references secrets */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than `REQUEST_BODY_LIMIT_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `all_or_nothing` (a dry run too) with an invalid row: nothing was written, the report (`application/json`) names each row's failing fields; or the body holds more than 10,000 rows (`rows`), is not an array, or its CSV header names an unknown column (`application/problem+json`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportReport"];
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -10821,7 +14079,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests, or the email is locked for a while after repeated failures */
+            /** @description Too many requests, the email is locked for a while after repeated failures, or this address is blocked (repeated failures on this account, or password spraying); see `Retry-After` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -11369,6 +14627,80 @@ export interface operations {
             };
         };
     };
+    open_portal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A portal session: send the browser to `url` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortalOut"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Billing is off on this server (`BILLING_DISABLED`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description You have no Stripe customer yet: subscribe first */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Stripe refused the request or could not be reached */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Stripe did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_subscription: {
         parameters: {
             query?: never;
@@ -11407,6 +14739,385 @@ export interface operations {
             };
             /** @description The database is unavailable; try again after `Retry-After` */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    change_plan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PlanChoice"];
+            };
+        };
+        responses: {
+            /** @description The subscription with its new price, as Stripe answered */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionChangeOut"];
+                };
+            };
+            /** @description The body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Billing is off on this server (`BILLING_DISABLED`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description You have no Stripe subscription to change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body exceeds `REQUEST_BODY_LIMIT_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `plan` is missing, unknown, free or has no Stripe price here */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Stripe refused the request or could not be reached */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Stripe did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    start_checkout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PlanChoice"];
+            };
+        };
+        responses: {
+            /** @description A Checkout Session: send the browser to `checkout_url` */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckoutOut"];
+                };
+            };
+            /** @description The body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Billing is off on this server (`BILLING_DISABLED`), or it has no return URL (`INTEGRATION_NOT_CONFIGURED`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description You already have a subscription: change its plan with `PUT /billing/subscription` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body exceeds `REQUEST_BODY_LIMIT_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `plan` is missing, unknown, free or has no Stripe price here */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Stripe refused the request or could not be reached */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Stripe did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    cancel: {
+        parameters: {
+            query?: {
+                /** @description `true`: end the subscription now (no refund); otherwise at the end of the period. */
+                immediately?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The subscription, as Stripe answered the cancellation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionChangeOut"];
+                };
+            };
+            /** @description `immediately` is not a boolean */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Billing is off on this server (`BILLING_DISABLED`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description You have no Stripe subscription to cancel */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field or parameter is invalid (or holds a NUL character); `errors` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Stripe refused the request or could not be reached */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Stripe did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    resume: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The subscription, as Stripe answered */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionChangeOut"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Billing is off on this server (`BILLING_DISABLED`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description You have no Stripe subscription that can be kept */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Stripe refused the request or could not be reached */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Stripe did not answer in time */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12032,6 +15743,53 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Liveness"];
+                };
+            };
+        };
+    };
+    details: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report; `status` is `degraded` when any check is */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HealthDetails"];
+                };
+            };
+            /** @description No valid access token (nor METRICS_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Signed in, but not an administrator */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -13634,6 +17392,136 @@ export interface operations {
             };
         };
     };
+    get_notion_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint (never its URL token) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotionWebhookOut"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No endpoint yet: create one with POST */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_notion_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Created; `url` and `token` are shown only now */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotionWebhookCreated"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_notion_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description There was no endpoint */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_secrets: {
         parameters: {
             query?: {
@@ -14381,7 +18269,7 @@ export interface operations {
                     "application/json": components["schemas"]["BulkOut"];
                 };
             };
-            /** @description The request is malformed: the body is not JSON or not sent as `application/json` */
+            /** @description The body is not JSON */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -14417,7 +18305,84 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid body: no ids, more than 1,000, a repeated id, or the action's missing `tags` or `priority` */
+            /** @description Invalid body: both or neither of `ids` and `filter`, no ids, more than 1,000, a repeated id, a filter matching more than 1,000 tasks, or the action's missing `tags` or `priority` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    export_tasks: {
+        parameters: {
+            query?: {
+                /** @description `json` (default) or `csv`. */
+                format?: "json" | "csv";
+                /** @description Only this status. */
+                status?: components["schemas"]["TaskStatus"];
+                /** @description Only this action type. */
+                action_type?: components["schemas"]["ActionType"];
+                /** @description Only tasks carrying this tag. */
+                tag?: string;
+                /** @description Text in the name or description (case-insensitive). */
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tasks: `application/json` (an array of `TaskRecord`) or `text/csv` (RFC 4180, header row, nested parts as JSON cells, cells that could run as spreadsheet formulas prefixed with `'`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskRecord"][];
+                    "text/csv": string;
+                };
+            };
+            /** @description A query parameter is malformed (`format` not `json`/`csv`, an unknown status, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The API key lacks `tasks:read` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `q` is too long, or a parameter holds a NUL character (`query.q`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -14522,6 +18487,104 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    import_tasks: {
+        parameters: {
+            query?: {
+                /** @description Check every row and report, writing nothing (default `false`). */
+                dry_run?: boolean;
+                /** @description `all_or_nothing` (default) or `partial`. */
+                mode?: "all_or_nothing" | "partial";
+                /** @description `skip` (default), `update` or `rename`. */
+                on_conflict?: "skip" | "update" | "rename";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The tasks: a JSON array of `TaskRecord`, CSV with a header row, or either as the `file` part of a form */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TaskRecord"][];
+                "multipart/form-data": components["schemas"]["ImportUpload"];
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description Each row's result (a `partial` import, or an `all_or_nothing` import where every row passed; a dry run answers as the import would) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportReport"];
+                };
+            };
+            /** @description The body is not valid JSON or CSV, the form has no readable `file` part, the content type is not JSON, CSV or a form, or a query parameter is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `all_or_nothing`: your plan's `max_tasks`, `min_interval_seconds` or `max_alert_rules_per_task` would be passed (`PLAN_LIMIT_REACHED`) */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The API key lacks `tasks:write`, or `secrets:use` for a row whose configuration references secrets */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than `REQUEST_BODY_LIMIT_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `all_or_nothing` (a dry run too) with an invalid row: nothing was written, the report (`application/json`) names each row's failing fields; or the body holds more than 10,000 rows (`rows`), is not an array, or its CSV header names an unknown column (`application/problem+json`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportReport"];
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -16060,6 +20123,232 @@ export interface operations {
             };
         };
     };
+    list_triggers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Task id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The task's NOTION triggers (at most 20) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotionTriggerOut"][];
+                };
+            };
+            /** @description The request is malformed: a path parameter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such task of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field or parameter is invalid (or holds a NUL character); `errors` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_trigger: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Task id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotionTriggerIn"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotionTriggerOut"];
+                };
+            };
+            /** @description Malformed JSON body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such task of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The task has too many NOTION triggers */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body exceeds `REQUEST_BODY_LIMIT_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid field (entity_id, event_types[i]) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_trigger: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Task id */
+                id: string;
+                /** @description NOTION trigger id */
+                trigger_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed: a path parameter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such NOTION trigger on a task of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field or parameter is invalid (or holds a NUL character); `errors` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     pause_task: {
         parameters: {
             query?: never;
@@ -17201,6 +21490,118 @@ export interface operations {
             };
             /** @description Invalid field */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    receive: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `sha256=<hex HMAC-SHA256 of the body under the verification token>`; required for events */
+                "X-Notion-Signature"?: string | null;
+            };
+            path: {
+                /** @description The endpoint's token */
+                token: string;
+            };
+            cookie?: never;
+        };
+        /** @description Notion's handshake `{"verification_token": "…"}` or an event */
+        requestBody: {
+            content: {
+                "application/json": unknown;
+            };
+        };
+        responses: {
+            /** @description Handshake stored, or event accepted (`executions` may be empty) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotionDeliveryAccepted"];
+                };
+            };
+            /** @description Not a JSON object, a handshake whose `verification_token` is not a short string, or an event without `id`, `type` or `entity.id` (the field is named) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An event with a missing or bad signature, or before the handshake */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The owner has used up the plan's `executions_per_month` (`PLAN_LIMIT_REACHED`) */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown token */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A handshake on an endpoint that already has its verification token */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than WEBHOOK_MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field or parameter is invalid (or holds a NUL character); `errors` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many deliveries on this endpoint, or the owner's queue is full; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

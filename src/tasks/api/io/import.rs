@@ -188,7 +188,8 @@ struct Ctx<'a> {
 ///
 /// Each row is a `TaskRecord` (CSV: one column per field, nested parts as JSON cells, the
 /// columns of `GET /tasks/export?format=csv`). At most 10,000 rows, within the request body
-/// limit. Plan limits apply. `dry_run=true` reports what would happen and writes nothing.
+/// limit. Plan limits apply. `dry_run=true` answers what the import would answer (the same
+/// status and report) and writes nothing.
 #[utoipa::path(post, path = "/import", tag = "tasks", security(("bearer" = [])),
     params(ImportParams),
     request_body(content(
@@ -197,13 +198,13 @@ struct Ctx<'a> {
         (ImportUpload = "multipart/form-data"),
     ), description = "The tasks: a JSON array of `TaskRecord`, CSV with a header row, or either as the `file` part of a form"),
     responses(
-        (status = 200, description = "Each row's result (a dry run, a `partial` import, or an `all_or_nothing` import where every row passed)", body = ImportReport),
+        (status = 200, description = "Each row's result (a `partial` import, or an `all_or_nothing` import where every row passed; a dry run answers as the import would)", body = ImportReport),
         (status = 400, description = "The body is not valid JSON or CSV, the form has no readable `file` part, the content type is not JSON, CSV or a form, or a query parameter is malformed", body = Problem),
         (status = 401, description = "Not signed in", body = Problem),
         (status = 402, description = "`all_or_nothing`: your plan's `max_tasks`, `min_interval_seconds` or `max_alert_rules_per_task` would be passed (`PLAN_LIMIT_REACHED`)", body = Problem),
         (status = 403, description = "The API key lacks `tasks:write`, or `secrets:use` for a row whose configuration references secrets", body = Problem),
         (status = 413, description = "The body is larger than `REQUEST_BODY_LIMIT_BYTES`", body = Problem),
-        (status = 422, description = "`all_or_nothing` with an invalid row: nothing was written, the report (`application/json`) names each row's failing fields; or the body holds more than 10,000 rows (`rows`), is not an array, or its CSV header names an unknown column (`application/problem+json`)",
+        (status = 422, description = "`all_or_nothing` (a dry run too) with an invalid row: nothing was written, the report (`application/json`) names each row's failing fields; or the body holds more than 10,000 rows (`rows`), is not an array, or its CSV header names an unknown column (`application/problem+json`)",
             content((ImportReport = "application/json"), (Problem = "application/problem+json"))),
     ))]
 #[allow(clippy::too_many_arguments)]
@@ -362,7 +363,8 @@ pub async fn import_tasks(
         failed: count(RowStatus::Failed),
         rows,
     };
-    let status = if refused && !dry_run {
+    // A dry run answers as the import would, without writing.
+    let status = if refused {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
         StatusCode::OK
