@@ -79,6 +79,7 @@ pub struct AdminDay {
 
 /// A task with failures.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AdminFailingTask)]
 pub struct FailingTask {
     /// Task id.
     pub task_id: Uuid,

@@ -51,6 +51,7 @@ text_enum! {
 
 text_enum! {
     /// Sort direction.
+    #[schema(as = UserSortOrder)]
     pub enum SortOrder {
         /// Smallest first.
         Asc = "asc",

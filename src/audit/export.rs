@@ -37,6 +37,7 @@ const CHANNEL_CHUNKS: usize = 16;
 /// Export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = AuditExportFormat)]
 pub enum ExportFormat {
     /// RFC 4180 CSV with a header row (`text/csv`).
     Csv,

@@ -11,6 +11,7 @@ use crate::text_enum;
 
 text_enum! {
     /// A detection rule.
+    #[schema(as = SecurityRuleKind)]
     pub enum RuleKind {
         /// Failed sign-ins on one account (and the progressive block of an account/IP pair).
         FailedLogins = "FAILED_LOGINS",

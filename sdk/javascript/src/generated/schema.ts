@@ -2773,7 +2773,7 @@ export interface components {
             /** @description The 10 accounts with the most failures in the period. */
             top_failing_accounts: components["schemas"]["FailingAccount"][];
             /** @description The 10 tasks with the most failures in the period. */
-            top_failing_tasks: components["schemas"]["FailingTask"][];
+            top_failing_tasks: components["schemas"]["AdminFailingTask"][];
             /** @description The time zone. */
             tz: string;
         };
@@ -2844,6 +2844,26 @@ export interface components {
             success_rate?: number | null;
             /** @description Accounts. */
             users: components["schemas"]["UserFigures"];
+        };
+        /** @description A task with failures. */
+        AdminFailingTask: {
+            /**
+             * Format: int64
+             * @description Failed, dead and timed-out executions in the period.
+             */
+            failures: number;
+            /** @description Its name. */
+            name: string;
+            /**
+             * Format: uuid
+             * @description Its owner.
+             */
+            owner_id: string;
+            /**
+             * Format: uuid
+             * @description Task id.
+             */
+            task_id: string;
         };
         /** @description A session of the account. */
         AdminSessionOut: {
@@ -3134,7 +3154,7 @@ export interface components {
             /** @description Raised while the rule was monitor-only: nobody was blocked or notified. */
             monitor_only: boolean;
             /** @description The rule that raised it. */
-            rule: components["schemas"]["RuleKind"];
+            rule: components["schemas"]["SecurityRuleKind"];
             /** @description How serious it is. */
             severity: components["schemas"]["Severity"];
             /** @description Where it is in its life cycle. */
@@ -4638,23 +4658,20 @@ export interface components {
              */
             user_id: string;
         };
-        /** @description A task with failures. */
+        /** @description A task that is failing: stopped by the engine, or whose last executions failed. */
         FailingTask: {
             /**
-             * Format: int64
-             * @description Failed, dead and timed-out executions in the period.
+             * Format: int32
+             * @description Failed executions in a row, up to now.
              */
-            failures: number;
+            consecutive_failures: number;
             /** @description Its name. */
             name: string;
+            /** @description Its status. */
+            status: components["schemas"]["TaskStatus"];
             /**
              * Format: uuid
-             * @description Its owner.
-             */
-            owner_id: string;
-            /**
-             * Format: uuid
-             * @description Task id.
+             * @description The task.
              */
             task_id: string;
         };
@@ -6083,7 +6100,7 @@ export interface components {
             /** @description Alerts are recorded, but nobody is blocked or notified. */
             monitor_only: boolean;
             /** @description Which rule. */
-            rule: components["schemas"]["RuleKind"];
+            rule: components["schemas"]["SecurityRuleKind"];
             /** @description The severity of its alerts. */
             severity: components["schemas"]["Severity"];
             /**
@@ -6122,7 +6139,7 @@ export interface components {
             /** @description Record alerts without blocking or notifying anyone. */
             monitor_only: boolean;
             /** @description Which rule. */
-            rule: components["schemas"]["RuleKind"];
+            rule: components["schemas"]["SecurityRuleKind"];
             /**
              * Format: int32
              * @description Occurrences within the window that raise an alert (1–100000).
@@ -6135,10 +6152,10 @@ export interface components {
             window_seconds: number;
         };
         /**
-         * @description A detection rule.
+         * @description What an alert rule watches.
          * @enum {string}
          */
-        RuleKind: "FAILED_LOGINS" | "PASSWORD_SPRAY" | "UNUSUAL_IP" | "ADMIN_BURST" | "SUSPICIOUS_USER_AGENT" | "API_KEY_ABUSE";
+        RuleKind: "CONSECUTIVE_FAILURES" | "RECOVERY" | "SUCCESS" | "DURATION_OVER" | "FAILURE_RATE" | "LATE_START" | "MISSED";
         /** @description `PUT` body: the rules to replace. */
         RulesIn: {
             /** @description One entry per rule to change (each rule at most once). */
@@ -6331,6 +6348,11 @@ export interface components {
              */
             v: number;
         };
+        /**
+         * @description A detection rule.
+         * @enum {string}
+         */
+        SecurityRuleKind: "FAILED_LOGINS" | "PASSWORD_SPRAY" | "UNUSUAL_IP" | "ADMIN_BURST" | "SUSPICIOUS_USER_AGENT" | "API_KEY_ABUSE";
         /** @description One bucket's figures. */
         SeriesPoint: {
             /**
@@ -8197,7 +8219,7 @@ export interface operations {
                 /** @description Only this state. */
                 status?: components["schemas"]["AlertStatus"];
                 /** @description Only this rule. */
-                rule?: components["schemas"]["RuleKind"];
+                rule?: components["schemas"]["SecurityRuleKind"];
                 /** @description Seen at or after this time (`last_seen`). */
                 from?: string;
                 /** @description First seen before this time. */

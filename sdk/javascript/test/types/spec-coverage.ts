@@ -1,5 +1,5 @@
 // Generated from docs/openapi.json by `npm run generate` (scripts/coverage.mjs). Do not edit.
-// A compile test: 65 enums and 37 oneOfs (87 variant values).
+// A compile test: 66 enums and 37 oneOfs (87 variant values).
 /* eslint-disable */
 import type { components, paths } from "../../src/generated/schema.js";
 
@@ -240,7 +240,7 @@ expectTrue<Equal<NonNullable<components["schemas"]["RowStatus"]>, "CREATED" | "U
 // @ts-expect-error a value outside the enum is refused
 export const _notMember92: NonNullable<components["schemas"]["RowStatus"]> = "__not_a_member__";
 // enum at components.schemas.RuleKind
-expectTrue<Equal<NonNullable<components["schemas"]["RuleKind"]>, "FAILED_LOGINS" | "PASSWORD_SPRAY" | "UNUSUAL_IP" | "ADMIN_BURST" | "SUSPICIOUS_USER_AGENT" | "API_KEY_ABUSE">>();
+expectTrue<Equal<NonNullable<components["schemas"]["RuleKind"]>, "CONSECUTIVE_FAILURES" | "RECOVERY" | "SUCCESS" | "DURATION_OVER" | "FAILURE_RATE" | "LATE_START" | "MISSED">>();
 // @ts-expect-error a value outside the enum is refused
 export const _notMember93: NonNullable<components["schemas"]["RuleKind"]> = "__not_a_member__";
 // enum at components.schemas.ScheduleDstPolicy
@@ -255,164 +255,168 @@ export const _notMember95: NonNullable<components["schemas"]["ScheduleKind"]> = 
 expectTrue<Equal<NonNullable<components["schemas"]["Scope"]>, "tasks:read" | "tasks:write" | "tasks:execute" | "executions:read" | "analytics:read" | "secrets:use" | "notifications:read" | "notifications:write">>();
 // @ts-expect-error a value outside the enum is refused
 export const _notMember96: NonNullable<components["schemas"]["Scope"]> = "__not_a_member__";
+// enum at components.schemas.SecurityRuleKind
+expectTrue<Equal<NonNullable<components["schemas"]["SecurityRuleKind"]>, "FAILED_LOGINS" | "PASSWORD_SPRAY" | "UNUSUAL_IP" | "ADMIN_BURST" | "SUSPICIOUS_USER_AGENT" | "API_KEY_ABUSE">>();
+// @ts-expect-error a value outside the enum is refused
+export const _notMember97: NonNullable<components["schemas"]["SecurityRuleKind"]> = "__not_a_member__";
 // oneOf at components.schemas.ServerStatus.detail
-export const _variant97: NonNullable<components["schemas"]["ServerStatus"]>["detail"] = null;
-export const _variant98: NonNullable<components["schemas"]["ServerStatus"]>["detail"] = {"name":"x","environment":"x","uptime_seconds":0,"instance_id":"x"};
+export const _variant98: NonNullable<components["schemas"]["ServerStatus"]>["detail"] = null;
+export const _variant99: NonNullable<components["schemas"]["ServerStatus"]>["detail"] = {"name":"x","environment":"x","uptime_seconds":0,"instance_id":"x"};
 // enum at components.schemas.ServiceStatus
 expectTrue<Equal<NonNullable<components["schemas"]["ServiceStatus"]>, "ok" | "degraded" | "not_configured">>();
 // @ts-expect-error a value outside the enum is refused
-export const _notMember99: NonNullable<components["schemas"]["ServiceStatus"]> = "__not_a_member__";
+export const _notMember100: NonNullable<components["schemas"]["ServiceStatus"]> = "__not_a_member__";
 // enum at components.schemas.Severity
 expectTrue<Equal<NonNullable<components["schemas"]["Severity"]>, "LOW" | "MEDIUM" | "HIGH" | "CRITICAL">>();
 // @ts-expect-error a value outside the enum is refused
-export const _notMember100: NonNullable<components["schemas"]["Severity"]> = "__not_a_member__";
+export const _notMember101: NonNullable<components["schemas"]["Severity"]> = "__not_a_member__";
 // enum at components.schemas.SignatureScheme
 expectTrue<Equal<NonNullable<components["schemas"]["SignatureScheme"]>, "none" | "standard_webhooks" | "github">>();
 // @ts-expect-error a value outside the enum is refused
-export const _notMember101: NonNullable<components["schemas"]["SignatureScheme"]> = "__not_a_member__";
+export const _notMember102: NonNullable<components["schemas"]["SignatureScheme"]> = "__not_a_member__";
 // enum at components.schemas.SkipReason
 expectTrue<Equal<NonNullable<components["schemas"]["SkipReason"]>, "SKIPPED_CONCURRENCY" | "OUTSIDE_CATCH_UP" | "PAUSED" | "AFTER_END" | "OWNER_INACTIVE" | "QUEUE_FULL" | "PLAN_LIMIT" | "CHAIN_DEPTH" | "CHAIN_BUDGET">>();
 // @ts-expect-error a value outside the enum is refused
-export const _notMember102: NonNullable<components["schemas"]["SkipReason"]> = "__not_a_member__";
+export const _notMember103: NonNullable<components["schemas"]["SkipReason"]> = "__not_a_member__";
 // enum at components.schemas.SkippedHour
 expectTrue<Equal<NonNullable<components["schemas"]["SkippedHour"]>, "RUN_AT_GAP_END" | "SKIP">>();
 // @ts-expect-error a value outside the enum is refused
-export const _notMember103: NonNullable<components["schemas"]["SkippedHour"]> = "__not_a_member__";
+export const _notMember104: NonNullable<components["schemas"]["SkippedHour"]> = "__not_a_member__";
 // enum at components.schemas.SortOrder
 expectTrue<Equal<NonNullable<components["schemas"]["SortOrder"]>, "asc" | "desc">>();
 // @ts-expect-error a value outside the enum is refused
-export const _notMember104: NonNullable<components["schemas"]["SortOrder"]> = "__not_a_member__";
+export const _notMember105: NonNullable<components["schemas"]["SortOrder"]> = "__not_a_member__";
 // enum at components.schemas.Source
 expectTrue<Equal<NonNullable<components["schemas"]["Source"]>, "CRITICAL" | "TYPE" | "CATEGORY" | "CHANNEL" | "DEFAULT">>();
 // @ts-expect-error a value outside the enum is refused
-export const _notMember105: NonNullable<components["schemas"]["Source"]> = "__not_a_member__";
+export const _notMember106: NonNullable<components["schemas"]["Source"]> = "__not_a_member__";
 // oneOf at components.schemas.SubscribeAck
-export const _variant106: components["schemas"]["SubscribeAck"] = {"ok":true};
-export const _variant107: components["schemas"]["SubscribeAck"] = {"error":"x"};
+export const _variant107: components["schemas"]["SubscribeAck"] = {"ok":true};
+export const _variant108: components["schemas"]["SubscribeAck"] = {"error":"x"};
 // oneOf at components.schemas.SubscribeRequest
-export const _variant108: components["schemas"]["SubscribeRequest"] = "x";
-export const _variant109: components["schemas"]["SubscribeRequest"] = {"room":"x"};
+export const _variant109: components["schemas"]["SubscribeRequest"] = "x";
+export const _variant110: components["schemas"]["SubscribeRequest"] = {"room":"x"};
 // oneOf at components.schemas.SubscriptionChangeOut.plan
-export const _variant110: NonNullable<components["schemas"]["SubscriptionChangeOut"]>["plan"] = null;
-export const _variant111: NonNullable<components["schemas"]["SubscriptionChangeOut"]>["plan"] = "BASIC";
+export const _variant111: NonNullable<components["schemas"]["SubscriptionChangeOut"]>["plan"] = null;
+export const _variant112: NonNullable<components["schemas"]["SubscriptionChangeOut"]>["plan"] = "BASIC";
 // oneOf at components.schemas.SubscriptionOut.status
-export const _variant112: NonNullable<components["schemas"]["SubscriptionOut"]>["status"] = null;
-export const _variant113: NonNullable<components["schemas"]["SubscriptionOut"]>["status"] = "trialing";
+export const _variant113: NonNullable<components["schemas"]["SubscriptionOut"]>["status"] = null;
+export const _variant114: NonNullable<components["schemas"]["SubscriptionOut"]>["status"] = "trialing";
 // oneOf at components.schemas.SubscriptionOut.subscribed_plan
-export const _variant114: NonNullable<components["schemas"]["SubscriptionOut"]>["subscribed_plan"] = null;
-export const _variant115: NonNullable<components["schemas"]["SubscriptionOut"]>["subscribed_plan"] = "BASIC";
+export const _variant115: NonNullable<components["schemas"]["SubscriptionOut"]>["subscribed_plan"] = null;
+export const _variant116: NonNullable<components["schemas"]["SubscriptionOut"]>["subscribed_plan"] = "BASIC";
 // enum at components.schemas.SubscriptionStatus
 expectTrue<Equal<NonNullable<components["schemas"]["SubscriptionStatus"]>, "trialing" | "active" | "past_due" | "canceled" | "incomplete" | "unpaid">>();
 // @ts-expect-error a value outside the enum is refused
-export const _notMember116: NonNullable<components["schemas"]["SubscriptionStatus"]> = "__not_a_member__";
+export const _notMember117: NonNullable<components["schemas"]["SubscriptionStatus"]> = "__not_a_member__";
 // oneOf at components.schemas.TaskIn.retry
-export const _variant117: NonNullable<components["schemas"]["TaskIn"]>["retry"] = null;
-export const _variant118: NonNullable<components["schemas"]["TaskIn"]>["retry"] = {};
+export const _variant118: NonNullable<components["schemas"]["TaskIn"]>["retry"] = null;
+export const _variant119: NonNullable<components["schemas"]["TaskIn"]>["retry"] = {};
 // oneOf at components.schemas.TaskIn.schedule
-export const _variant119: NonNullable<components["schemas"]["TaskIn"]>["schedule"] = null;
-export const _variant120: NonNullable<components["schemas"]["TaskIn"]>["schedule"] = {"cron":"*/5 * * * *"};
+export const _variant120: NonNullable<components["schemas"]["TaskIn"]>["schedule"] = null;
+export const _variant121: NonNullable<components["schemas"]["TaskIn"]>["schedule"] = {"cron":"*/5 * * * *"};
 // oneOf at components.schemas.TaskIn.status
-export const _variant121: NonNullable<components["schemas"]["TaskIn"]>["status"] = null;
-export const _variant122: NonNullable<components["schemas"]["TaskIn"]>["status"] = "ACTIVE";
+export const _variant122: NonNullable<components["schemas"]["TaskIn"]>["status"] = null;
+export const _variant123: NonNullable<components["schemas"]["TaskIn"]>["status"] = "ACTIVE";
 // oneOf at components.schemas.TaskOut.last_execution
-export const _variant123: NonNullable<components["schemas"]["TaskOut"]>["last_execution"] = null;
-export const _variant124: NonNullable<components["schemas"]["TaskOut"]>["last_execution"] = {"id":"00000000-0000-4000-8000-000000000000","status":"QUEUED","trigger_kind":"SCHEDULE","attempt":1,"queued_at":"2026-01-01T00:00:00Z"};
-export const _variant125: NonNullable<components["schemas"]["TaskOut"]>["last_execution"] = {"id":"00000000-0000-4000-8000-000000000000","status":"RUNNING","trigger_kind":"MANUAL","attempt":1,"queued_at":"2026-01-01T00:00:00Z"};
-export const _variant126: NonNullable<components["schemas"]["TaskOut"]>["last_execution"] = {"id":"00000000-0000-4000-8000-000000000000","status":"SUCCEEDED","trigger_kind":"API","attempt":1,"queued_at":"2026-01-01T00:00:00Z"};
-export const _variant127: NonNullable<components["schemas"]["TaskOut"]>["last_execution"] = {"id":"00000000-0000-4000-8000-000000000000","status":"FAILED","trigger_kind":"WEBHOOK","attempt":1,"queued_at":"2026-01-01T00:00:00Z"};
-export const _variant128: NonNullable<components["schemas"]["TaskOut"]>["last_execution"] = {"id":"00000000-0000-4000-8000-000000000000","status":"DEAD","trigger_kind":"EMAIL","attempt":1,"queued_at":"2026-01-01T00:00:00Z"};
-export const _variant129: NonNullable<components["schemas"]["TaskOut"]>["last_execution"] = {"id":"00000000-0000-4000-8000-000000000000","status":"CANCELLED","trigger_kind":"CHAIN","attempt":1,"queued_at":"2026-01-01T00:00:00Z"};
-export const _variant130: NonNullable<components["schemas"]["TaskOut"]>["last_execution"] = {"id":"00000000-0000-4000-8000-000000000000","status":"TIMED_OUT","trigger_kind":"NOTION","attempt":1,"queued_at":"2026-01-01T00:00:00Z"};
-export const _variant131: NonNullable<components["schemas"]["TaskOut"]>["last_execution"] = {"id":"00000000-0000-4000-8000-000000000000","status":"QUEUED","trigger_kind":"RETRY","attempt":1,"queued_at":"2026-01-01T00:00:00Z"};
+export const _variant124: NonNullable<components["schemas"]["TaskOut"]>["last_execution"] = null;
+export const _variant125: NonNullable<components["schemas"]["TaskOut"]>["last_execution"] = {"id":"00000000-0000-4000-8000-000000000000","status":"QUEUED","trigger_kind":"SCHEDULE","attempt":1,"queued_at":"2026-01-01T00:00:00Z"};
+export const _variant126: NonNullable<components["schemas"]["TaskOut"]>["last_execution"] = {"id":"00000000-0000-4000-8000-000000000000","status":"RUNNING","trigger_kind":"MANUAL","attempt":1,"queued_at":"2026-01-01T00:00:00Z"};
+export const _variant127: NonNullable<components["schemas"]["TaskOut"]>["last_execution"] = {"id":"00000000-0000-4000-8000-000000000000","status":"SUCCEEDED","trigger_kind":"API","attempt":1,"queued_at":"2026-01-01T00:00:00Z"};
+export const _variant128: NonNullable<components["schemas"]["TaskOut"]>["last_execution"] = {"id":"00000000-0000-4000-8000-000000000000","status":"FAILED","trigger_kind":"WEBHOOK","attempt":1,"queued_at":"2026-01-01T00:00:00Z"};
+export const _variant129: NonNullable<components["schemas"]["TaskOut"]>["last_execution"] = {"id":"00000000-0000-4000-8000-000000000000","status":"DEAD","trigger_kind":"EMAIL","attempt":1,"queued_at":"2026-01-01T00:00:00Z"};
+export const _variant130: NonNullable<components["schemas"]["TaskOut"]>["last_execution"] = {"id":"00000000-0000-4000-8000-000000000000","status":"CANCELLED","trigger_kind":"CHAIN","attempt":1,"queued_at":"2026-01-01T00:00:00Z"};
+export const _variant131: NonNullable<components["schemas"]["TaskOut"]>["last_execution"] = {"id":"00000000-0000-4000-8000-000000000000","status":"TIMED_OUT","trigger_kind":"NOTION","attempt":1,"queued_at":"2026-01-01T00:00:00Z"};
+export const _variant132: NonNullable<components["schemas"]["TaskOut"]>["last_execution"] = {"id":"00000000-0000-4000-8000-000000000000","status":"QUEUED","trigger_kind":"RETRY","attempt":1,"queued_at":"2026-01-01T00:00:00Z"};
 // oneOf at components.schemas.TaskOut.schedule
-export const _variant132: NonNullable<components["schemas"]["TaskOut"]>["schedule"] = null;
-export const _variant133: NonNullable<components["schemas"]["TaskOut"]>["schedule"] = {"cron":"*/5 * * * *"};
+export const _variant133: NonNullable<components["schemas"]["TaskOut"]>["schedule"] = null;
+export const _variant134: NonNullable<components["schemas"]["TaskOut"]>["schedule"] = {"cron":"*/5 * * * *"};
 // enum at components.schemas.TaskSort
 expectTrue<Equal<NonNullable<components["schemas"]["TaskSort"]>, "created_at" | "updated_at" | "name" | "next_run_at">>();
 // @ts-expect-error a value outside the enum is refused
-export const _notMember134: NonNullable<components["schemas"]["TaskSort"]> = "__not_a_member__";
+export const _notMember135: NonNullable<components["schemas"]["TaskSort"]> = "__not_a_member__";
 // enum at components.schemas.TaskStatus
 expectTrue<Equal<NonNullable<components["schemas"]["TaskStatus"]>, "ACTIVE" | "PAUSED" | "STOPPED" | "FAILED">>();
 // @ts-expect-error a value outside the enum is refused
-export const _notMember135: NonNullable<components["schemas"]["TaskStatus"]> = "__not_a_member__";
+export const _notMember136: NonNullable<components["schemas"]["TaskStatus"]> = "__not_a_member__";
 // enum at components.schemas.TriggerKind
 expectTrue<Equal<NonNullable<components["schemas"]["TriggerKind"]>, "SCHEDULE" | "MANUAL" | "API" | "WEBHOOK" | "EMAIL" | "CHAIN" | "NOTION" | "RETRY">>();
 // @ts-expect-error a value outside the enum is refused
-export const _notMember136: NonNullable<components["schemas"]["TriggerKind"]> = "__not_a_member__";
+export const _notMember137: NonNullable<components["schemas"]["TriggerKind"]> = "__not_a_member__";
 // oneOf at components.schemas.UserPatch.status
-export const _variant137: NonNullable<components["schemas"]["UserPatch"]>["status"] = null;
-export const _variant138: NonNullable<components["schemas"]["UserPatch"]>["status"] = "active";
+export const _variant138: NonNullable<components["schemas"]["UserPatch"]>["status"] = null;
+export const _variant139: NonNullable<components["schemas"]["UserPatch"]>["status"] = "active";
 // enum at components.schemas.UserStatus
 expectTrue<Equal<NonNullable<components["schemas"]["UserStatus"]>, "active" | "disabled" | "locked" | "deleted">>();
 // @ts-expect-error a value outside the enum is refused
-export const _notMember139: NonNullable<components["schemas"]["UserStatus"]> = "__not_a_member__";
+export const _notMember140: NonNullable<components["schemas"]["UserStatus"]> = "__not_a_member__";
 // enum at components.schemas.VariableKind
 expectTrue<Equal<NonNullable<components["schemas"]["VariableKind"]>, "string" | "number" | "boolean">>();
 // @ts-expect-error a value outside the enum is refused
-export const _notMember140: NonNullable<components["schemas"]["VariableKind"]> = "__not_a_member__";
+export const _notMember141: NonNullable<components["schemas"]["VariableKind"]> = "__not_a_member__";
 // oneOf at components.schemas.WebhookIn.signature
-export const _variant141: NonNullable<components["schemas"]["WebhookIn"]>["signature"] = null;
-export const _variant142: NonNullable<components["schemas"]["WebhookIn"]>["signature"] = "none";
+export const _variant142: NonNullable<components["schemas"]["WebhookIn"]>["signature"] = null;
+export const _variant143: NonNullable<components["schemas"]["WebhookIn"]>["signature"] = "none";
 // enum at components.schemas.WeekStart
 expectTrue<Equal<NonNullable<components["schemas"]["WeekStart"]>, "monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday" | "sunday">>();
 // @ts-expect-error a value outside the enum is refused
-export const _notMember143: NonNullable<components["schemas"]["WeekStart"]> = "__not_a_member__";
+export const _notMember144: NonNullable<components["schemas"]["WeekStart"]> = "__not_a_member__";
 // enum at GET /admin/audit-logs/export query format
 expectTrue<Equal<NonNullable<NonNullable<paths["/admin/audit-logs/export"]["get"]["parameters"]["query"]>["format"]>, "csv" | "ndjson">>();
 // @ts-expect-error a value outside the enum is refused
-export const _notMember144: NonNullable<NonNullable<paths["/admin/audit-logs/export"]["get"]["parameters"]["query"]>["format"]> = "__not_a_member__";
+export const _notMember145: NonNullable<NonNullable<paths["/admin/audit-logs/export"]["get"]["parameters"]["query"]>["format"]> = "__not_a_member__";
 // enum at GET /admin/users query sort
 expectTrue<Equal<NonNullable<NonNullable<paths["/admin/users"]["get"]["parameters"]["query"]>["sort"]>, "created_at" | "email" | "name" | "last_login_at" | "task_count" | "executions_30d">>();
 // @ts-expect-error a value outside the enum is refused
-export const _notMember145: NonNullable<NonNullable<paths["/admin/users"]["get"]["parameters"]["query"]>["sort"]> = "__not_a_member__";
+export const _notMember146: NonNullable<NonNullable<paths["/admin/users"]["get"]["parameters"]["query"]>["sort"]> = "__not_a_member__";
 // enum at GET /admin/users query order
 expectTrue<Equal<NonNullable<NonNullable<paths["/admin/users"]["get"]["parameters"]["query"]>["order"]>, "asc" | "desc">>();
 // @ts-expect-error a value outside the enum is refused
-export const _notMember146: NonNullable<NonNullable<paths["/admin/users"]["get"]["parameters"]["query"]>["order"]> = "__not_a_member__";
+export const _notMember147: NonNullable<NonNullable<paths["/admin/users"]["get"]["parameters"]["query"]>["order"]> = "__not_a_member__";
 // enum at GET /api/v1/tasks/export query format
 expectTrue<Equal<NonNullable<NonNullable<paths["/api/v1/tasks/export"]["get"]["parameters"]["query"]>["format"]>, "json" | "csv">>();
 // @ts-expect-error a value outside the enum is refused
-export const _notMember147: NonNullable<NonNullable<paths["/api/v1/tasks/export"]["get"]["parameters"]["query"]>["format"]> = "__not_a_member__";
+export const _notMember148: NonNullable<NonNullable<paths["/api/v1/tasks/export"]["get"]["parameters"]["query"]>["format"]> = "__not_a_member__";
 // enum at POST /api/v1/tasks/import query mode
 expectTrue<Equal<NonNullable<NonNullable<paths["/api/v1/tasks/import"]["post"]["parameters"]["query"]>["mode"]>, "all_or_nothing" | "partial">>();
 // @ts-expect-error a value outside the enum is refused
-export const _notMember148: NonNullable<NonNullable<paths["/api/v1/tasks/import"]["post"]["parameters"]["query"]>["mode"]> = "__not_a_member__";
+export const _notMember149: NonNullable<NonNullable<paths["/api/v1/tasks/import"]["post"]["parameters"]["query"]>["mode"]> = "__not_a_member__";
 // enum at POST /api/v1/tasks/import query on_conflict
 expectTrue<Equal<NonNullable<NonNullable<paths["/api/v1/tasks/import"]["post"]["parameters"]["query"]>["on_conflict"]>, "skip" | "update" | "rename">>();
 // @ts-expect-error a value outside the enum is refused
-export const _notMember149: NonNullable<NonNullable<paths["/api/v1/tasks/import"]["post"]["parameters"]["query"]>["on_conflict"]> = "__not_a_member__";
+export const _notMember150: NonNullable<NonNullable<paths["/api/v1/tasks/import"]["post"]["parameters"]["query"]>["on_conflict"]> = "__not_a_member__";
 // oneOf at POST /api/v1/tasks/{id}/duplicate body
-export const _variant150: NonNullable<paths["/api/v1/tasks/{id}/duplicate"]["post"]["requestBody"]>["content"]["application/json"] = null;
-export const _variant151: NonNullable<paths["/api/v1/tasks/{id}/duplicate"]["post"]["requestBody"]>["content"]["application/json"] = {};
+export const _variant151: NonNullable<paths["/api/v1/tasks/{id}/duplicate"]["post"]["requestBody"]>["content"]["application/json"] = null;
+export const _variant152: NonNullable<paths["/api/v1/tasks/{id}/duplicate"]["post"]["requestBody"]>["content"]["application/json"] = {};
 // oneOf at POST /api/v1/tasks/{id}/execute body
-export const _variant152: NonNullable<paths["/api/v1/tasks/{id}/execute"]["post"]["requestBody"]>["content"]["application/json"] = null;
-export const _variant153: NonNullable<paths["/api/v1/tasks/{id}/execute"]["post"]["requestBody"]>["content"]["application/json"] = {};
+export const _variant153: NonNullable<paths["/api/v1/tasks/{id}/execute"]["post"]["requestBody"]>["content"]["application/json"] = null;
+export const _variant154: NonNullable<paths["/api/v1/tasks/{id}/execute"]["post"]["requestBody"]>["content"]["application/json"] = {};
 // enum at GET /api/v1/tasks/{id}/logs query status
 expectTrue<Equal<NonNullable<NonNullable<paths["/api/v1/tasks/{id}/logs"]["get"]["parameters"]["query"]>["status"]>, "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "DEAD" | "CANCELLED" | "TIMED_OUT" | "SKIPPED">>();
 // @ts-expect-error a value outside the enum is refused
-export const _notMember154: NonNullable<NonNullable<paths["/api/v1/tasks/{id}/logs"]["get"]["parameters"]["query"]>["status"]> = "__not_a_member__";
+export const _notMember155: NonNullable<NonNullable<paths["/api/v1/tasks/{id}/logs"]["get"]["parameters"]["query"]>["status"]> = "__not_a_member__";
 // oneOf at POST /auth/logout body
-export const _variant155: NonNullable<paths["/auth/logout"]["post"]["requestBody"]>["content"]["application/json"] = null;
-export const _variant156: NonNullable<paths["/auth/logout"]["post"]["requestBody"]>["content"]["application/json"] = {};
+export const _variant156: NonNullable<paths["/auth/logout"]["post"]["requestBody"]>["content"]["application/json"] = null;
+export const _variant157: NonNullable<paths["/auth/logout"]["post"]["requestBody"]>["content"]["application/json"] = {};
 // enum at GET /tasks/export query format
 expectTrue<Equal<NonNullable<NonNullable<paths["/tasks/export"]["get"]["parameters"]["query"]>["format"]>, "json" | "csv">>();
 // @ts-expect-error a value outside the enum is refused
-export const _notMember157: NonNullable<NonNullable<paths["/tasks/export"]["get"]["parameters"]["query"]>["format"]> = "__not_a_member__";
+export const _notMember158: NonNullable<NonNullable<paths["/tasks/export"]["get"]["parameters"]["query"]>["format"]> = "__not_a_member__";
 // enum at POST /tasks/import query mode
 expectTrue<Equal<NonNullable<NonNullable<paths["/tasks/import"]["post"]["parameters"]["query"]>["mode"]>, "all_or_nothing" | "partial">>();
 // @ts-expect-error a value outside the enum is refused
-export const _notMember158: NonNullable<NonNullable<paths["/tasks/import"]["post"]["parameters"]["query"]>["mode"]> = "__not_a_member__";
+export const _notMember159: NonNullable<NonNullable<paths["/tasks/import"]["post"]["parameters"]["query"]>["mode"]> = "__not_a_member__";
 // enum at POST /tasks/import query on_conflict
 expectTrue<Equal<NonNullable<NonNullable<paths["/tasks/import"]["post"]["parameters"]["query"]>["on_conflict"]>, "skip" | "update" | "rename">>();
 // @ts-expect-error a value outside the enum is refused
-export const _notMember159: NonNullable<NonNullable<paths["/tasks/import"]["post"]["parameters"]["query"]>["on_conflict"]> = "__not_a_member__";
+export const _notMember160: NonNullable<NonNullable<paths["/tasks/import"]["post"]["parameters"]["query"]>["on_conflict"]> = "__not_a_member__";
 // oneOf at POST /tasks/{id}/duplicate body
-export const _variant160: NonNullable<paths["/tasks/{id}/duplicate"]["post"]["requestBody"]>["content"]["application/json"] = null;
-export const _variant161: NonNullable<paths["/tasks/{id}/duplicate"]["post"]["requestBody"]>["content"]["application/json"] = {};
+export const _variant161: NonNullable<paths["/tasks/{id}/duplicate"]["post"]["requestBody"]>["content"]["application/json"] = null;
+export const _variant162: NonNullable<paths["/tasks/{id}/duplicate"]["post"]["requestBody"]>["content"]["application/json"] = {};
 // oneOf at POST /tasks/{id}/execute body
-export const _variant162: NonNullable<paths["/tasks/{id}/execute"]["post"]["requestBody"]>["content"]["application/json"] = null;
-export const _variant163: NonNullable<paths["/tasks/{id}/execute"]["post"]["requestBody"]>["content"]["application/json"] = {};
+export const _variant163: NonNullable<paths["/tasks/{id}/execute"]["post"]["requestBody"]>["content"]["application/json"] = null;
+export const _variant164: NonNullable<paths["/tasks/{id}/execute"]["post"]["requestBody"]>["content"]["application/json"] = {};
 // enum at GET /tasks/{id}/logs query status
 expectTrue<Equal<NonNullable<NonNullable<paths["/tasks/{id}/logs"]["get"]["parameters"]["query"]>["status"]>, "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "DEAD" | "CANCELLED" | "TIMED_OUT" | "SKIPPED">>();
 // @ts-expect-error a value outside the enum is refused
-export const _notMember164: NonNullable<NonNullable<paths["/tasks/{id}/logs"]["get"]["parameters"]["query"]>["status"]> = "__not_a_member__";
+export const _notMember165: NonNullable<NonNullable<paths["/tasks/{id}/logs"]["get"]["parameters"]["query"]>["status"]> = "__not_a_member__";

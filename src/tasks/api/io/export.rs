@@ -44,6 +44,7 @@ const CHANNEL_CHUNKS: usize = 16;
 /// Export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = TaskExportFormat)]
 pub enum ExportFormat {
     /// A JSON array of task records (`application/json`).
     Json,
